@@ -1,0 +1,194 @@
+// core.gemm: Y = alpha * op(A) @ op(B) + beta * C, rank 2 or batched rank 3.
+// float32/float64 go to OpenBLAS; float16/bfloat16 compute in float32; integers use a
+// plain loop. Without OpenBLAS a built-in blocked kernel takes over.
+#include "kernels.hpp"
+#include "openblas.hpp"
+#include "scalar.hpp"
+#include "threadpool.hpp"
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+namespace catena_cpu {
+
+namespace {
+
+// A strided matrix view, in elements.
+template <class T>
+struct Mat {
+  T* p;
+  int64_t rows, cols, rs, cs;
+  T& operator()(int64_t i, int64_t j) const { return p[i * rs + j * cs]; }
+};
+
+// How BLAS can read a view: row-major with leading dim ld, possibly as the transpose.
+template <class T>
+bool blas_layout(const Mat<T>& m, bool* transposed, int64_t* ld) {
+  if (m.cs == 1 && m.rs >= std::max<int64_t>(1, m.cols)) return *transposed = false, *ld = m.rs, true;
+  if (m.rs == 1 && m.cs >= std::max<int64_t>(1, m.rows)) return *transposed = true, *ld = m.cs, true;
+  if (m.rows <= 1 && m.cs == 1) return *transposed = false, *ld = std::max<int64_t>(1, m.cols), true;
+  if (m.cols <= 1 && m.rs == 1) return *transposed = true, *ld = std::max<int64_t>(1, m.rows), true;
+  return false;
+}
+
+template <class T>
+std::vector<std::remove_const_t<T>> dense_copy(const Mat<T>& m) {
+  std::vector<std::remove_const_t<T>> out(static_cast<size_t>(m.rows * m.cols));
+  for (int64_t i = 0; i < m.rows; ++i)
+    for (int64_t j = 0; j < m.cols; ++j) out[i * m.cols + j] = m(i, j);
+  return out;
+}
+
+// Y (m x n, dense row-major, already holding beta*C or anything when beta == 0) =
+// alpha * A(m x k) B(k x n) + beta * Y.
+template <class T>
+void builtin_gemm(const Mat<const T>& a, const Mat<const T>& b, T* y, int64_t n, T alpha, T beta) {
+  int64_t m = a.rows, k = a.cols;
+  parallel_for(m, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, k * n)), [&](int64_t r0, int64_t r1) {
+    std::vector<T> row(static_cast<size_t>(n));
+    for (int64_t i = r0; i < r1; ++i) {
+      std::fill(row.begin(), row.end(), T(0));
+      for (int64_t p = 0; p < k; ++p) {
+        T av = a(i, p);
+        if (b.cs == 1) {
+          const T* bp = &b(p, 0);
+          for (int64_t j = 0; j < n; ++j) row[j] += av * bp[j];
+        } else {
+          for (int64_t j = 0; j < n; ++j) row[j] += av * b(p, j);
+        }
+      }
+      T* yr = y + i * n;
+      for (int64_t j = 0; j < n; ++j) yr[j] = alpha * row[j] + (beta == T(0) ? T(0) : beta * yr[j]);
+    }
+  });
+}
+
+template <class T>
+void blas_gemm(const Mat<const T>& a, const Mat<const T>& b, T* y, int64_t n, T alpha, T beta) {
+  const Blas& L = blas();
+  bool ta, tb;
+  int64_t lda, ldb;
+  std::vector<T> ca, cb;
+  Mat<const T> A = a, B = b;
+  if (!blas_layout(A, &ta, &lda)) ca = dense_copy(A), A = {ca.data(), a.rows, a.cols, a.cols, 1}, ta = false, lda = a.cols;
+  if (!blas_layout(B, &tb, &ldb)) cb = dense_copy(B), B = {cb.data(), b.rows, b.cols, b.cols, 1}, tb = false, ldb = b.cols;
+  lda = std::max<int64_t>(lda, 1);
+  ldb = std::max<int64_t>(ldb, 1);
+  int m = static_cast<int>(a.rows), k = static_cast<int>(a.cols), nn = static_cast<int>(n);
+  if constexpr (std::is_same_v<T, float>) {
+    L.sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, nn, k, alpha, A.p, int(lda), B.p, int(ldb),
+            beta, y, std::max(nn, 1));
+  } else {
+    L.dgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, nn, k, alpha, A.p, int(lda), B.p, int(ldb),
+            beta, y, std::max(nn, 1));
+  }
+}
+
+template <class T>
+void gemm_dense(const Mat<const T>& a, const Mat<const T>& b, T* y, int64_t n, T alpha, T beta) {
+  if (a.rows == 0 || n == 0) return;
+  if (a.cols == 0) {  // empty sum
+    for (int64_t i = 0; i < a.rows * n; ++i) y[i] = beta == T(0) ? T(0) : beta * y[i];
+    return;
+  }
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    if (blas().loaded) return blas_gemm(a, b, y, n, alpha, beta);
+  }
+  builtin_gemm(a, b, y, n, alpha, beta);
+}
+
+void run_gemm(const ct_op& op) {
+  const ct_tensor* A = op.inputs[0];
+  const ct_tensor* B = op.inputs[1];
+  const ct_tensor* C = op.num_inputs > 2 ? op.inputs[2] : nullptr;
+  const ct_tensor* Y = op.outputs[0];
+  bool ta = attr_int(op, "trans_a", 0) != 0, tb = attr_int(op, "trans_b", 0) != 0;
+  double alpha = attr_float(op, "alpha", 1.0), beta = C ? attr_float(op, "beta", 0.0) : 0.0;
+  int r = A->dl.ndim;
+  int64_t batch = r == 3 ? Y->dl.shape[0] : 1;
+  int64_t m = Y->dl.shape[r - 2], n = Y->dl.shape[r - 1];
+  int64_t k = ta ? A->dl.shape[r - 2] : A->dl.shape[r - 1];
+  auto bstride = [&](const ct_tensor* t) { return r == 3 ? t->dl.strides[0] : 0; };
+  auto view = [&](auto* base, const ct_tensor* t, bool trans, int64_t bi) {
+    using P = std::remove_pointer_t<decltype(base)>;
+    int64_t rs = t->dl.strides[r - 2], cs = t->dl.strides[r - 1];
+    int64_t rows = t->dl.shape[r - 2], cols = t->dl.shape[r - 1];
+    P* p = base + bi * bstride(t);
+    return trans ? Mat<P>{p, cols, rows, cs, rs} : Mat<P>{p, rows, cols, rs, cs};
+  };
+  visit(ty_of(Y->dl.dtype), [&](auto tag) {
+    using T = decltype(tag);
+    using CT = Compute<T>;
+    using W = typename CT::type;  // the type we compute in
+    using Wc = std::conditional_t<std::is_integral_v<W>, int64_t, W>;
+    std::vector<Wc> ybuf, abuf, bbuf;
+    for (int64_t bi = 0; bi < batch; ++bi) {
+      Mat<const T> a = view(reinterpret_cast<const T*>(base_of(A)), A, ta, bi);
+      Mat<const T> b = view(reinterpret_cast<const T*>(base_of(B)), B, tb, bi);
+      Mat<T> y = view(reinterpret_cast<T*>(base_of(Y)), Y, false, bi);
+      // Write straight into Y when it is dense row-major in the compute type.
+      Wc* out;
+      bool direct = false;
+      if constexpr (std::is_same_v<T, Wc>) direct = y.cs == 1 && y.rs == n;
+      if (direct) {
+        out = reinterpret_cast<Wc*>(&y(0, 0));
+      } else {
+        ybuf.resize(static_cast<size_t>(m * n));
+        out = ybuf.data();
+      }
+      if (C) {
+        Mat<const T> c = view(reinterpret_cast<const T*>(base_of(C)), C, false, bi);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) out[i * n + j] = static_cast<Wc>(CT::load(c(i, j)));
+      }
+      if constexpr (std::is_same_v<T, Wc>) {
+        gemm_dense<Wc>(a, b, out, n, static_cast<Wc>(alpha), static_cast<Wc>(beta));
+      } else {
+        // Widen the operands once, then multiply in the compute type.
+        abuf.resize(static_cast<size_t>(m * k));
+        bbuf.resize(static_cast<size_t>(k * n));
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < k; ++j) abuf[i * k + j] = static_cast<Wc>(CT::load(a(i, j)));
+        for (int64_t i = 0; i < k; ++i)
+          for (int64_t j = 0; j < n; ++j) bbuf[i * n + j] = static_cast<Wc>(CT::load(b(i, j)));
+        Mat<const Wc> wa{abuf.data(), m, k, k, 1}, wb{bbuf.data(), k, n, n, 1};
+        gemm_dense<Wc>(wa, wb, out, n, static_cast<Wc>(alpha), static_cast<Wc>(beta));
+      }
+      if (!direct)
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) y(i, j) = CT::store(static_cast<W>(out[i * n + j]));
+    }
+    return 0;
+  });
+}
+
+const char* support_gemm(const ct_op& op) {
+  if (op.num_inputs < 2 || op.num_inputs > 3 || op.num_outputs != 1) return "takes A, B[, C] and one output";
+  const ct_tensor* A = op.inputs[0];
+  const ct_tensor* B = op.inputs[1];
+  const ct_tensor* Y = op.outputs[0];
+  Ty t = ty_of(Y->dl.dtype);
+  if (t == Ty::unknown || t == Ty::boolean) return "unsupported dtype";
+  for (int i = 0; i < op.num_inputs; ++i)
+    if (ty_of(op.inputs[i]->dl.dtype) != t) return "all operands must share one dtype";
+  int r = A->dl.ndim;
+  if ((r != 2 && r != 3) || B->dl.ndim != r || Y->dl.ndim != r) return "operands must all be rank 2 or all rank 3";
+  bool ta = attr_int(op, "trans_a", 0) != 0, tb = attr_int(op, "trans_b", 0) != 0;
+  int64_t m = ta ? A->dl.shape[r - 1] : A->dl.shape[r - 2];
+  int64_t ka = ta ? A->dl.shape[r - 2] : A->dl.shape[r - 1];
+  int64_t kb = tb ? B->dl.shape[r - 1] : B->dl.shape[r - 2];
+  int64_t n = tb ? B->dl.shape[r - 2] : B->dl.shape[r - 1];
+  if (ka != kb || Y->dl.shape[r - 2] != m || Y->dl.shape[r - 1] != n) return "shapes do not multiply";
+  if (m > INT32_MAX || n > INT32_MAX || ka > INT32_MAX) return "dimension exceeds 2^31";
+  if (r == 3 && (A->dl.shape[0] != Y->dl.shape[0] || B->dl.shape[0] != Y->dl.shape[0]))
+    return "batch extents must equal the output's (broadcast with zero strides)";
+  if (op.num_inputs == 3 && !same_shape(op.inputs[2], Y)) return "C must have the output's shape";
+  return nullptr;
+}
+
+}  // namespace
+
+void add_gemm_kernels(std::vector<KernelDef>& k) { k.push_back({"core.gemm", 1, support_gemm, run_gemm}); }
+
+}  // namespace catena_cpu

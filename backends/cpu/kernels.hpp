@@ -1,0 +1,44 @@
+// The CPU backend's kernel table: what each op accepts and the function that runs it.
+#pragma once
+
+#include <catena/abi.h>
+
+#include <string>
+#include <vector>
+
+namespace catena_cpu {
+
+// Kernels report bad arguments by throwing; the backend turns it into a ct_status.
+struct KernelError {
+  ct_code code;
+  std::string message;
+};
+
+// nullptr when the op is supported as described, else a short static reason.
+using SupportFn = const char* (*)(const ct_op& op);
+using KernelFn = void (*)(const ct_op& op);
+
+struct KernelDef {
+  const char* name;
+  int version;
+  SupportFn support;
+  KernelFn run;
+};
+
+void add_elementwise_kernels(std::vector<KernelDef>& table);
+void add_reduce_kernels(std::vector<KernelDef>& table);
+void add_gemm_kernels(std::vector<KernelDef>& table);
+
+// Attribute access (defaults apply when the attribute is absent).
+const ct_attr* find_attr(const ct_op& op, const char* name);
+double attr_float(const ct_op& op, const char* name, double fallback);
+int64_t attr_int(const ct_op& op, const char* name, int64_t fallback);
+std::vector<int64_t> attr_ints(const ct_op& op, const char* name);
+
+// Byte address of a tensor's first element.
+inline char* base_of(const ct_tensor* t) { return static_cast<char*>(t->dl.data) + t->dl.byte_offset; }
+
+int64_t numel(const ct_tensor* t);
+bool same_shape(const ct_tensor* a, const ct_tensor* b);
+
+}  // namespace catena_cpu

@@ -1,0 +1,46 @@
+// OpenBLAS, loaded by the backend itself so that it can choose the kernel first.
+//
+// Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to its slowest
+// kernel. OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded, so the backend reads
+// the CPU's features, sets OPENBLAS_CORETYPE for the duration of its own dlopen (only to
+// a kernel whose instructions the CPU and OS support), and restores the environment.
+// An OPENBLAS_CORETYPE already set by the user is always respected; an OpenBLAS already
+// loaded by someone else is used as it is, and the device description says so.
+#pragma once
+
+#include <string>
+
+namespace catena_cpu {
+
+using sgemm_fn = void (*)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a,
+                          int lda, const float* b, int ldb, float beta, float* c, int ldc);
+using dgemm_fn = void (*)(int order, int trans_a, int trans_b, int m, int n, int k, double alpha, const double* a,
+                          int lda, const double* b, int ldb, double beta, double* c, int ldc);
+enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112 };  // CBLAS's enum values
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false;
+  bool avx512f = false, avx512vl = false, avx512bw = false, avx512dq = false, avx512cd = false;
+  bool avx512bf16 = false;
+};
+
+CpuFeatures detect_cpu_features();
+// The OpenBLAS core type to request for these features, or "" to let OpenBLAS decide.
+const char* choose_coretype(const CpuFeatures& f);
+
+struct Blas {
+  bool loaded = false;
+  std::string library;    // path of the loaded libopenblas
+  std::string corename;   // openblas_get_corename()
+  std::string config;     // openblas_get_config()
+  std::string selection;  // how the kernel was chosen, in words
+  std::string error;      // why OpenBLAS is not in use
+  bool preloaded = false; // someone loaded OpenBLAS before us
+  sgemm_fn sgemm = nullptr;
+  dgemm_fn dgemm = nullptr;
+};
+
+// Load (once) and return OpenBLAS. Thread-safe.
+const Blas& blas();
+
+}  // namespace catena_cpu

@@ -1,0 +1,94 @@
+// Array ops: the runtime's front end to the core ops of api/OPS.md. They compute output
+// shapes and dtypes, check arguments, allocate outputs and dispatch to the device of
+// their inputs (with CPU fallback). No autograd here.
+#pragma once
+
+#include <catena/ct_op.h>
+#include <catena/tensor.hpp>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+namespace catena {
+
+// Attributes of an op call, built fluently: Attrs().i("axis", 1).f("alpha", 0.5).
+// Names must be string literals (or otherwise outlive the Attrs).
+class Attrs {
+ public:
+  Attrs& i(const char* name, int64_t v);
+  Attrs& f(const char* name, double v);
+  Attrs& b(const char* name, bool v);
+  Attrs& s(const char* name, const std::string& v);
+  Attrs& ints(const char* name, const std::vector<int64_t>& v);
+  Attrs& dtype(const char* name, Dtype v);
+  const ct_attr* data() const { return attrs_.data(); }
+  int size() const { return static_cast<int>(attrs_.size()); }
+
+  Attrs() = default;
+  Attrs(const Attrs& other);
+  Attrs& operator=(const Attrs&) = delete;
+
+ private:
+  std::vector<ct_attr> attrs_;
+  std::deque<std::string> strings_;  // deques: growing them keeps element addresses
+  std::deque<std::vector<int64_t>> int_arrays_;
+};
+
+// Run op `name` (catalogue version `version`) with inputs and preallocated outputs on
+// the device of the outputs. Checks that every tensor is on that device. Falls back to
+// the CPU when the device does not support it (see CATENA_FALLBACK).
+void launch(const char* name, int version, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+            const Attrs& attrs = Attrs());
+
+namespace ops {
+
+Shape broadcast_shapes(const Shape& a, const Shape& b);
+
+void fill(const Tensor& out, double value);
+void copy(const Tensor& dst, const Tensor& src);  // broadcasts src, casts dtype
+
+// Elementwise unary (float dtypes; neg, abs, square and relu also take integers).
+Tensor neg(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor unary(const char* op, const Tensor& x);
+
+// Elementwise binary with numpy broadcasting; both inputs must have one dtype.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor binary(const char* op, const Tensor& a, const Tensor& b);
+// Comparisons give bool.
+Tensor equal(const Tensor& a, const Tensor& b);
+Tensor less(const Tensor& a, const Tensor& b);
+Tensor greater(const Tensor& a, const Tensor& b);
+Tensor compare(const char* op, const Tensor& a, const Tensor& b);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// Reductions over `axes` (empty = all). Negative axes count from the end.
+Tensor sum(const Tensor& x, const std::vector<int>& axes = {}, bool keepdims = false);
+Tensor mean(const Tensor& x, const std::vector<int>& axes = {}, bool keepdims = false);
+Tensor max(const Tensor& x, const std::vector<int>& axes = {}, bool keepdims = false);
+Tensor min(const Tensor& x, const std::vector<int>& axes = {}, bool keepdims = false);
+Tensor argmax(const Tensor& x, int axis, bool keepdims = false);
+
+// Y = alpha * op(A) @ op(B) (+ beta * C): A, B of rank 2, or rank 3 (batched).
+Tensor gemm(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false, double alpha = 1.0);
+Tensor gemm(const Tensor& a, const Tensor& b, const Tensor& c, bool trans_a, bool trans_b, double alpha, double beta);
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+}  // namespace ops
+}  // namespace catena

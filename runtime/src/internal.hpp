@@ -1,0 +1,130 @@
+// libcatena's internal types. Not installed; nothing outside runtime/ includes this.
+#pragma once
+
+#include <catena/abi.h>
+#include <catena/error.hpp>
+#include <catena/runtime.hpp>
+#include <catena/tensor.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+struct ct_status {
+  int32_t code;
+  std::string message;
+};
+
+namespace catena {
+
+ct_status* make_status(ct_code code, const std::string& message);
+// Throw catena::Error(code, context + ": " + message) if `s` is an error; frees it.
+void check_status(ct_status* s, const std::string& context);
+const ct_host* host_services();
+// Write a warning to stderr, prefixed "catena: warning: ".
+void warn(const std::string& message);
+// The interned copy of an op name (stable address for the process).
+const char* intern(const char* name);
+std::vector<std::string> split(const std::string& s, char sep);
+
+class Backend {
+ public:
+  enum class State { not_initialised, ready, init_failed, unavailable };
+
+  Backend(std::string name, std::string path, std::string version, const ct_backend* table, size_t record);
+  // Initialise once (thread-safe). Returns true when ready.
+  bool ensure_init();
+  State state() const { return state_; }
+  const std::string& message() const { return message_; }
+  const std::string& name() const { return name_; }
+  const std::string& path() const { return path_; }
+  const std::string& version() const { return version_; }
+  const ct_backend& table() const { return table_; }
+  ct_backend_ctx* ctx() const { return ctx_; }
+  const std::vector<std::unique_ptr<Device>>& devices() const { return devices_; }
+  size_t record() const { return record_; }
+
+ private:
+  std::string name_, path_, version_;
+  ct_backend table_{};  // the plugin's table, zero-filled beyond its struct_size
+  ct_backend_ctx* ctx_ = nullptr;
+  State state_ = State::not_initialised;
+  std::string message_;
+  std::vector<std::unique_ptr<Device>> devices_;
+  std::mutex mutex_;
+  size_t record_;  // index into the load report
+};
+
+// Per-device state the public Device hides.
+struct Device::Impl {
+  const ct_backend* table = nullptr;
+  ct_backend_ctx* ctx = nullptr;
+  int32_t index = 0;  // within the backend
+  int32_t dl_device_type = 0;
+  ct_stream* stream = nullptr;
+  std::mutex stream_mutex;  // one thread at a time on the stream
+
+  // Caching allocator: free buffers by rounded size.
+  std::mutex alloc_mutex;
+  std::unordered_map<uint64_t, std::vector<ct_buffer*>> free_lists;
+  AllocatorStats stats;
+
+  // supports_op cache.
+  std::mutex support_mutex;
+  std::unordered_map<uint64_t, int32_t> support_cache;
+  std::unordered_map<uint64_t, std::string> support_reason;
+
+  // Fallback accounting.
+  std::mutex fallback_mutex;
+  std::map<std::string, uint64_t> fallback_counts;
+  std::set<std::string> warned;
+
+  ct_buffer* allocate(uint64_t bytes, uint64_t* rounded);
+  void release(ct_buffer* buffer, uint64_t rounded);
+  void* buffer_data(ct_buffer* b) const { return table->buffer_data(ctx, b); }
+};
+
+uint64_t round_allocation(uint64_t bytes);
+
+class Storage {
+ public:
+  Storage(Device& device, uint64_t bytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  Device& device() const { return *device_; }
+  ct_buffer* buffer() const { return buffer_; }
+  void* data() const { return data_; }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  Device* device_;
+  ct_buffer* buffer_ = nullptr;
+  void* data_ = nullptr;
+  uint64_t bytes_;
+  uint64_t rounded_ = 0;
+};
+
+struct Tensor::Impl {
+  std::shared_ptr<Storage> storage;
+  Dtype dtype;
+  Shape shape;
+  int64_t strides[kMaxDims] = {};
+  int64_t offset = 0;  // elements
+};
+
+// Contiguous row-major strides for `shape`.
+void contiguous_strides(const Shape& shape, int64_t* strides);
+// The smallest and largest element offsets a view touches (numel > 0).
+void view_extent(const Shape& shape, const int64_t* strides, int64_t offset, int64_t* lo, int64_t* hi);
+
+// The dispatcher. `name` must be interned.
+void dispatch(const char* name, int version, const Tensor* const* inputs, int num_inputs, const Tensor* const* outputs,
+              int num_outputs, const ct_attr* attrs, int num_attrs);
+
+}  // namespace catena

@@ -1,0 +1,342 @@
+// The array-op front end: shape and dtype rules, argument checks, output allocation.
+#include "internal.hpp"
+
+#include <catena/ops.hpp>
+
+#include <algorithm>
+
+namespace catena {
+
+Attrs::Attrs(const Attrs& other) {
+  for (const ct_attr& a : other.attrs_) {
+    switch (a.type) {
+      case CT_ATTR_STRING: s(a.name, a.v.s); break;
+      case CT_ATTR_INTS: ints(a.name, std::vector<int64_t>(a.v.ints, a.v.ints + a.count)); break;
+      default: attrs_.push_back(a); break;
+    }
+  }
+}
+
+Attrs& Attrs::i(const char* name, int64_t v) {
+  ct_attr a{name, CT_ATTR_INT, 1, {}};
+  a.v.i = v;
+  attrs_.push_back(a);
+  return *this;
+}
+
+Attrs& Attrs::f(const char* name, double v) {
+  ct_attr a{name, CT_ATTR_FLOAT, 1, {}};
+  a.v.f = v;
+  attrs_.push_back(a);
+  return *this;
+}
+
+Attrs& Attrs::b(const char* name, bool v) {
+  ct_attr a{name, CT_ATTR_BOOL, 1, {}};
+  a.v.i = v ? 1 : 0;
+  attrs_.push_back(a);
+  return *this;
+}
+
+Attrs& Attrs::s(const char* name, const std::string& v) {
+  strings_.push_back(v);
+  ct_attr a{name, CT_ATTR_STRING, 1, {}};
+  a.v.s = strings_.back().c_str();
+  attrs_.push_back(a);
+  return *this;
+}
+
+Attrs& Attrs::ints(const char* name, const std::vector<int64_t>& v) {
+  int_arrays_.push_back(v);
+  ct_attr a{name, CT_ATTR_INTS, static_cast<int32_t>(v.size()), {}};
+  a.v.ints = int_arrays_.back().data();
+  attrs_.push_back(a);
+  return *this;
+}
+
+Attrs& Attrs::dtype(const char* name, Dtype v) {
+  ct_attr a{name, CT_ATTR_DTYPE, 1, {}};
+  a.v.dtype = v.raw;
+  attrs_.push_back(a);
+  return *this;
+}
+
+namespace ops {
+
+namespace {
+
+void run(const char* interned, std::initializer_list<const Tensor*> in, std::initializer_list<const Tensor*> out,
+         const Attrs& attrs = Attrs()) {
+  dispatch(interned, 1, in.begin(), static_cast<int>(in.size()), out.begin(), static_cast<int>(out.size()),
+           attrs.data(), attrs.size());
+}
+
+void require_defined(const char* fn, const Tensor& t, const char* arg) {
+  if (!t.defined()) throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": " + arg + " is an undefined tensor");
+}
+
+void require_float(const char* fn, const Tensor& t) {
+  if (!t.dtype().is_float())
+    throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": expected a floating-point tensor, got " + t.dtype().name() +
+                                         "; convert it with astype(float32)");
+}
+
+std::vector<int> normalize_axes(const char* fn, const std::vector<int>& axes, int ndim) {
+  std::vector<int> out;
+  if (axes.empty()) {
+    for (int i = 0; i < ndim; ++i) out.push_back(i);
+    return out;
+  }
+  for (int a : axes) {
+    int n = a < 0 ? a + ndim : a;
+    if (n < 0 || n >= ndim)
+      throw Error(CT_OUT_OF_RANGE, std::string(fn) + ": axis " + std::to_string(a) + " is out of range for " +
+                                       std::to_string(ndim) + " dimensions");
+    if (std::find(out.begin(), out.end(), n) != out.end())
+      throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": axis " + std::to_string(a) + " repeated");
+    out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Tensor reduce(const char* fn, const char* op, const Tensor& x, const std::vector<int>& axes_in, bool keepdims,
+              Dtype out_dtype) {
+  require_defined(fn, x, "x");
+  std::vector<int> axes = normalize_axes(fn, axes_in, x.ndim());
+  Shape kept = x.shape();
+  std::vector<int64_t> ax;
+  for (int a : axes) {
+    if (x.shape()[a] == 0 && std::string(op) != "core.sum")
+      throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": cannot reduce over the empty axis " + std::to_string(a) +
+                                           " of " + x.shape().str());
+    kept[a] = 1;
+    ax.push_back(a);
+  }
+  Tensor out = Tensor::empty(kept, out_dtype, x.device());
+  run(intern(op), {&x}, {&out}, Attrs().ints("axes", ax));
+  if (keepdims) return out;
+  Shape s;
+  for (int i = 0; i < x.ndim(); ++i)
+    if (std::find(axes.begin(), axes.end(), i) == axes.end()) s.push_back(x.shape()[i]);
+  return out.reshape(s);
+}
+
+}  // namespace
+
+Shape broadcast_shapes(const Shape& a, const Shape& b) {
+  int n = std::max(a.ndim(), b.ndim());
+  Shape out;
+  for (int i = 0; i < n; ++i) {
+    int ia = i - (n - a.ndim()), ib = i - (n - b.ndim());
+    int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
+    if (da != db && da != 1 && db != 1)
+      throw Error(CT_INVALID_ARGUMENT, "cannot broadcast shapes " + a.str() + " and " + b.str());
+    out.push_back(da == 1 ? db : da);
+  }
+  return out;
+}
+
+void fill(const Tensor& out, double value) {
+  require_defined("fill", out, "out");
+  static const char* name = intern("core.fill");
+  run(name, {}, {&out}, Attrs().f("value", value));
+}
+
+void copy(const Tensor& dst, const Tensor& src) {
+  require_defined("copy", dst, "dst");
+  require_defined("copy", src, "src");
+  static const char* name = intern("core.copy");
+  Tensor s = src.shape() == dst.shape() ? src : src.broadcast_to(dst.shape());
+  if (&s.device() != &dst.device()) s = s.to(dst.device());
+  run(name, {&s}, {&dst});
+}
+
+Tensor unary(const char* op, const Tensor& x) {
+  require_defined(op, x, "x");
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  run(intern(op), {&x}, {&y});
+  return y;
+}
+
+#define CATENA_FLOAT_UNARY(fn)                 \
+  Tensor fn(const Tensor& x) {                 \
+    require_defined(#fn, x, "x");              \
+    require_float(#fn, x);                     \
+    return unary("core." #fn, x);              \
+  }
+CATENA_FLOAT_UNARY(sqrt)
+CATENA_FLOAT_UNARY(exp)
+CATENA_FLOAT_UNARY(log)
+CATENA_FLOAT_UNARY(sin)
+CATENA_FLOAT_UNARY(cos)
+CATENA_FLOAT_UNARY(tanh)
+CATENA_FLOAT_UNARY(sigmoid)
+#undef CATENA_FLOAT_UNARY
+
+Tensor neg(const Tensor& x) { return unary("core.neg", x); }
+Tensor abs(const Tensor& x) { return unary("core.abs", x); }
+Tensor square(const Tensor& x) { return unary("core.square", x); }
+Tensor relu(const Tensor& x) { return unary("core.relu", x); }
+
+namespace {
+
+// Check and broadcast two operands; returns the output shape.
+Shape prepare_binary(const char* op, const Tensor& a, const Tensor& b, Tensor* ab, Tensor* bb) {
+  require_defined(op, a, "a");
+  require_defined(op, b, "b");
+  if (a.dtype() != b.dtype())
+    throw Error(CT_INVALID_ARGUMENT, std::string(op) + ": operands have different dtypes (" + a.dtype().name() + " and " +
+                                         b.dtype().name() + "); convert one with astype()");
+  if (&a.device() != &b.device())
+    throw Error(CT_INVALID_ARGUMENT, std::string(op) + ": operands are on different devices (" + a.device().name() +
+                                         " and " + b.device().name() + "); move one with .to(device)");
+  Shape s;
+  try {
+    s = broadcast_shapes(a.shape(), b.shape());
+  } catch (const Error& e) {
+    throw Error(CT_INVALID_ARGUMENT, std::string(op) + ": " + e.what());
+  }
+  *ab = a.shape() == s ? a : a.broadcast_to(s);
+  *bb = b.shape() == s ? b : b.broadcast_to(s);
+  return s;
+}
+
+}  // namespace
+
+Tensor binary(const char* op, const Tensor& a, const Tensor& b) {
+  Tensor ab, bb;
+  Shape s = prepare_binary(op, a, b, &ab, &bb);
+  Tensor y = Tensor::empty(s, a.dtype(), a.device());
+  run(intern(op), {&ab, &bb}, {&y});
+  return y;
+}
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary("core.add", a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary("core.sub", a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary("core.mul", a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary("core.maximum", a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary("core.minimum", a, b); }
+Tensor div(const Tensor& a, const Tensor& b) {
+  require_defined("div", a, "a");
+  require_float("div", a);
+  return binary("core.div", a, b);
+}
+Tensor pow(const Tensor& a, const Tensor& b) {
+  require_defined("pow", a, "a");
+  require_float("pow", a);
+  return binary("core.pow", a, b);
+}
+
+Tensor compare(const char* op, const Tensor& a, const Tensor& b) {
+  Tensor ab, bb;
+  Shape s = prepare_binary(op, a, b, &ab, &bb);
+  Tensor y = Tensor::empty(s, bool_, a.device());
+  run(intern(op), {&ab, &bb}, {&y});
+  return y;
+}
+
+Tensor equal(const Tensor& a, const Tensor& b) { return compare("core.equal", a, b); }
+Tensor less(const Tensor& a, const Tensor& b) { return compare("core.less", a, b); }
+Tensor greater(const Tensor& a, const Tensor& b) { return compare("core.greater", a, b); }
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  require_defined("where", cond, "cond");
+  if (!cond.dtype().is_bool())
+    throw Error(CT_INVALID_ARGUMENT, "where: cond must be bool, got " + cond.dtype().name());
+  Tensor ab, bb;
+  Shape s = prepare_binary("where", a, b, &ab, &bb);
+  s = broadcast_shapes(s, cond.shape());
+  Tensor c = cond.broadcast_to(s);
+  ab = ab.broadcast_to(s);
+  bb = bb.broadcast_to(s);
+  Tensor y = Tensor::empty(s, a.dtype(), a.device());
+  static const char* name = intern("core.where");
+  run(name, {&c, &ab, &bb}, {&y});
+  return y;
+}
+
+Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
+  return reduce("sum", "core.sum", x, axes, keepdims, x.dtype().is_bool() ? int64 : x.dtype());
+}
+Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
+  require_defined("mean", x, "x");
+  require_float("mean", x);
+  return reduce("mean", "core.mean", x, axes, keepdims, x.dtype());
+}
+Tensor max(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
+  return reduce("max", "core.max", x, axes, keepdims, x.dtype());
+}
+Tensor min(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
+  return reduce("min", "core.min", x, axes, keepdims, x.dtype());
+}
+
+Tensor argmax(const Tensor& x, int axis, bool keepdims) {
+  require_defined("argmax", x, "x");
+  std::vector<int> axes = normalize_axes("argmax", {axis}, x.ndim());
+  if (x.shape()[axes[0]] == 0) throw Error(CT_INVALID_ARGUMENT, "argmax: the axis is empty in " + x.shape().str());
+  Shape kept = x.shape();
+  kept[axes[0]] = 1;
+  Tensor out = Tensor::empty(kept, int64, x.device());
+  static const char* name = intern("core.argmax");
+  run(name, {&x}, {&out}, Attrs().i("axis", axes[0]));
+  return keepdims ? out : out.squeeze(axes[0]);
+}
+
+Tensor gemm(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, double alpha) {
+  return gemm(a, b, Tensor(), trans_a, trans_b, alpha, 0.0);
+}
+
+Tensor gemm(const Tensor& a, const Tensor& b, const Tensor& c, bool trans_a, bool trans_b, double alpha, double beta) {
+  require_defined("gemm", a, "a");
+  require_defined("gemm", b, "b");
+  if (a.dtype() != b.dtype())
+    throw Error(CT_INVALID_ARGUMENT, "gemm: a is " + a.dtype().name() + " but b is " + b.dtype().name());
+  if (a.ndim() != b.ndim() || a.ndim() < 2 || a.ndim() > 3)
+    throw Error(CT_INVALID_ARGUMENT, "gemm: a " + a.shape().str() + " and b " + b.shape().str() +
+                                         " must both have rank 2, or both rank 3 (batched)");
+  int r = a.ndim();
+  int64_t m = trans_a ? a.shape()[r - 1] : a.shape()[r - 2];
+  int64_t ka = trans_a ? a.shape()[r - 2] : a.shape()[r - 1];
+  int64_t kb = trans_b ? b.shape()[r - 1] : b.shape()[r - 2];
+  int64_t n = trans_b ? b.shape()[r - 2] : b.shape()[r - 1];
+  if (ka != kb)
+    throw Error(CT_INVALID_ARGUMENT, "gemm: a" + std::string(trans_a ? "ᵀ" : "") + " " + a.shape().str() + " has " +
+                                         std::to_string(ka) + " columns but b" + (trans_b ? "ᵀ" : "") + " " +
+                                         b.shape().str() + " has " + std::to_string(kb) + " rows");
+  Shape ys;
+  Tensor ab = a, bb = b;
+  if (r == 3) {
+    int64_t batch = std::max(a.shape()[0], b.shape()[0]);
+    if ((a.shape()[0] != batch && a.shape()[0] != 1) || (b.shape()[0] != batch && b.shape()[0] != 1))
+      throw Error(CT_INVALID_ARGUMENT, "gemm: batch sizes " + std::to_string(a.shape()[0]) + " and " +
+                                           std::to_string(b.shape()[0]) + " do not broadcast");
+    ab = a.broadcast_to(Shape{batch, a.shape()[1], a.shape()[2]});
+    bb = b.broadcast_to(Shape{batch, b.shape()[1], b.shape()[2]});
+    ys = Shape{batch, m, n};
+  } else {
+    ys = Shape{m, n};
+  }
+  Tensor y = Tensor::empty(ys, a.dtype(), a.device());
+  Attrs attrs;
+  attrs.b("trans_a", trans_a).b("trans_b", trans_b).f("alpha", alpha).f("beta", beta);
+  static const char* name = intern("core.gemm");
+  if (c.defined() && beta != 0.0) {
+    if (c.dtype() != a.dtype()) throw Error(CT_INVALID_ARGUMENT, "gemm: c is " + c.dtype().name() + ", not " + a.dtype().name());
+    Tensor cb;
+    try {
+      cb = c.broadcast_to(ys);
+    } catch (const Error&) {
+      throw Error(CT_INVALID_ARGUMENT, "gemm: c " + c.shape().str() + " does not broadcast to the result " + ys.str());
+    }
+    run(name, {&ab, &bb, &cb}, {&y}, attrs);
+  } else {
+    run(name, {&ab, &bb}, {&y}, attrs);
+  }
+  return y;
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) { return gemm(a, b); }
+
+}  // namespace ops
+}  // namespace catena
