@@ -119,7 +119,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
     if (r.probe_score >= 0)
       std::cout << "    probe:    " << r.probe_score << (r.probe_reason.empty() ? "" : " (" + r.probe_reason + ")")
                 << "\n";
-    if (!r.message.empty()) std::cout << "    " << (r.result == catena::LoadResult::loaded ? "status" : "why") << ":      "
+    if (!r.message.empty()) std::cout << "    " << (r.result == catena::LoadResult::loaded ? "status:   " : "why:      ")
                                       << r.message << "\n";
     if (!r.missing_dependency.empty()) std::cout << "    missing:  " << r.missing_dependency << "\n";
     if (!r.os_error.empty()) std::cout << "    OS error: " << r.os_error << "\n";

@@ -545,6 +545,7 @@ Device& Runtime::device(const std::string& requested) {
 
 Device& Runtime::default_device() {
   if (impl_->default_device) return *impl_->default_device;
+  impl_->check_allow_list();
   try {
     Device& d = device(impl_->default_device_name);
     impl_->default_device = &d;

@@ -1,0 +1,1 @@
+int zoo_stub_function(void) { return 42; }
