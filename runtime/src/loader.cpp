@@ -5,10 +5,10 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <regex>
 
 namespace fs = std::filesystem;
 
@@ -57,13 +57,25 @@ namespace {
 std::vector<std::string>* g_explicit_paths = new std::vector<std::string>();
 std::atomic<bool> g_started{false};
 
-// Matches libcatena-<name>[-<variant>].so
+// Matches libcatena-<name>[-<variant>].so; name is [A-Za-z0-9_]+, variant [A-Za-z0-9_.]+.
 bool parse_plugin_filename(const std::string& file, std::string* name, std::string* variant) {
-  static const std::regex re("^libcatena-([A-Za-z0-9_]+)(?:-([A-Za-z0-9_.]+))?\\.so$");
-  std::smatch m;
-  if (!std::regex_match(file, m, re)) return false;
-  *name = m[1];
-  *variant = m[2];
+  const std::string prefix = "libcatena-", suffix = ".so";
+  if (file.size() <= prefix.size() + suffix.size() || file.compare(0, prefix.size(), prefix) != 0 ||
+      file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return false;
+  std::string middle = file.substr(prefix.size(), file.size() - prefix.size() - suffix.size());
+  size_t dash = middle.find('-');
+  std::string n = middle.substr(0, dash);
+  std::string v = dash == std::string::npos ? "" : middle.substr(dash + 1);
+  auto valid = [](const std::string& s, bool dots) {
+    if (s.empty()) return false;
+    for (char c : s)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && !(dots && c == '.')) return false;
+    return true;
+  };
+  if (!valid(n, false) || (dash != std::string::npos && !valid(v, true))) return false;
+  *name = n;
+  *variant = v;
   return true;
 }
 
