@@ -91,6 +91,11 @@ std::map<std::string, uint64_t> Device::fallback_counts() const {
   return impl_->fallback_counts;
 }
 
+uint64_t Device::support_queries() const {
+  std::lock_guard<std::mutex> lock(impl_->support_mutex);
+  return impl_->support_queries;
+}
+
 uint64_t Device::fallback_total() const {
   uint64_t n = 0;
   for (const auto& [op, count] : fallback_counts()) n += count;

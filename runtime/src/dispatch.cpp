@@ -75,6 +75,7 @@ int32_t query_support(Device& dev, const char* name, uint64_t key, const ct_op& 
   const char* why = nullptr;
   int32_t answer = d.table->supports_op(d.ctx, d.index, &op, &why);
   std::lock_guard<std::mutex> lock(d.support_mutex);
+  ++d.support_queries;
   d.support_cache[key] = answer;
   if (answer == CT_UNSUPPORTED) {
     *reason = why ? why : "no reason given";

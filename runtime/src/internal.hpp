@@ -78,6 +78,7 @@ struct Device::Impl {
   std::mutex support_mutex;
   std::unordered_map<uint64_t, int32_t> support_cache;
   std::unordered_map<uint64_t, std::string> support_reason;
+  uint64_t support_queries = 0;
 
   // Fallback accounting.
   std::mutex fallback_mutex;

@@ -89,6 +89,19 @@ TEST_CASE("an op the device has runs there; one it lacks falls back, op by op") 
   CHECK(d.fallback_total() >= 4);
 }
 
+TEST_CASE("supports_op is asked once per kind of call, then answered from the cache") {
+  Device& d = device("opaque:1");
+  Tensor a = Tensor::full(Shape{3, 5}, 1.0, float32, d);
+  (void)ops::add(a, a);
+  uint64_t after_first = d.support_queries();
+  for (int i = 0; i < 10; ++i) (void)ops::add(a, a);
+  Tensor b = Tensor::full(Shape{7, 2}, 2.0, float32, d);  // other extents, same kind of call
+  (void)ops::add(b, b);
+  CHECK(d.support_queries() == after_first);
+  (void)ops::add(a.transpose(), a.transpose());  // another layout class: a new question
+  CHECK(d.support_queries() == after_first + 1);
+}
+
 TEST_CASE("fallback into a strided output keeps the bytes the view skips") {
   Device& d = device("opaque:0");
   Tensor dst = Tensor::full(Shape{4, 6}, 9.0, float32, d);

@@ -95,6 +95,8 @@ class Device {
   // How often each op fell back from this device to the CPU.
   std::map<std::string, uint64_t> fallback_counts() const;
   uint64_t fallback_total() const;
+  // How many times the runtime asked the backend's supports_op (answers are cached).
+  uint64_t support_queries() const;
 
   struct Impl;
   Impl& impl() const { return *impl_; }
