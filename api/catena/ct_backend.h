@@ -140,7 +140,9 @@ typedef struct ct_backend {
   /* ---- Ops ---------------------------------------------------------------------- */
   /* Can this device run `op` as described (name, version, dtypes, shapes, strides,
    * attributes)? Pure, fast and thread-safe: the host caches the answer per (op,
-   * dtypes, ranks, layout class, attributes). When the answer is CT_UNSUPPORTED,
+   * dtypes, ranks, layout class, attribute names and non-float values), so the answer
+   * must not depend on extents or on FLOAT/FLOATS attribute values. Layout classes:
+   * contiguous; strided; with zero or negative strides. When the answer is CT_UNSUPPORTED,
    * *reason (if reason is not NULL) is set to a short static string saying why
    * ("float64 not supported", "non-contiguous input"). */
   int32_t (*supports_op)(ct_backend_ctx* ctx, int32_t device, const ct_op* op, const char** reason);

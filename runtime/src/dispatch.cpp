@@ -45,11 +45,15 @@ uint64_t support_key(const char* name, int version, const Tensor* const* in, int
     const ct_attr& a = attrs[i];
     h = hash_bytes(h, a.name, std::strlen(a.name));
     h = mix(h, uint64_t(a.type));
+    // Float values (a fill value, a learning rate) never decide support, so they stay
+    // out of the key: otherwise every new value would be a new question and a new entry.
     switch (a.type) {
       case CT_ATTR_STRING: h = hash_bytes(h, a.v.s, std::strlen(a.v.s)); break;
       case CT_ATTR_INTS: h = hash_bytes(h, a.v.ints, sizeof(int64_t) * a.count); break;
-      case CT_ATTR_FLOATS: h = hash_bytes(h, a.v.floats, sizeof(double) * a.count); break;
-      default: h = hash_bytes(h, &a.v, sizeof(a.v)); break;
+      case CT_ATTR_FLOAT: break;
+      case CT_ATTR_FLOATS: h = mix(h, uint64_t(a.count)); break;
+      case CT_ATTR_DTYPE: h = hash_bytes(h, &a.v.dtype, sizeof(a.v.dtype)); break;
+      default: h = mix(h, static_cast<uint64_t>(a.v.i)); break;
     }
   }
   return h;
