@@ -36,8 +36,14 @@ inline std::string env(const char* name) {
   return v ? v : "";
 }
 
-// The catena command built with these tests (meson passes its path).
-inline std::string catena_tool() { return env("CATENA_TOOL"); }
+// Paths of what the build made; the environment overrides the built-in defaults (so the
+// test binaries also run directly, outside `meson test`).
+inline std::string build_path(const char* name, const char* fallback) {
+  std::string v = env(name);
+  return v.empty() ? fallback : v;
+}
+inline std::string catena_tool() { return build_path("CATENA_TOOL", CATENA_TEST_TOOL); }
+inline std::string cpu_backend_path() { return build_path("CATENA_CPU_BACKEND", CATENA_TEST_CPU_BACKEND); }
 
 inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;

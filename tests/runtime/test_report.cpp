@@ -24,7 +24,7 @@ TEST_CASE("the load report lists the cpu backend beside libcatena and the test b
 }
 
 TEST_CASE("load_plugin refuses a second plugin of a loaded name and a badly named file") {
-  CHECK_THROWS_WITH_AS(runtime().load_plugin(catena_test::env("CATENA_CPU_BACKEND")),
+  CHECK_THROWS_WITH_AS(runtime().load_plugin(catena_test::cpu_backend_path()),
                        doctest::Contains("already loaded"), Error);
   CHECK_THROWS_WITH_AS(runtime().load_plugin("/tmp/not-a-plugin.so"), doctest::Contains("libcatena-<name>"), Error);
   CHECK_THROWS_WITH_AS(set_plugin_paths({"/tmp"}), doctest::Contains("already started"), Error);

@@ -5,7 +5,7 @@
 #include <sstream>
 
 TEST_CASE("libcatena-cpu.so exports only its entry point") {
-  auto r = catena_test::run_command("nm -D --defined-only " + catena_test::env("CATENA_CPU_BACKEND"));
+  auto r = catena_test::run_command("nm -D --defined-only " + catena_test::cpu_backend_path());
   REQUIRE(r.status == 0);
   std::istringstream in(r.output);
   std::string line;

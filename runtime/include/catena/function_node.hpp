@@ -1,0 +1,61 @@
+// FunctionNode: one differentiable function application in the graph.
+//
+// Subclasses implement forward on arrays (with catena::ops) and backward on Variables
+// (with catena::F), so backward is itself differentiable. Nothing is retained by default:
+// forward calls retain_inputs / retain_outputs for what backward needs, and backward
+// fetches them with get_retained_inputs / get_retained_outputs.
+#pragma once
+
+#include <catena/config.hpp>
+#include <catena/variable.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace catena {
+
+class FunctionNode : public std::enable_shared_from_this<FunctionNode> {
+ public:
+  virtual ~FunctionNode() = default;
+  // The function's name for messages: "linear", "relu".
+  virtual std::string label() const = 0;
+  // Check arguments (only when config().type_check); throw catena::Error naming them.
+  virtual void check_type_forward(const std::vector<Tensor>& inputs) { (void)inputs; }
+  virtual std::vector<Tensor> forward(const std::vector<Tensor>& inputs) = 0;
+  // Gradients for the inputs listed in target_input_indexes (either one per target, or
+  // one per input); an undefined Variable means "no gradient". grad_outputs has one entry
+  // per output, undefined where no gradient arrived.
+  virtual std::vector<Variable> backward(const std::vector<int>& target_input_indexes,
+                                         const std::vector<Variable>& grad_outputs) = 0;
+
+  // Run the function on Variables and record it in the graph (when enabled). The
+  // function must be owned by a shared_ptr: std::make_shared<Relu>()->apply({x}).
+  std::vector<Variable> apply(const std::vector<Variable>& inputs);
+
+  const std::vector<std::shared_ptr<VariableNode>>& inputs() const { return inputs_; }
+  std::vector<std::shared_ptr<VariableNode>> outputs() const;
+  int rank() const { return rank_; }
+  // Drop the references to inputs and outputs (used by unchain_backward).
+  void unchain();
+
+ protected:
+  void retain_inputs(const std::vector<int>& indexes);
+  void retain_outputs(const std::vector<int>& indexes);
+  std::vector<Variable> get_retained_inputs() const;
+  std::vector<Variable> get_retained_outputs() const;
+  // The input's shape and dtype (recorded for every input, even unretained ones).
+  const Shape& input_shape(int i) const { return input_shapes_[i]; }
+  Dtype input_dtype(int i) const { return input_dtypes_[i]; }
+
+ private:
+  std::vector<std::shared_ptr<VariableNode>> inputs_;
+  std::vector<std::weak_ptr<VariableNode>> outputs_;
+  std::vector<int> retain_in_idx_, retain_out_idx_;
+  std::vector<Tensor> retained_out_;
+  std::vector<Shape> input_shapes_;
+  std::vector<Dtype> input_dtypes_;
+  int rank_ = 0;
+};
+
+}  // namespace catena

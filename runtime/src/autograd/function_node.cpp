@@ -1,0 +1,146 @@
+// FunctionNode::apply: run forward on arrays and record the application in the graph.
+#include <catena/function_node.hpp>
+#include <catena/ops.hpp>
+
+#include "../internal.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace catena {
+
+namespace {
+
+// config().debug: name the function that produced a NaN or an infinity.
+void check_finite(const std::string& label, const std::vector<Tensor>& outs) {
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const Tensor& t = outs[i];
+    if (!t.dtype().is_float() || t.numel() == 0) continue;
+    Tensor bad = ops::sum(ops::compare("core.not_equal", ops::sub(t, t), ops::sub(t, t)).astype(int64));
+    Tensor inf = ops::sum(ops::equal(ops::abs(t), Tensor::full(Shape{}, INFINITY, t.dtype(), t.device())).astype(int64));
+    int64_t nans = bad.to_vector<int64_t>()[0], infs = inf.to_vector<int64_t>()[0];
+    if (nans || infs)
+      throw Error(CT_DATA_LOSS, label + ": output " + std::to_string(i) + " " + t.shape().str() + " contains " +
+                                    std::to_string(nans) + " NaN or infinite values (config().debug is on)");
+  }
+}
+
+}  // namespace
+
+void check_finite_debug(const std::string& label, const std::vector<Tensor>& outs) { check_finite(label, outs); }
+
+Variable VariableNode::variable_or_retained(const std::shared_ptr<VariableNode>& self) const {
+  if (auto v = variable.lock()) return Variable(v);
+  if (!retained.defined())
+    throw Error(CT_FAILED_PRECONDITION, "the array of a variable was needed in backward but was not retained "
+                                        "(a FunctionNode must call retain_inputs/retain_outputs in forward)");
+  auto impl = std::make_shared<VariableImpl>();
+  impl->data = retained;
+  impl->node = self;
+  self->variable = impl;
+  return Variable(impl);
+}
+
+std::vector<Variable> FunctionNode::apply(const std::vector<Variable>& inputs) {
+  std::vector<Tensor> in(inputs.size());
+  bool requires_grad = false;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined())
+      throw Error(CT_INVALID_ARGUMENT, label() + ": input " + std::to_string(i) + " is an undefined Variable");
+    in[i] = inputs[i].array();
+    requires_grad = requires_grad || inputs[i].requires_grad();
+  }
+  const Config& cfg = config();
+  if (cfg.type_check) check_type_forward(in);
+  retain_in_idx_.clear();
+  retain_out_idx_.clear();
+  std::vector<Tensor> out = forward(in);
+  if (cfg.debug) check_finite(label(), out);
+
+  std::vector<Variable> result(out.size());
+  bool record = cfg.enable_backprop && requires_grad;
+  if (record) {
+    inputs_.resize(inputs.size());
+    input_shapes_.resize(inputs.size());
+    input_dtypes_.resize(inputs.size());
+    rank_ = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      inputs_[i] = inputs[i].node();
+      input_shapes_[i] = in[i].shape();
+      input_dtypes_[i] = in[i].dtype();
+      rank_ = std::max(rank_, inputs_[i]->rank);
+    }
+    for (int i : retain_in_idx_) inputs_[i]->retained = in[i];
+    outputs_.resize(out.size());
+  }
+  auto self = record ? shared_from_this() : nullptr;
+  for (size_t i = 0; i < out.size(); ++i) {
+    auto impl = std::make_shared<VariableImpl>();
+    impl->data = out[i];
+    impl->node = std::make_shared<VariableNode>();
+    VariableNode& n = *impl->node;
+    n.requires_grad = requires_grad && out[i].dtype().is_float();
+    n.shape = out[i].shape();
+    n.dtype = out[i].dtype();
+    n.device = &out[i].device();
+    n.variable = impl;
+    if (record) {
+      n.creator = self;
+      n.rank = rank_ + 1;
+      outputs_[i] = impl->node;
+    }
+    result[i] = Variable(impl);
+  }
+  if (record) {
+    retained_out_.assign(out.size(), Tensor());
+    for (int i : retain_out_idx_) {
+      retained_out_[i] = out[i];
+      result[i].node()->retained = out[i];
+    }
+  }
+  return result;
+}
+
+std::vector<std::shared_ptr<VariableNode>> FunctionNode::outputs() const {
+  std::vector<std::shared_ptr<VariableNode>> out;
+  for (const auto& w : outputs_) out.push_back(w.lock());
+  return out;
+}
+
+void FunctionNode::retain_inputs(const std::vector<int>& indexes) { retain_in_idx_ = indexes; }
+void FunctionNode::retain_outputs(const std::vector<int>& indexes) { retain_out_idx_ = indexes; }
+
+std::vector<Variable> FunctionNode::get_retained_inputs() const {
+  std::vector<Variable> out;
+  for (int i : retain_in_idx_) out.push_back(inputs_.at(i)->variable_or_retained(inputs_[i]));
+  return out;
+}
+
+std::vector<Variable> FunctionNode::get_retained_outputs() const {
+  std::vector<Variable> out;
+  for (int i : retain_out_idx_) {
+    std::shared_ptr<VariableNode> n = outputs_.at(i).lock();
+    if (!n) {  // the output variable is gone: a new node over the retained array
+      n = std::make_shared<VariableNode>();
+      n->creator = std::const_pointer_cast<FunctionNode>(shared_from_this());
+      n->rank = rank_ + 1;
+      n->requires_grad = retained_out_[i].dtype().is_float();
+      n->shape = retained_out_[i].shape();
+      n->dtype = retained_out_[i].dtype();
+      n->device = &retained_out_[i].device();
+      n->retained = retained_out_[i];
+    }
+    out.push_back(n->variable_or_retained(n));
+  }
+  return out;
+}
+
+void FunctionNode::unchain() {
+  for (const auto& w : outputs_)
+    if (auto n = w.lock()) n->creator.reset();
+  inputs_.clear();
+  outputs_.clear();
+  retained_out_.clear();
+}
+
+}  // namespace catena

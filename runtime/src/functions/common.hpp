@@ -1,0 +1,53 @@
+// Helpers shared by the function implementations.
+#pragma once
+
+#include <catena/function_node.hpp>
+#include <catena/functions.hpp>
+#include <catena/ops.hpp>
+
+#include "../internal.hpp"
+
+#include <string>
+#include <vector>
+
+namespace catena {
+namespace F {
+namespace detail {
+
+inline Tensor scalar_like(double c, const Tensor& like) { return Tensor::full(Shape{}, c, like.dtype(), like.device()); }
+
+inline Variable constant(const Tensor& t) { return Variable(t, false); }
+
+inline void expect_float(const std::string& fn, const Tensor& t, const char* arg) {
+  if (!t.dtype().is_float())
+    throw Error(CT_INVALID_ARGUMENT, fn + ": " + arg + " must be a floating-point array, got " + t.dtype().name() +
+                                         "; convert it with F::cast");
+}
+
+inline void expect_same_dtype(const std::string& fn, const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype())
+    throw Error(CT_INVALID_ARGUMENT, fn + ": operands have different dtypes (" + a.dtype().name() + " and " +
+                                         b.dtype().name() + "); convert one with F::cast");
+}
+
+inline void expect_broadcastable(const std::string& fn, const Tensor& a, const Tensor& b) {
+  try {
+    (void)ops::broadcast_shapes(a.shape(), b.shape());
+  } catch (const Error&) {
+    throw Error(CT_INVALID_ARGUMENT, fn + ": shapes " + a.shape().str() + " and " + b.shape().str() +
+                                         " do not broadcast");
+  }
+}
+
+// Apply a single-output function.
+template <class Fn, class... Args>
+Variable apply1(const std::vector<Variable>& inputs, Args&&... args) {
+  return std::make_shared<Fn>(std::forward<Args>(args)...)->apply(inputs)[0];
+}
+
+// Normalise reduction axes against a rank (sorted, distinct, non-negative).
+std::vector<int> normalize_axes(const std::string& fn, const std::vector<int>& axes, int ndim);
+
+}  // namespace detail
+}  // namespace F
+}  // namespace catena
