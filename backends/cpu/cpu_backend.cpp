@@ -58,19 +58,14 @@ struct Context {
   std::string name, vendor, description;
   std::vector<KernelDef> kernels;
   std::unordered_map<std::string, const KernelDef*> by_name;
-  std::mutex cache_mutex;
-  std::unordered_map<const char*, const KernelDef*> by_address;  // names arrive interned
-
   const KernelDef* find(const char* name) {
-    {
-      std::lock_guard<std::mutex> lock(cache_mutex);
-      auto it = by_address.find(name);
-      if (it != by_address.end()) return it->second;
-    }
+    // Names arrive interned, so a per-thread cache by address answers without a lock.
+    thread_local std::unordered_map<const char*, const KernelDef*> by_address;
+    auto hit = by_address.find(name);
+    if (hit != by_address.end()) return hit->second;
     auto it = by_name.find(name);
     const KernelDef* k = it == by_name.end() ? nullptr : it->second;
-    std::lock_guard<std::mutex> lock(cache_mutex);
-    by_address[name] = k;
+    by_address.emplace(name, k);
     return k;
   }
 };

@@ -92,9 +92,12 @@ Pool& pool() {
 
 }  // namespace
 
-int num_threads() { return pool().size(); }
+int num_threads() {
+  static const int n = pool().size();
+  return n;
+}
 
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+void parallel_for_pool(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   int t = num_threads();
   if (t <= 1 || n < 2 * grain || t_in_parallel) {
     if (n > 0) fn(0, n);

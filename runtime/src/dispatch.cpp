@@ -155,8 +155,12 @@ void dispatch(const char* name, int version, const Tensor* const* in, int nin, c
   std::string reason;
   Device::Impl& d = dev.impl();
   if (query_support(dev, name, key, op, &reason) != CT_UNSUPPORTED) {
-    std::lock_guard<std::mutex> lock(d.stream_mutex);
-    check_status(d.table->launch(d.ctx, d.stream, &op), describe(name, in, nin) + " on " + dev.name());
+    ct_status* s;
+    {
+      std::lock_guard<std::mutex> lock(d.stream_mutex);
+      s = d.table->launch(d.ctx, d.stream, &op);
+    }
+    if (s) check_status(s, describe(name, in, nin) + " on " + dev.name());  // the message only on failure
     return;
   }
   if (dev.is_cpu())

@@ -39,17 +39,17 @@ Attrs& Attrs::b(const char* name, bool v) {
 }
 
 Attrs& Attrs::s(const char* name, const std::string& v) {
-  strings_.push_back(v);
+  strings_.push_back(std::make_unique<std::string>(v));
   ct_attr a{name, CT_ATTR_STRING, 1, {}};
-  a.v.s = strings_.back().c_str();
+  a.v.s = strings_.back()->c_str();
   attrs_.push_back(a);
   return *this;
 }
 
 Attrs& Attrs::ints(const char* name, const std::vector<int64_t>& v) {
-  int_arrays_.push_back(v);
+  int_arrays_.push_back(std::make_unique<std::vector<int64_t>>(v));
   ct_attr a{name, CT_ATTR_INTS, static_cast<int32_t>(v.size()), {}};
-  a.v.ints = int_arrays_.back().data();
+  a.v.ints = int_arrays_.back()->data();
   attrs_.push_back(a);
   return *this;
 }
@@ -212,20 +212,31 @@ Tensor binary(const char* op, const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary("core.add", a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary("core.sub", a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary("core.mul", a, b); }
-Tensor maximum(const Tensor& a, const Tensor& b) { return binary("core.maximum", a, b); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return binary("core.minimum", a, b); }
+namespace {
+// Interned once: the hot paths skip the intern table.
+const char* const k_add = intern("core.add");
+const char* const k_sub = intern("core.sub");
+const char* const k_mul = intern("core.mul");
+const char* const k_div = intern("core.div");
+const char* const k_maximum = intern("core.maximum");
+const char* const k_minimum = intern("core.minimum");
+const char* const k_pow = intern("core.pow");
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary(k_add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary(k_sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary(k_mul, a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary(k_maximum, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary(k_minimum, a, b); }
 Tensor div(const Tensor& a, const Tensor& b) {
   require_defined("div", a, "a");
   require_float("div", a);
-  return binary("core.div", a, b);
+  return binary(k_div, a, b);
 }
 Tensor pow(const Tensor& a, const Tensor& b) {
   require_defined("pow", a, "a");
   require_float("pow", a);
-  return binary("core.pow", a, b);
+  return binary(k_pow, a, b);
 }
 
 Tensor compare(const char* op, const Tensor& a, const Tensor& b) {

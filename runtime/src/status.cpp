@@ -3,9 +3,12 @@
 
 #include <cstdio>
 #include <cstring>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace catena {
+
+const char* intern_slow(const char* name);
 
 const char* code_name(ct_code code) noexcept {
   switch (code) {
@@ -46,6 +49,18 @@ void check_status(ct_status* s, const std::string& context) {
 void warn(const std::string& message) { std::fprintf(stderr, "catena: warning: %s\n", message.c_str()); }
 
 const char* intern(const char* name) {
+  // Most calls pass a literal or an already interned name: answer those by address,
+  // from a per-thread cache, without the lock.
+  thread_local std::unordered_map<const char*, const char*> by_address;
+  auto hit = by_address.find(name);
+  if (hit != by_address.end()) return hit->second;
+  const char* interned = intern_slow(name);
+  by_address.emplace(name, interned);
+  by_address.emplace(interned, interned);
+  return interned;
+}
+
+const char* intern_slow(const char* name) {
   static std::mutex mutex;
   static std::unordered_set<std::string>* names = new std::unordered_set<std::string>();  // never freed
   std::lock_guard<std::mutex> lock(mutex);

@@ -179,3 +179,12 @@ TEST_CASE("autograd: the graph runs on a device without host memory, with fallba
   std::vector<float> g = x.grad().to_vector<float>();
   for (int i = 0; i < 3; ++i) CHECK(g[i] == doctest::Approx(std::exp(float(i + 1)) * (i + 2)).epsilon(1e-5));
 }
+
+TEST_CASE("autograd: a very deep graph is released without recursion") {
+  Variable x = var({1}, Shape{1});
+  Variable y = x;
+  for (int i = 0; i < 200000; ++i) y = y + x;
+  CHECK(y.rank() == 200000);
+  y = Variable();  // drops 200000 function nodes; a recursive release would overflow the stack
+  CHECK(x.defined());
+}

@@ -17,7 +17,8 @@ namespace catena {
 
 class FunctionNode : public std::enable_shared_from_this<FunctionNode> {
  public:
-  virtual ~FunctionNode() = default;
+  // Releases its inputs without recursion, so dropping a graph of any depth is safe.
+  virtual ~FunctionNode();
   // The function's name for messages: "linear", "relu".
   virtual std::string label() const = 0;
   // Check arguments (only when config().type_check); throw catena::Error naming them.
@@ -44,17 +45,15 @@ class FunctionNode : public std::enable_shared_from_this<FunctionNode> {
   void retain_outputs(const std::vector<int>& indexes);
   std::vector<Variable> get_retained_inputs() const;
   std::vector<Variable> get_retained_outputs() const;
-  // The input's shape and dtype (recorded for every input, even unretained ones).
-  const Shape& input_shape(int i) const { return input_shapes_[i]; }
-  Dtype input_dtype(int i) const { return input_dtypes_[i]; }
+  // The input's shape and dtype (known for every input, even unretained ones).
+  const Shape& input_shape(int i) const { return inputs_[i]->shape; }
+  Dtype input_dtype(int i) const { return inputs_[i]->dtype; }
 
  private:
   std::vector<std::shared_ptr<VariableNode>> inputs_;
   std::vector<std::weak_ptr<VariableNode>> outputs_;
   std::vector<int> retain_in_idx_, retain_out_idx_;
-  std::vector<Tensor> retained_out_;
-  std::vector<Shape> input_shapes_;
-  std::vector<Dtype> input_dtypes_;
+  std::vector<Tensor> retained_out_;  // empty unless outputs were retained
   int rank_ = 0;
 };
 

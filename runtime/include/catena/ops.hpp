@@ -6,7 +6,7 @@
 #include <catena/ct_op.h>
 #include <catena/tensor.hpp>
 
-#include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,8 +31,10 @@ class Attrs {
 
  private:
   std::vector<ct_attr> attrs_;
-  std::deque<std::string> strings_;  // deques: growing them keeps element addresses
-  std::deque<std::vector<int64_t>> int_arrays_;
+  // Held by pointer so that growing the lists keeps the addresses the attrs point to;
+  // empty lists allocate nothing (most op calls have no string or array attribute).
+  std::vector<std::unique_ptr<std::string>> strings_;
+  std::vector<std::unique_ptr<std::vector<int64_t>>> int_arrays_;
 };
 
 // Run op `name` (catalogue version `version`) with inputs and preallocated outputs on

@@ -61,13 +61,9 @@ std::vector<Variable> FunctionNode::apply(const std::vector<Variable>& inputs) {
   bool record = cfg.enable_backprop && requires_grad;
   if (record) {
     inputs_.resize(inputs.size());
-    input_shapes_.resize(inputs.size());
-    input_dtypes_.resize(inputs.size());
     rank_ = 0;
     for (size_t i = 0; i < inputs.size(); ++i) {
       inputs_[i] = inputs[i].node();
-      input_shapes_[i] = in[i].shape();
-      input_dtypes_[i] = in[i].dtype();
       rank_ = std::max(rank_, inputs_[i]->rank);
     }
     for (int i : retain_in_idx_) inputs_[i]->retained = in[i];
@@ -91,7 +87,7 @@ std::vector<Variable> FunctionNode::apply(const std::vector<Variable>& inputs) {
     }
     result[i] = Variable(impl);
   }
-  if (record) {
+  if (record && !retain_out_idx_.empty()) {
     retained_out_.assign(out.size(), Tensor());
     for (int i : retain_out_idx_) {
       retained_out_[i] = out[i];
@@ -99,6 +95,26 @@ std::vector<Variable> FunctionNode::apply(const std::vector<Variable>& inputs) {
     }
   }
   return result;
+}
+
+FunctionNode::~FunctionNode() {
+  // Destroying a node releases its creator, whose destructor releases its inputs, and so
+  // on down the graph: done recursively, a long chain (an RNN over many steps) would
+  // overflow the stack. Inputs about to die are handed to a per-thread list instead and
+  // released by the outermost destructor, one at a time.
+  thread_local std::vector<std::shared_ptr<VariableNode>> pending;
+  thread_local bool draining = false;
+  for (auto& in : inputs_)
+    if (in && in.use_count() == 1) pending.push_back(std::move(in));
+  inputs_.clear();
+  if (draining) return;
+  draining = true;
+  while (!pending.empty()) {
+    std::shared_ptr<VariableNode> n = std::move(pending.back());
+    pending.pop_back();
+    n.reset();  // may run further FunctionNode destructors, which only append to `pending`
+  }
+  draining = false;
 }
 
 std::vector<std::shared_ptr<VariableNode>> FunctionNode::outputs() const {
