@@ -45,6 +45,18 @@ inline std::string build_path(const char* name, const char* fallback) {
 inline std::string catena_tool() { return build_path("CATENA_TOOL", CATENA_TEST_TOOL); }
 inline std::string cpu_backend_path() { return build_path("CATENA_CPU_BACKEND", CATENA_TEST_CPU_BACKEND); }
 
+inline std::vector<std::string> split(const std::string& s, char sep = ',') {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(sep, start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
