@@ -191,4 +191,38 @@ const char* support_gemm(const ct_op& op) {
 
 void add_gemm_kernels(std::vector<KernelDef>& k) { k.push_back({"core.gemm", 1, support_gemm, run_gemm}); }
 
+template <class T>
+void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+                int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  const Blas& L = blas();
+  if (L.loaded && k > 0) {
+    if constexpr (std::is_same_v<T, float>)
+      L.sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(m), int(n), int(k), alpha, a, int(lda), b,
+              int(ldb), beta, c, int(ldc));
+    else
+      L.dgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(m), int(n), int(k), alpha, a, int(lda), b,
+              int(ldb), beta, c, int(ldc));
+    return;
+  }
+  Mat<const T> A = ta ? Mat<const T>{a, m, k, 1, lda} : Mat<const T>{a, m, k, lda, 1};
+  Mat<const T> B = tb ? Mat<const T>{b, k, n, 1, ldb} : Mat<const T>{b, k, n, ldb, 1};
+  std::vector<T> y(static_cast<size_t>(m * n));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) y[i * n + j] = c[i * ldc + j];
+  if (k == 0) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+    return;
+  }
+  builtin_gemm(A, B, y.data(), n, alpha, beta);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = y[i * n + j];
+}
+
+template void dense_gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                                int64_t, float, float*, int64_t);
+template void dense_gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+                                 int64_t, double, double*, int64_t);
+
 }  // namespace catena_cpu

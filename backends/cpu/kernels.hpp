@@ -28,6 +28,15 @@ struct KernelDef {
 void add_elementwise_kernels(std::vector<KernelDef>& table);
 void add_reduce_kernels(std::vector<KernelDef>& table);
 void add_gemm_kernels(std::vector<KernelDef>& table);
+void add_indexing_kernels(std::vector<KernelDef>& table);
+void add_random_kernels(std::vector<KernelDef>& table);
+void add_conv_kernels(std::vector<KernelDef>& table);
+void add_pool_kernels(std::vector<KernelDef>& table);
+
+// C = alpha op(A) op(B) + beta C on dense row-major matrices (OpenBLAS when loaded).
+template <class T>
+void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+                int64_t ldb, T beta, T* c, int64_t ldc);
 
 // Attribute access (defaults apply when the attribute is absent).
 const ct_attr* find_attr(const ct_op& op, const char* name);

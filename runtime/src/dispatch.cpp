@@ -190,6 +190,14 @@ void dispatch(const char* name, int version, const Tensor* const* in, int nin, c
   for (int i = 0; i < nout; ++i) unstage_from_cpu(hout[i], *out[i]);
 }
 
+void dispatch_op(const char* name, std::initializer_list<const Tensor*> in, std::initializer_list<const Tensor*> out,
+                 const Attrs& attrs) {
+  for (const Tensor* t : in)
+    if (!t->defined()) throw Error(CT_INVALID_ARGUMENT, std::string(name) + ": an input tensor is undefined");
+  dispatch(name, 1, in.begin(), static_cast<int>(in.size()), out.begin(), static_cast<int>(out.size()), attrs.data(),
+           attrs.size());
+}
+
 void launch(const char* name, int version, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
             const Attrs& attrs) {
   std::vector<const Tensor*> in, out;

@@ -4,6 +4,7 @@
 #include <catena/abi.h>
 #include <catena/error.hpp>
 #include <catena/runtime.hpp>
+#include <catena/ops.hpp>
 #include <catena/tensor.hpp>
 
 #include <atomic>
@@ -123,6 +124,10 @@ struct Tensor::Impl {
 void contiguous_strides(const Shape& shape, int64_t* strides);
 // The smallest and largest element offsets a view touches (numel > 0).
 void view_extent(const Shape& shape, const int64_t* strides, int64_t offset, int64_t* lo, int64_t* hi);
+
+// Dispatch with an Attrs list (name interned).
+void dispatch_op(const char* name, std::initializer_list<const Tensor*> in, std::initializer_list<const Tensor*> out,
+                 const Attrs& attrs = Attrs());
 
 // The dispatcher. `name` must be interned.
 void dispatch(const char* name, int version, const Tensor* const* inputs, int num_inputs, const Tensor* const* outputs,

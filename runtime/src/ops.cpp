@@ -65,12 +65,6 @@ namespace ops {
 
 namespace {
 
-void run(const char* interned, std::initializer_list<const Tensor*> in, std::initializer_list<const Tensor*> out,
-         const Attrs& attrs = Attrs()) {
-  dispatch(interned, 1, in.begin(), static_cast<int>(in.size()), out.begin(), static_cast<int>(out.size()),
-           attrs.data(), attrs.size());
-}
-
 void require_defined(const char* fn, const Tensor& t, const char* arg) {
   if (!t.defined()) throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": " + arg + " is an undefined tensor");
 }
@@ -114,7 +108,7 @@ Tensor reduce(const char* fn, const char* op, const Tensor& x, const std::vector
     ax.push_back(a);
   }
   Tensor out = Tensor::empty(kept, out_dtype, x.device());
-  run(intern(op), {&x}, {&out}, Attrs().ints("axes", ax));
+  dispatch_op(intern(op), {&x}, {&out}, Attrs().ints("axes", ax));
   if (keepdims) return out;
   Shape s;
   for (int i = 0; i < x.ndim(); ++i)
@@ -140,7 +134,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
 void fill(const Tensor& out, double value) {
   require_defined("fill", out, "out");
   static const char* name = intern("core.fill");
-  run(name, {}, {&out}, Attrs().f("value", value));
+  dispatch_op(name, {}, {&out}, Attrs().f("value", value));
 }
 
 void copy(const Tensor& dst, const Tensor& src) {
@@ -149,13 +143,13 @@ void copy(const Tensor& dst, const Tensor& src) {
   static const char* name = intern("core.copy");
   Tensor s = src.shape() == dst.shape() ? src : src.broadcast_to(dst.shape());
   if (&s.device() != &dst.device()) s = s.to(dst.device());
-  run(name, {&s}, {&dst});
+  dispatch_op(name, {&s}, {&dst});
 }
 
 Tensor unary(const char* op, const Tensor& x) {
   require_defined(op, x, "x");
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  run(intern(op), {&x}, {&y});
+  dispatch_op(intern(op), {&x}, {&y});
   return y;
 }
 
@@ -208,7 +202,7 @@ Tensor binary(const char* op, const Tensor& a, const Tensor& b) {
   Tensor ab, bb;
   Shape s = prepare_binary(op, a, b, &ab, &bb);
   Tensor y = Tensor::empty(s, a.dtype(), a.device());
-  run(intern(op), {&ab, &bb}, {&y});
+  dispatch_op(intern(op), {&ab, &bb}, {&y});
   return y;
 }
 
@@ -243,7 +237,7 @@ Tensor compare(const char* op, const Tensor& a, const Tensor& b) {
   Tensor ab, bb;
   Shape s = prepare_binary(op, a, b, &ab, &bb);
   Tensor y = Tensor::empty(s, bool_, a.device());
-  run(intern(op), {&ab, &bb}, {&y});
+  dispatch_op(intern(op), {&ab, &bb}, {&y});
   return y;
 }
 
@@ -263,7 +257,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   bb = bb.broadcast_to(s);
   Tensor y = Tensor::empty(s, a.dtype(), a.device());
   static const char* name = intern("core.where");
-  run(name, {&c, &ab, &bb}, {&y});
+  dispatch_op(name, {&c, &ab, &bb}, {&y});
   return y;
 }
 
@@ -290,7 +284,7 @@ Tensor argmax(const Tensor& x, int axis, bool keepdims) {
   kept[axes[0]] = 1;
   Tensor out = Tensor::empty(kept, int64, x.device());
   static const char* name = intern("core.argmax");
-  run(name, {&x}, {&out}, Attrs().i("axis", axes[0]));
+  dispatch_op(name, {&x}, {&out}, Attrs().i("axis", axes[0]));
   return keepdims ? out : out.squeeze(axes[0]);
 }
 
@@ -340,14 +334,190 @@ Tensor gemm(const Tensor& a, const Tensor& b, const Tensor& c, bool trans_a, boo
     } catch (const Error&) {
       throw Error(CT_INVALID_ARGUMENT, "gemm: c " + c.shape().str() + " does not broadcast to the result " + ys.str());
     }
-    run(name, {&ab, &bb, &cb}, {&y}, attrs);
+    dispatch_op(name, {&ab, &bb, &cb}, {&y}, attrs);
   } else {
-    run(name, {&ab, &bb}, {&y}, attrs);
+    dispatch_op(name, {&ab, &bb}, {&y}, attrs);
   }
   return y;
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) { return gemm(a, b); }
+
+}  // namespace ops
+}  // namespace catena
+
+namespace catena {
+namespace ops {
+
+namespace {
+
+void require_index(const char* fn, const Tensor& idx) {
+  if (!idx.defined()) throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": indices are undefined");
+  if (idx.dtype() != int32 && idx.dtype() != int64)
+    throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": indices must be int32 or int64, got " + idx.dtype().name());
+}
+
+int norm_axis1(const char* fn, int axis, int ndim) {
+  if (axis < -ndim || axis >= ndim)
+    throw Error(CT_OUT_OF_RANGE, std::string(fn) + ": axis " + std::to_string(axis) + " is out of range for " +
+                                     std::to_string(ndim) + " dimensions");
+  return axis < 0 ? axis + ndim : axis;
+}
+
+Shape take_shape(const Shape& x, const Shape& idx, int axis) {
+  Shape s;
+  for (int i = 0; i < axis; ++i) s.push_back(x[i]);
+  for (int i = 0; i < idx.ndim(); ++i) s.push_back(idx[i]);
+  for (int i = axis + 1; i < x.ndim(); ++i) s.push_back(x[i]);
+  return s;
+}
+
+void require_4d(const char* fn, const Tensor& t, const char* what) {
+  if (!t.defined() || t.ndim() != 4)
+    throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": " + what + " must be 4-D (N, C, H, W), got " +
+                                         (t.defined() ? t.shape().str() : std::string("undefined")));
+}
+
+}  // namespace
+
+Tensor take(const Tensor& x, const Tensor& indices, int axis) {
+  require_index("take", indices);
+  int a = norm_axis1("take", axis, x.ndim());
+  Tensor y = Tensor::empty(take_shape(x.shape(), indices.shape(), a), x.dtype(), x.device());
+  static const char* name = intern("core.take");
+  dispatch_op(name, {&x, &indices}, {&y}, Attrs().i("axis", a));
+  return y;
+}
+
+Tensor take_add(const Tensor& base, const Tensor& indices, const Tensor& updates, int axis) {
+  require_index("take_add", indices);
+  int a = norm_axis1("take_add", axis, base.ndim());
+  if (updates.shape() != take_shape(base.shape(), indices.shape(), a))
+    throw Error(CT_INVALID_ARGUMENT, "take_add: updates " + updates.shape().str() + " must have shape " +
+                                         take_shape(base.shape(), indices.shape(), a).str());
+  Tensor y = Tensor::empty(base.shape(), base.dtype(), base.device());
+  static const char* name = intern("core.take_add");
+  dispatch_op(name, {&base, &indices, &updates}, {&y}, Attrs().i("axis", a));
+  return y;
+}
+
+Tensor random_uniform(const Shape& shape, Dtype dtype, Device& device, uint64_t seed, uint64_t offset, double low,
+                      double high) {
+  Tensor y = Tensor::empty(shape, dtype, device);
+  static const char* name = intern("core.random_uniform");
+  dispatch_op(name, {}, {&y},
+              Attrs().i("seed", static_cast<int64_t>(seed)).i("offset", static_cast<int64_t>(offset)).f("low", low).f("high", high));
+  return y;
+}
+
+Tensor random_normal(const Shape& shape, Dtype dtype, Device& device, uint64_t seed, uint64_t offset, double mean,
+                     double stddev) {
+  Tensor y = Tensor::empty(shape, dtype, device);
+  static const char* name = intern("core.random_normal");
+  dispatch_op(name, {}, {&y},
+              Attrs().i("seed", static_cast<int64_t>(seed)).i("offset", static_cast<int64_t>(offset)).f("mean", mean).f("stddev", stddev));
+  return y;
+}
+
+int64_t Conv2d::out_h(int64_t h, int64_t kh) const {
+  int64_t dk = dy * (kh - 1) + 1;
+  return cover_all ? (h + 2 * ph - dk + sy - 1) / sy + 1 : (h + 2 * ph - dk) / sy + 1;
+}
+int64_t Conv2d::out_w(int64_t w, int64_t kw) const {
+  int64_t dk = dx * (kw - 1) + 1;
+  return cover_all ? (w + 2 * pw - dk + sx - 1) / sx + 1 : (w + 2 * pw - dk) / sx + 1;
+}
+Attrs Conv2d::attrs() const {
+  Attrs a;
+  a.ints("stride", {sy, sx}).ints("pad", {ph, pw}).ints("dilation", {dy, dx}).i("groups", groups).b("cover_all", cover_all);
+  return a;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, const Conv2d& g) {
+  require_4d("convolution_2d", x, "x");
+  require_4d("convolution_2d", W, "W");
+  int64_t oh = g.out_h(x.shape()[2], W.shape()[2]), ow = g.out_w(x.shape()[3], W.shape()[3]);
+  if (oh <= 0 || ow <= 0)
+    throw Error(CT_INVALID_ARGUMENT, "convolution_2d: the filter " + W.shape().str() + " does not fit the input " +
+                                         x.shape().str() + " with this stride, pad and dilation");
+  Tensor y = Tensor::empty(Shape{x.shape()[0], W.shape()[0], oh, ow}, x.dtype(), x.device());
+  static const char* name = intern("core.conv2d");
+  if (b.defined()) dispatch_op(name, {&x, &W, &b}, {&y}, g.attrs());
+  else dispatch_op(name, {&x, &W}, {&y}, g.attrs());
+  return y;
+}
+
+Tensor conv2d_grad_input(const Tensor& gy, const Tensor& W, const Shape& x_shape, const Conv2d& g) {
+  Tensor gx = Tensor::empty(x_shape, gy.dtype(), gy.device());
+  static const char* name = intern("core.conv2d_grad_input");
+  dispatch_op(name, {&gy, &W}, {&gx}, g.attrs());
+  return gx;
+}
+
+Tensor conv2d_grad_weight(const Tensor& x, const Tensor& gy, const Shape& w_shape, const Conv2d& g) {
+  Tensor gw = Tensor::empty(w_shape, x.dtype(), x.device());
+  static const char* name = intern("core.conv2d_grad_weight");
+  dispatch_op(name, {&x, &gy}, {&gw}, g.attrs());
+  return gw;
+}
+
+int64_t Pool2d::out_h(int64_t h) const {
+  return cover_all ? (h + 2 * ph - kh + sy - 1) / sy + 1 : (h + 2 * ph - kh) / sy + 1;
+}
+int64_t Pool2d::out_w(int64_t w) const {
+  return cover_all ? (w + 2 * pw - kw + sx - 1) / sx + 1 : (w + 2 * pw - kw) / sx + 1;
+}
+Attrs Pool2d::attrs() const {
+  Attrs a;
+  a.ints("ksize", {kh, kw}).ints("stride", {sy, sx}).ints("pad", {ph, pw}).b("cover_all", cover_all);
+  return a;
+}
+
+namespace {
+Shape pooled_shape(const char* fn, const Tensor& x, const Pool2d& p) {
+  require_4d(fn, x, "x");
+  int64_t oh = p.out_h(x.shape()[2]), ow = p.out_w(x.shape()[3]);
+  if (oh <= 0 || ow <= 0 || p.kh <= 0 || p.kw <= 0 || p.sy <= 0 || p.sx <= 0)
+    throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": the window does not fit the input " + x.shape().str());
+  return Shape{x.shape()[0], x.shape()[1], oh, ow};
+}
+}  // namespace
+
+std::pair<Tensor, Tensor> max_pool2d(const Tensor& x, const Pool2d& p) {
+  Shape s = pooled_shape("max_pooling_2d", x, p);
+  Tensor y = Tensor::empty(s, x.dtype(), x.device()), idx = Tensor::empty(s, int32, x.device());
+  static const char* name = intern("core.max_pool2d");
+  dispatch_op(name, {&x}, {&y, &idx}, p.attrs());
+  return {y, idx};
+}
+
+Tensor max_pool2d_grad(const Tensor& gy, const Tensor& indexes, const Shape& x_shape, const Pool2d& p) {
+  Tensor gx = Tensor::empty(x_shape, gy.dtype(), gy.device());
+  static const char* name = intern("core.max_pool2d_grad");
+  dispatch_op(name, {&gy, &indexes}, {&gx}, p.attrs());
+  return gx;
+}
+
+Tensor max_pool2d_gather(const Tensor& x, const Tensor& indexes, const Pool2d& p) {
+  Tensor y = Tensor::empty(indexes.shape(), x.dtype(), x.device());
+  static const char* name = intern("core.max_pool2d_gather");
+  dispatch_op(name, {&x, &indexes}, {&y}, p.attrs());
+  return y;
+}
+
+Tensor avg_pool2d(const Tensor& x, const Pool2d& p) {
+  Tensor y = Tensor::empty(pooled_shape("average_pooling_2d", x, p), x.dtype(), x.device());
+  static const char* name = intern("core.avg_pool2d");
+  dispatch_op(name, {&x}, {&y}, p.attrs());
+  return y;
+}
+
+Tensor avg_pool2d_grad(const Tensor& gy, const Shape& x_shape, const Pool2d& p) {
+  Tensor gx = Tensor::empty(x_shape, gy.dtype(), gy.device());
+  static const char* name = intern("core.avg_pool2d_grad");
+  dispatch_op(name, {&gy}, {&gx}, p.attrs());
+  return gx;
+}
 
 }  // namespace ops
 }  // namespace catena

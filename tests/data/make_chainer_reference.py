@@ -12,7 +12,10 @@ gradients to chainer_reference.txt, which tests/runtime/test_chainer_reference.c
 File format, one record per line:
     case NAME DTYPE            starts a case (DTYPE: float32 or float64)
     input|gy|output|grad DTYPE SHAPE VALUES...   SHAPE is comma-separated ('-' for a scalar)
+    grad - -                   an input that gets no gradient (integer labels)
     end
+A case has one gy and one output line per output, and no gy/grad lines when the
+function is not differentiable (accuracy).
 """
 import os
 import sys
@@ -83,7 +86,66 @@ CASES = {
     "matmul_tt": (lambda a, b: F.matmul(a, b, transa=True, transb=True), [((3, 4), -1, 1), ((5, 3), -1, 1)]),
     "matmul_batched": (lambda a, b: F.matmul(a, b), [((2, 4, 3), -1, 1), ((2, 3, 5), -1, 1)]),
     "mean_squared_error": (lambda a, b: F.mean_squared_error(a, b), [((3, 4), -1, 1), ((3, 4), -1, 1)]),
+    # indexing
+    "get_item_slices": (lambda x: x[1:, ::-2], [((3, 5), -1, 1)]),
+    "get_item_int_newaxis": (lambda x: x[:, 1, None], [((3, 4, 2), -1, 1)]),
+    "get_item_array": (lambda x: x[:, np.array([0, 2, 2])], [((3, 4), -1, 1)]),
+    "concat": (lambda a, b: F.concat((a, b), axis=1), [((2, 3), -1, 1), ((2, 2), -1, 1)]),
+    "stack": (lambda a, b: F.stack((a, b), axis=1), [((2, 3), -1, 1), ((2, 3), -1, 1)]),
+    "split_axis": (lambda x: F.split_axis(x, 2, 1)[1], [((2, 4), -1, 1)]),
+    "embed_id": (lambda x, W: F.embed_id(x, W), [((2, 3), "int", 0, 5), ((5, 4), -1, 1)]),
+    "embed_id_ignore": (lambda x, W: F.embed_id(x, W, ignore_label=-1), [((4,), "int", -1, 5), ((5, 3), -1, 1)]),
+    "select_item": (lambda x, t: F.select_item(x, t), [((4, 3), -1, 1), ((4,), "int", 0, 3)]),
+    # convolution and pooling
+    "convolution_2d": (lambda x, W, b: F.convolution_2d(x, W, b, stride=2, pad=1),
+                       [((2, 3, 5, 5), -1, 1), ((4, 3, 3, 3), -1, 1), ((4,), -1, 1)]),
+    "convolution_2d_dilate_groups": (lambda x, W: F.convolution_2d(x, W, dilate=2, groups=3, pad=2),
+                                     [((2, 3, 5, 5), -1, 1), ((6, 1, 3, 3), -1, 1)]),
+    "convolution_2d_cover_all": (lambda x, W: F.convolution_2d(x, W, stride=2, cover_all=True),
+                                 [((1, 2, 6, 6), -1, 1), ((3, 2, 3, 3), -1, 1)]),
+    "deconvolution_2d": (lambda x, W, b: F.deconvolution_2d(x, W, b, stride=2, pad=1),
+                         [((2, 4, 3, 3), -1, 1), ((4, 3, 3, 3), -1, 1), ((3,), -1, 1)]),
+    "deconvolution_2d_outsize": (lambda x, W: F.deconvolution_2d(x, W, stride=2, pad=1, outsize=(6, 6)),
+                                 [((1, 2, 3, 3), -1, 1), ((2, 3, 3, 3), -1, 1)]),
+    "max_pooling_2d": (lambda x: F.max_pooling_2d(x, 3, stride=2, pad=1), [((2, 3, 5, 5), -1, 1)]),
+    "max_pooling_2d_nocover": (lambda x: F.max_pooling_2d(x, 2, cover_all=False), [((1, 2, 5, 4), -1, 1)]),
+    "average_pooling_2d": (lambda x: F.average_pooling_2d(x, 3, stride=2, pad=1), [((2, 3, 5, 5), -1, 1)]),
+    # normalization and recurrent
+    "batch_normalization": (lambda x, g, b: F.batch_normalization(x, g, b),
+                            [((4, 3, 2, 2), -1, 1), ((3,), 0.5, 1.5), ((3,), -1, 1)]),
+    "batch_normalization_2d": (lambda x, g, b: F.batch_normalization(x, g, b, eps=1e-3),
+                               [((5, 3), -1, 1), ((3,), 0.5, 1.5), ((3,), -1, 1)]),
+    "fixed_batch_normalization": (lambda x, g, b, m, v: F.fixed_batch_normalization(x, g, b, m, v),
+                                  [((4, 3, 2), -1, 1), ((3,), 0.5, 1.5), ((3,), -1, 1), ((3,), -1, 1),
+                                   ((3,), 0.5, 2)]),
+    "lstm": (lambda c, x: F.lstm(c, x), [((3, 2), -1, 1), ((3, 8), -1, 1)]),
+    "lstm_shrink": (lambda c, x: F.lstm(c, x), [((3, 2), -1, 1), ((2, 8), -1, 1)]),
+    # losses and evaluation
+    "softmax_cross_entropy": (lambda x, t: F.softmax_cross_entropy(x, t), [((4, 5), -3, 3), ((4,), "int", 0, 5)]),
+    "softmax_cross_entropy_ignore": (lambda x, t: F.softmax_cross_entropy(x, t),
+                                     [((5, 4), -3, 3), ((5,), "int", -1, 4)]),
+    "softmax_cross_entropy_unnormalized": (lambda x, t: F.softmax_cross_entropy(x, t, normalize=False),
+                                           [((5, 4), -3, 3), ((5,), "int", -1, 4)]),
+    "softmax_cross_entropy_no_reduce": (lambda x, t: F.softmax_cross_entropy(x, t, reduce="no"),
+                                        [((5, 4), -3, 3), ((5,), "int", -1, 4)]),
+    "softmax_cross_entropy_weighted": (lambda x, t: F.softmax_cross_entropy(
+                                           x, t, class_weight=np.array([0.5, 1.0, 2.0, 1.5], dtype=x.dtype)),
+                                       [((5, 4), -3, 3), ((5,), "int", -1, 4)]),
+    "softmax_cross_entropy_spatial": (lambda x, t: F.softmax_cross_entropy(x, t),
+                                      [((2, 3, 2, 2), -3, 3), ((2, 2, 2), "int", 0, 3)]),
+    "sigmoid_cross_entropy": (lambda x, t: F.sigmoid_cross_entropy(x, t), [((3, 4), -3, 3), ((3, 4), "int", -1, 2)]),
+    "sigmoid_cross_entropy_no_reduce": (lambda x, t: F.sigmoid_cross_entropy(x, t, reduce="no"),
+                                        [((3, 4), -3, 3), ((3, 4), "int", -1, 2)]),
+    "hinge_l1": (lambda x, t: F.hinge(x, t), [((4, 3), -2, 2), ((4,), "int", 0, 3)]),
+    "hinge_l2": (lambda x, t: F.hinge(x, t, norm="L2"), [((4, 3), -2, 2), ((4,), "int", 0, 3)]),
+    "contrastive": (lambda a, b, y: F.contrastive(a, b, y, margin=1.5), [((4, 3), -1, 1), ((4, 3), -1, 1),
+                                                                          ((4,), "int", 0, 2)]),
+    "triplet": (lambda a, p, n: F.triplet(a, p, n, margin=0.5), [((4, 3), -1, 1), ((4, 3), -1, 1), ((4, 3), -1, 1)]),
+    "accuracy": (lambda y, t: F.accuracy(y, t), [((6, 4), -1, 1), ((6,), "int", 0, 4)]),
+    "accuracy_ignore": (lambda y, t: F.accuracy(y, t, ignore_label=-1), [((6, 4), -1, 1), ((6,), "int", -1, 4)]),
 }
+
+NO_BACKWARD = {"accuracy", "accuracy_ignore"}
 
 
 def fmt(kind, arr):
@@ -93,22 +155,36 @@ def fmt(kind, arr):
     return "%s %s %s %s" % (kind, arr.dtype.name, shape, vals)
 
 
+def make_input(seed, spec, dtype):
+    shape, lo, hi = spec[0], spec[1], spec[2]
+    if lo == "int":  # labels and ids: int32 in [hi_lo, hi)
+        return np.random.RandomState(seed).randint(hi, spec[3], shape).astype(np.int32)
+    return uniform(seed, shape, lo, hi).astype(dtype)
+
+
 def main():
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chainer_reference.txt")
     lines = ["# Made by tests/data/make_chainer_reference.py with Chainer %s, numpy %s. Do not edit."
              % (chainer.__version__, np.__version__)]
     for dtype in (np.float32, np.float64):
         for seed, (name, (fn, specs)) in enumerate(sorted(CASES.items())):
-            xs = [chainer.Variable(uniform(seed * 10 + i, s, lo, hi).astype(dtype)) for i, (s, lo, hi) in enumerate(specs)]
-            y = fn(*xs)
-            gy = uniform(seed * 10 + 9, y.shape).astype(dtype)
-            y.grad = gy
-            y.backward()
+            arrays = [make_input(seed * 10 + i, s, dtype) for i, s in enumerate(specs)]
+            xs = [chainer.Variable(a) if a.dtype.kind == "f" else a for a in arrays]
+            ys = fn(*xs)
+            ys = list(ys) if isinstance(ys, tuple) else [ys]
             lines.append("case %s %s" % (name, np.dtype(dtype).name))
-            lines += [fmt("input", x.array) for x in xs]
-            lines.append(fmt("gy", gy))
-            lines.append(fmt("output", y.array))
-            lines += [fmt("grad", x.grad) for x in xs]
+            lines += [fmt("input", a) for a in arrays]
+            if name in NO_BACKWARD:
+                lines += [fmt("output", y.array) for y in ys]
+                lines.append("end")
+                continue
+            gys = [uniform(seed * 10 + 9 + k, y.shape).astype(dtype) for k, y in enumerate(ys)]
+            # Record gy first: some Chainer backward methods modify their gradient in place.
+            lines += [fmt("gy", g) for g in gys]
+            chainer.backward(ys, [chainer.Variable(g.copy()) for g in gys])
+            lines += [fmt("output", y.array) for y in ys]
+            for x in xs:
+                lines.append(fmt("grad", x.grad) if isinstance(x, chainer.Variable) else "grad - -")
             lines.append("end")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -1,8 +1,12 @@
 // catena::F — differentiable functions on Variables, with Chainer's names and semantics.
 #pragma once
 
+#include <catena/ops.hpp>
 #include <catena/variable.hpp>
 
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace catena {
@@ -72,8 +76,91 @@ Variable linear(const Variable& x, const Variable& W, const Variable& b = Variab
 // Matrix product of rank-2 (or batched rank-3) operands, optionally transposed.
 Variable matmul(const Variable& a, const Variable& b, bool transa = false, bool transb = false);
 
+// ---- indexing ----
+// One entry of an index expression, as in x[1, 2:5, newaxis, idx] in numpy.
+struct Index {
+  enum Kind { integer, slice, new_axis, array } kind = slice;
+  int64_t value = 0;                      // integer
+  std::optional<int64_t> start, stop;     // slice (absent: the whole extent)
+  int64_t step = 1;                       // slice
+  Tensor indices;                         // array: int32/int64 positions along one axis
+  Index(int64_t v) : kind(integer), value(v) {}  // NOLINT: x[{1, 2}] reads naturally
+  Index(int v) : kind(integer), value(v) {}      // NOLINT
+  explicit Index(const Tensor& idx) : kind(array), indices(idx) {}
+  static Index range(std::optional<int64_t> start = {}, std::optional<int64_t> stop = {}, int64_t step = 1);
+  static Index all() { return range(); }
+  static Index newaxis();
+
+ private:
+  Index() = default;
+};
+Variable get_item(const Variable& x, const std::vector<Index>& index);
+Variable concat(const std::vector<Variable>& xs, int axis = 1);
+Variable stack(const std::vector<Variable>& xs, int axis = 0);
+// Split at the given positions, or into `sections` equal parts.
+std::vector<Variable> split_axis(const Variable& x, const std::vector<int64_t>& indices, int axis);
+std::vector<Variable> split_axis(const Variable& x, int64_t sections, int axis);
+// W[x] for integer ids x; rows whose id equals ignore_label (if given) are zero.
+Variable embed_id(const Tensor& x, const Variable& W, std::optional<int64_t> ignore_label = {});
+// x[i, t[i]] for each row i (Chainer's select_item).
+Variable select_item(const Variable& x, const Tensor& t);
+
+// ---- noise ----
+// Zeroes each element with probability `ratio` and scales the rest by 1/(1-ratio), when
+// config().train; the identity otherwise. Draws from default_generator().
+Variable dropout(const Variable& x, double ratio = 0.5);
+
+// ---- convolution and pooling (NCHW) ----
+Variable convolution_2d(const Variable& x, const Variable& W, const Variable& b = Variable(), int64_t stride = 1,
+                        int64_t pad = 0, bool cover_all = false, int64_t dilate = 1, int64_t groups = 1);
+Variable convolution_2d(const Variable& x, const Variable& W, const Variable& b, const ops::Conv2d& geometry);
+// W is (in_channels, out_channels / groups, kh, kw); outsize defaults to the smallest
+// size that convolution_2d maps back to x's.
+Variable deconvolution_2d(const Variable& x, const Variable& W, const Variable& b = Variable(), int64_t stride = 1,
+                          int64_t pad = 0, std::optional<std::pair<int64_t, int64_t>> outsize = {}, int64_t dilate = 1,
+                          int64_t groups = 1);
+Variable deconvolution_2d(const Variable& x, const Variable& W, const Variable& b, const ops::Conv2d& geometry,
+                          std::optional<std::pair<int64_t, int64_t>> outsize = {});
+// stride defaults to ksize; cover_all defaults to true, as in Chainer.
+Variable max_pooling_2d(const Variable& x, int64_t ksize, std::optional<int64_t> stride = {}, int64_t pad = 0,
+                        bool cover_all = true);
+Variable max_pooling_2d(const Variable& x, const ops::Pool2d& p);
+Variable average_pooling_2d(const Variable& x, int64_t ksize, std::optional<int64_t> stride = {}, int64_t pad = 0);
+Variable average_pooling_2d(const Variable& x, const ops::Pool2d& p);
+
+// ---- normalization ----
+// Normalises over every axis but axis 1 (the channels). When running_mean/var are given
+// they are updated in place (decay, and var unbiased as in Chainer).
+Variable batch_normalization(const Variable& x, const Variable& gamma, const Variable& beta, double eps = 2e-5,
+                             Tensor running_mean = Tensor(), Tensor running_var = Tensor(), double decay = 0.9);
+Variable fixed_batch_normalization(const Variable& x, const Variable& gamma, const Variable& beta,
+                                   const Variable& mean, const Variable& var, double eps = 2e-5);
+
+// ---- recurrent ----
+// Chainer's lstm: x has 4 * units columns, gates interleaved per unit (a, i, f, o).
+// Returns {c, h}. Rows of c_prev beyond x's batch pass through unchanged.
+std::pair<Variable, Variable> lstm(const Variable& c_prev, const Variable& x);
+
 // ---- losses ----
 Variable mean_squared_error(const Variable& x0, const Variable& x1);
+// reduce: "mean" (a scalar) or "no" (one value per sample).
+Variable softmax_cross_entropy(const Variable& x, const Tensor& t, bool normalize = true, int64_t ignore_label = -1,
+                               const std::string& reduce = "mean", const Tensor& class_weight = Tensor());
+Variable sigmoid_cross_entropy(const Variable& x, const Tensor& t, bool normalize = true,
+                               const std::string& reduce = "mean");
+Variable hinge(const Variable& x, const Tensor& t, const std::string& norm = "L1", const std::string& reduce = "mean");
+Variable contrastive(const Variable& x0, const Variable& x1, const Tensor& y, double margin = 1.0,
+                     const std::string& reduce = "mean");
+Variable triplet(const Variable& anchor, const Variable& positive, const Variable& negative, double margin = 0.2,
+                 const std::string& reduce = "mean");
+// max(0, -y (x1 - x2) + margin) with y = +1 or -1 (x1 should rank higher when y = 1).
+Variable margin_ranking(const Variable& x1, const Variable& x2, const Tensor& y, double margin = 0.0,
+                        const std::string& reduce = "mean");
+
+// ---- evaluation ----
+// The fraction of rows whose argmax over axis 1 equals t (rows with t == ignore_label
+// are not counted). Not differentiable.
+Variable accuracy(const Variable& y, const Tensor& t, std::optional<int64_t> ignore_label = {});
 
 }  // namespace F
 }  // namespace catena

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace catena {
@@ -91,6 +92,45 @@ Tensor argmax(const Tensor& x, int axis, bool keepdims = false);
 Tensor gemm(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false, double alpha = 1.0);
 Tensor gemm(const Tensor& a, const Tensor& b, const Tensor& c, bool trans_a, bool trans_b, double alpha, double beta);
 Tensor matmul(const Tensor& a, const Tensor& b);
+
+// numpy.take along `axis` (int32/int64 indices, negative ones count from the end), and
+// its adjoint: base with `updates` added at those positions (repeats accumulate).
+Tensor take(const Tensor& x, const Tensor& indices, int axis);
+Tensor take_add(const Tensor& base, const Tensor& indices, const Tensor& updates, int axis);
+
+// Random numbers from the counter-based generator of api/OPS.md: the same (seed,
+// offset) give the same numbers on every device.
+Tensor random_uniform(const Shape& shape, Dtype dtype, Device& device, uint64_t seed, uint64_t offset, double low = 0,
+                      double high = 1);
+Tensor random_normal(const Shape& shape, Dtype dtype, Device& device, uint64_t seed, uint64_t offset, double mean = 0,
+                     double stddev = 1);
+
+// 2-D convolution geometry (Chainer's conventions: NCHW, filters OIHW).
+struct Conv2d {
+  int64_t sy = 1, sx = 1, ph = 0, pw = 0, dy = 1, dx = 1;
+  int64_t groups = 1;
+  bool cover_all = false;
+  int64_t out_h(int64_t h, int64_t kh) const;
+  int64_t out_w(int64_t w, int64_t kw) const;
+  Attrs attrs() const;
+};
+Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, const Conv2d& g);
+Tensor conv2d_grad_input(const Tensor& gy, const Tensor& W, const Shape& x_shape, const Conv2d& g);
+Tensor conv2d_grad_weight(const Tensor& x, const Tensor& gy, const Shape& w_shape, const Conv2d& g);
+
+struct Pool2d {
+  int64_t kh = 1, kw = 1, sy = 1, sx = 1, ph = 0, pw = 0;
+  bool cover_all = false;
+  int64_t out_h(int64_t h) const;
+  int64_t out_w(int64_t w) const;
+  Attrs attrs() const;
+};
+// Returns {y, indexes}: indexes (int32) locate each maximum within its input plane.
+std::pair<Tensor, Tensor> max_pool2d(const Tensor& x, const Pool2d& p);
+Tensor max_pool2d_grad(const Tensor& gy, const Tensor& indexes, const Shape& x_shape, const Pool2d& p);
+Tensor max_pool2d_gather(const Tensor& x, const Tensor& indexes, const Pool2d& p);
+Tensor avg_pool2d(const Tensor& x, const Pool2d& p);
+Tensor avg_pool2d_grad(const Tensor& gy, const Shape& x_shape, const Pool2d& p);
 
 }  // namespace ops
 }  // namespace catena

@@ -1,0 +1,156 @@
+// 2-D pooling: core.max_pool2d (values and argmax indexes), core.max_pool2d_grad,
+// core.max_pool2d_gather, core.avg_pool2d, core.avg_pool2d_grad. NCHW, any strides.
+#include "kernels.hpp"
+#include "scalar.hpp"
+#include "threadpool.hpp"
+
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+namespace catena_cpu {
+
+namespace {
+
+struct Pool {
+  int64_t kh, kw, sy, sx, ph, pw;
+  bool cover_all;
+};
+
+bool read_pool(const ct_op& op, Pool* p) {
+  auto pair = [&](const char* name, int64_t fallback, int64_t* a, int64_t* b) {
+    std::vector<int64_t> v = attr_ints(op, name);
+    if (v.empty()) v = {fallback, fallback};
+    if (v.size() == 1) v.push_back(v[0]);
+    *a = v[0];
+    *b = v[1];
+  };
+  pair("ksize", 0, &p->kh, &p->kw);
+  pair("stride", 0, &p->sy, &p->sx);
+  pair("pad", 0, &p->ph, &p->pw);
+  p->cover_all = attr_int(op, "cover_all", 0) != 0;
+  return p->kh > 0 && p->kw > 0 && p->sy > 0 && p->sx > 0 && p->ph >= 0 && p->pw >= 0;
+}
+
+int64_t pooled(int64_t in, int64_t k, int64_t s, int64_t p, bool cover_all) {
+  return cover_all ? (in + 2 * p - k + s - 1) / s + 1 : (in + 2 * p - k) / s + 1;
+}
+
+inline int64_t at4(const ct_tensor* t, int64_t a, int64_t b, int64_t c, int64_t d) {
+  const int64_t* s = t->dl.strides;
+  return a * s[0] + b * s[1] + c * s[2] + d * s[3];
+}
+
+enum class Kind { max, max_grad, max_gather, avg, avg_grad };
+
+template <Kind K>
+void run_pool(const ct_op& op) {
+  Pool p;
+  read_pool(op, &p);
+  // The "big" tensor is N,C,H,W; the "small" one N,C,OH,OW.
+  const ct_tensor* big = (K == Kind::max || K == Kind::avg || K == Kind::max_gather) ? op.inputs[0] : op.outputs[0];
+  const ct_tensor* small = (K == Kind::max || K == Kind::avg || K == Kind::max_gather) ? op.outputs[0] : op.inputs[0];
+  const ct_tensor* idx = K == Kind::max ? op.outputs[1] : (K == Kind::max_grad || K == Kind::max_gather) ? op.inputs[1]
+                                                                                                          : nullptr;
+  int64_t N = big->dl.shape[0], C = big->dl.shape[1], H = big->dl.shape[2], W = big->dl.shape[3];
+  int64_t OH = small->dl.shape[2], OW = small->dl.shape[3];
+  visit(ty_of(big->dl.dtype), [&](auto tag) {
+    using T = decltype(tag);
+    using CT = Compute<T>;
+    using V = typename CT::type;
+    T* bb = reinterpret_cast<T*>(base_of(big));
+    T* sb = reinterpret_cast<T*>(base_of(small));
+    int32_t* ib = idx ? reinterpret_cast<int32_t*>(base_of(idx)) : nullptr;
+    parallel_for(N * C, 1, [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; ++nc) {
+        int64_t n = nc / C, c = nc % C;
+        if (K == Kind::max_grad || K == Kind::avg_grad)  // gradients accumulate from zero
+          for (int64_t y = 0; y < H; ++y)
+            for (int64_t x = 0; x < W; ++x) bb[at4(big, n, c, y, x)] = CT::store(V(0));
+        for (int64_t oy = 0; oy < OH; ++oy)
+          for (int64_t ox = 0; ox < OW; ++ox) {
+            int64_t y0 = oy * p.sy - p.ph, x0 = ox * p.sx - p.pw;
+            int64_t so = at4(small, n, c, oy, ox);
+            if constexpr (K == Kind::max) {
+              V best = -std::numeric_limits<V>::infinity();
+              int32_t arg = -1;
+              for (int64_t ky = 0; ky < p.kh; ++ky)
+                for (int64_t kx = 0; kx < p.kw; ++kx) {
+                  int64_t y = y0 + ky, x = x0 + kx;
+                  if (y < 0 || y >= H || x < 0 || x >= W) continue;
+                  V v = CT::load(bb[at4(big, n, c, y, x)]);
+                  if (arg < 0 || v > best || (v != v && best == best)) best = v, arg = int32_t(y * W + x);
+                }
+              sb[so] = CT::store(best);
+              ib[at4(idx, n, c, oy, ox)] = arg;
+            } else if constexpr (K == Kind::max_grad) {
+              int32_t arg = ib[at4(idx, n, c, oy, ox)];
+              if (arg >= 0) {
+                T& dst = bb[at4(big, n, c, arg / W, arg % W)];
+                dst = CT::store(CT::load(dst) + CT::load(sb[so]));
+              }
+            } else if constexpr (K == Kind::max_gather) {
+              int32_t arg = ib[at4(idx, n, c, oy, ox)];
+              sb[so] = arg >= 0 ? bb[at4(big, n, c, arg / W, arg % W)] : CT::store(V(0));
+            } else if constexpr (K == Kind::avg) {
+              V sum = 0;
+              for (int64_t ky = 0; ky < p.kh; ++ky)
+                for (int64_t kx = 0; kx < p.kw; ++kx) {
+                  int64_t y = y0 + ky, x = x0 + kx;
+                  if (y >= 0 && y < H && x >= 0 && x < W) sum += CT::load(bb[at4(big, n, c, y, x)]);
+                }
+              sb[so] = CT::store(sum / V(p.kh * p.kw));
+            } else {
+              V g = CT::load(sb[so]) / V(p.kh * p.kw);
+              for (int64_t ky = 0; ky < p.kh; ++ky)
+                for (int64_t kx = 0; kx < p.kw; ++kx) {
+                  int64_t y = y0 + ky, x = x0 + kx;
+                  if (y < 0 || y >= H || x < 0 || x >= W) continue;
+                  T& dst = bb[at4(big, n, c, y, x)];
+                  dst = CT::store(CT::load(dst) + g);
+                }
+            }
+          }
+      }
+    });
+    return 0;
+  });
+}
+
+template <Kind K>
+const char* support_pool(const ct_op& op) {
+  int nin = (K == Kind::max_grad || K == Kind::max_gather) ? 2 : 1;
+  int nout = K == Kind::max ? 2 : 1;
+  if (op.num_inputs != nin || op.num_outputs != nout) return "wrong number of operands";
+  const ct_tensor* big = (K == Kind::max || K == Kind::avg || K == Kind::max_gather) ? op.inputs[0] : op.outputs[0];
+  const ct_tensor* small = (K == Kind::max || K == Kind::avg || K == Kind::max_gather) ? op.outputs[0] : op.inputs[0];
+  Ty t = ty_of(big->dl.dtype);
+  if (!is_float(t)) return "needs a floating-point dtype";
+  if (ty_of(small->dl.dtype) != t) return "values must share one dtype";
+  if (big->dl.ndim != 4 || small->dl.ndim != 4) return "operands must be 4-D (NCHW)";
+  if (K == Kind::max || K == Kind::max_grad || K == Kind::max_gather) {
+    const ct_tensor* idx = K == Kind::max ? op.outputs[1] : op.inputs[1];
+    if (idx->dl.dtype.code != CT_DTYPE_INT || idx->dl.dtype.bits != 32) return "indexes must be int32";
+    if (!same_shape(idx, small)) return "indexes must have the pooled shape";
+  }
+  Pool p;
+  if (!read_pool(op, &p)) return "bad ksize, stride or pad";
+  if (big->dl.shape[2] * big->dl.shape[3] > INT32_MAX) return "plane too large for int32 indexes";
+  if (small->dl.shape[0] != big->dl.shape[0] || small->dl.shape[1] != big->dl.shape[1] ||
+      small->dl.shape[2] != pooled(big->dl.shape[2], p.kh, p.sy, p.ph, p.cover_all) ||
+      small->dl.shape[3] != pooled(big->dl.shape[3], p.kw, p.sx, p.pw, p.cover_all))
+    return "pooled extents do not follow from ksize, stride, pad and cover_all";
+  return nullptr;
+}
+
+}  // namespace
+
+void add_pool_kernels(std::vector<KernelDef>& k) {
+  k.push_back({"core.max_pool2d", 1, support_pool<Kind::max>, run_pool<Kind::max>});
+  k.push_back({"core.max_pool2d_grad", 1, support_pool<Kind::max_grad>, run_pool<Kind::max_grad>});
+  k.push_back({"core.max_pool2d_gather", 1, support_pool<Kind::max_gather>, run_pool<Kind::max_gather>});
+  k.push_back({"core.avg_pool2d", 1, support_pool<Kind::avg>, run_pool<Kind::avg>});
+  k.push_back({"core.avg_pool2d_grad", 1, support_pool<Kind::avg_grad>, run_pool<Kind::avg_grad>});
+}
+
+}  // namespace catena_cpu
