@@ -1,0 +1,268 @@
+// Gradient checks (first and second order) for the neural-network functions, over
+// dtypes and non-contiguous inputs; dropout's randomness; batch normalization's running
+// statistics; float16 for linear and convolution_2d.
+#include "../support.hpp"
+
+#include <catena/config.hpp>
+#include <catena/functions.hpp>
+#include <catena/gradient_check.hpp>
+#include <catena/random.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+
+using namespace catena;
+namespace gc = catena::gradient_check;
+
+namespace {
+
+Device& cpu() { return runtime().cpu(); }
+
+// Every other element of the last axis of a wider array: non-contiguous.
+Tensor input(const Shape& s, Dtype dt, uint32_t seed, double lo = -1, double hi = 1) {
+  if (s.ndim() == 0) return Tensor::from_vector(catena_test::random_doubles(1, seed, lo, hi), s, cpu()).astype(dt);
+  Shape wide = s;
+  int last = s.ndim() - 1;
+  wide[last] = s[last] * 2;
+  Tensor w = Tensor::from_vector(catena_test::random_doubles(wide.numel(), seed, lo, hi), wide, cpu()).astype(dt);
+  return w.slice(last, 0, wide[last], 2);
+}
+
+Tensor labels(std::vector<int32_t> v) { return Tensor::from_vector(v, Shape{int64_t(v.size())}, cpu()); }
+
+struct Case {
+  const char* name;
+  std::function<std::vector<Variable>(const std::vector<Variable>&)> f;
+  std::vector<Shape> in;
+  std::vector<Shape> out;
+  double tol;  // atol = rtol for float64; float32 uses 10x
+  bool double_backward = true;
+};
+
+gc::Options opts(Dtype dt, double tol) {
+  gc::Options o;
+  o.atol = o.rtol = dt == float32 ? tol * 10 : tol;
+  return o;
+}
+
+void run(const Case& c, Dtype dt) {
+  CAPTURE(std::string(c.name));
+  CAPTURE(dt.name());
+  std::vector<Tensor> xs, gys, ggs;
+  uint32_t seed = 100;
+  for (const Shape& s : c.in) xs.push_back(input(s, dt, seed++, 0.2, 1.2));
+  for (const Shape& s : c.out) gys.push_back(input(s, dt, seed++));
+  for (const Shape& s : c.in) ggs.push_back(input(s, dt, seed++));
+  CHECK_NOTHROW(gc::check_backward(c.f, xs, gys, opts(dt, c.tol)));
+  if (c.double_backward) CHECK_NOTHROW(gc::check_double_backward(c.f, xs, gys, ggs, opts(dt, c.tol * 10)));
+}
+
+std::vector<Variable> one(const Variable& v) { return {v}; }
+
+}  // namespace
+
+TEST_CASE("convolution and pooling: first and second order gradients") {
+  std::vector<Case> cases = {
+      {"convolution_2d", [](const std::vector<Variable>& v) { return one(F::convolution_2d(v[0], v[1], v[2], 2, 1)); },
+       {Shape{2, 3, 5, 5}, Shape{4, 3, 3, 3}, Shape{4}}, {Shape{2, 4, 3, 3}}, 1e-4},
+      {"convolution_2d groups dilate",
+       [](const std::vector<Variable>& v) { return one(F::convolution_2d(v[0], v[1], Variable(), 1, 2, false, 2, 2)); },
+       {Shape{1, 4, 5, 5}, Shape{2, 2, 3, 3}}, {Shape{1, 2, 5, 5}}, 1e-4},
+      {"deconvolution_2d", [](const std::vector<Variable>& v) { return one(F::deconvolution_2d(v[0], v[1], v[2], 2, 1)); },
+       {Shape{2, 4, 3, 3}, Shape{4, 3, 3, 3}, Shape{3}}, {Shape{2, 3, 5, 5}}, 1e-4},
+      {"max_pooling_2d", [](const std::vector<Variable>& v) { return one(F::max_pooling_2d(v[0], 3, 2, 1)); },
+       {Shape{2, 2, 5, 5}}, {Shape{2, 2, 3, 3}}, 1e-4},
+      {"average_pooling_2d", [](const std::vector<Variable>& v) { return one(F::average_pooling_2d(v[0], 2)); },
+       {Shape{2, 2, 4, 6}}, {Shape{2, 2, 2, 3}}, 1e-4},
+  };
+  for (const Case& c : cases)
+    for (Dtype dt : {float32, float64}) run(c, dt);
+}
+
+TEST_CASE("normalization, lstm and indexing: first and second order gradients") {
+  std::vector<Case> cases = {
+      {"batch_normalization", [](const std::vector<Variable>& v) { return one(F::batch_normalization(v[0], v[1], v[2])); },
+       {Shape{4, 3, 2, 2}, Shape{3}, Shape{3}}, {Shape{4, 3, 2, 2}}, 1e-3},
+      {"fixed_batch_normalization",
+       [](const std::vector<Variable>& v) { return one(F::fixed_batch_normalization(v[0], v[1], v[2], v[3], v[4])); },
+       {Shape{4, 3}, Shape{3}, Shape{3}, Shape{3}, Shape{3}}, {Shape{4, 3}}, 1e-4},
+      {"lstm",
+       [](const std::vector<Variable>& v) {
+         auto [c, h] = F::lstm(v[0], v[1]);
+         return std::vector<Variable>{c, h};
+       },
+       {Shape{3, 2}, Shape{3, 8}}, {Shape{3, 2}, Shape{3, 2}}, 1e-4},
+      {"get_item", [](const std::vector<Variable>& v) { return one(F::get_item(v[0], {F::Index::range(1, {}), 2})); },
+       {Shape{3, 4}}, {Shape{2}}, 1e-4},
+      {"concat", [](const std::vector<Variable>& v) { return one(F::concat({v[0], v[1]}, 0)); },
+       {Shape{2, 3}, Shape{1, 3}}, {Shape{3, 3}}, 1e-4},
+      {"softmax_cross_entropy",
+       [](const std::vector<Variable>& v) { return one(F::softmax_cross_entropy(v[0], labels({1, 0, -1, 3}))); },
+       {Shape{4, 5}}, {Shape{}}, 1e-4},
+      {"sigmoid_cross_entropy",
+       [](const std::vector<Variable>& v) {
+         return one(F::sigmoid_cross_entropy(v[0], Tensor::from_vector(std::vector<int32_t>{1, 0, -1, 1, 0, 1},
+                                                                        Shape{2, 3}, cpu())));
+       },
+       {Shape{2, 3}}, {Shape{}}, 1e-4},
+      {"hinge L2", [](const std::vector<Variable>& v) { return one(F::hinge(v[0], labels({1, 0, 2}), "L2")); },
+       {Shape{3, 3}}, {Shape{}}, 1e-4},
+      {"contrastive", [](const std::vector<Variable>& v) { return one(F::contrastive(v[0], v[1], labels({1, 0, 1}), 2.0)); },
+       {Shape{3, 2}, Shape{3, 2}}, {Shape{}}, 1e-4},
+      {"triplet", [](const std::vector<Variable>& v) { return one(F::triplet(v[0], v[1], v[2], 1.0)); },
+       {Shape{3, 2}, Shape{3, 2}, Shape{3, 2}}, {Shape{}}, 1e-4},
+  };
+  for (const Case& c : cases)
+    for (Dtype dt : {float32, float64}) run(c, dt);
+}
+
+TEST_CASE("embed_id: gradients to W accumulate repeated ids; ignored rows are zero") {
+  Tensor ids = Tensor::from_vector(std::vector<int32_t>{2, 0, 2, -1}, Shape{4}, cpu());
+  Variable W(Tensor::from_vector(catena_test::random_doubles(12, 3), Shape{3, 4}, cpu()));
+  Variable y = F::embed_id(ids, W, -1);
+  std::vector<double> yv = y.array().to_vector<double>(), wv = W.array().to_vector<double>();
+  for (int k = 0; k < 4; ++k) CHECK(yv[12 + k] == 0);
+  for (int k = 0; k < 4; ++k) CHECK(yv[k] == wv[8 + k]);
+  F::sum(y).backward();
+  std::vector<double> g = W.grad().to_vector<double>();
+  CHECK(g == std::vector<double>{1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 2, 2});
+  CHECK_THROWS_WITH_AS(F::embed_id(Tensor::from_vector(std::vector<int32_t>{5}, Shape{1}, cpu()), W),
+                       doctest::Contains("index 5 is out of range for an axis of extent 3"), Error);
+  auto fn = [&](const std::vector<Variable>& v) { return one(F::embed_id(ids, v[0], -1)); };
+  CHECK_NOTHROW(gc::check_backward(fn, {W.array()}, {input(Shape{4, 4}, float64, 5)}));
+  CHECK_NOTHROW(gc::check_double_backward(fn, {W.array()}, {input(Shape{4, 4}, float64, 5)}, {input(Shape{3, 4}, float64, 6)}));
+}
+
+TEST_CASE("float16: linear and convolution_2d store in 16 bits and compute in 32") {
+  Tensor x = input(Shape{4, 3}, float16, 1), W = input(Shape{2, 3}, float16, 2);
+  Variable y = F::linear(Variable(x), Variable(W));
+  CHECK(y.dtype() == float16);
+  std::vector<float> yv = y.array().astype(float32).to_vector<float>();
+  std::vector<float> xv = x.astype(float32).to_vector<float>(), wv = W.astype(float32).to_vector<float>();
+  for (int i = 0; i < 4; ++i)
+    for (int o = 0; o < 2; ++o) {
+      float s = 0;
+      for (int k = 0; k < 3; ++k) s += xv[i * 3 + k] * wv[o * 3 + k];
+      CHECK(yv[i * 2 + o] == float(_Float16(s)));
+    }
+  Tensor cx = input(Shape{1, 2, 4, 4}, float16, 3), cw = input(Shape{3, 2, 3, 3}, float16, 4);
+  Variable cy = F::convolution_2d(Variable(cx), Variable(cw), Variable(), 1, 1);
+  CHECK(cy.dtype() == float16);
+  Variable c32 = F::convolution_2d(Variable(cx.astype(float32)), Variable(cw.astype(float32)), Variable(), 1, 1);
+  std::vector<float> a = cy.array().astype(float32).to_vector<float>(), b = c32.array().to_vector<float>();
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(2e-3));
+  auto fn = [](const std::vector<Variable>& v) { return one(F::convolution_2d(v[0], v[1], Variable(), 1, 1)); };
+  gc::Options o = gc::backward_options_for(float16);
+  CHECK_NOTHROW(gc::check_backward(fn, {cx, cw}, {input(Shape{1, 3, 4, 4}, float16, 5)}, o));
+  auto lin = [](const std::vector<Variable>& v) { return one(F::linear(v[0], v[1])); };
+  CHECK_NOTHROW(gc::check_backward(lin, {x, W}, {input(Shape{4, 2}, float16, 6)}, o));
+}
+
+TEST_CASE("dropout: seeded, reproducible, identity outside training, unbiased") {
+  Tensor x = Tensor::full(Shape{200, 100}, 1.0, float32, cpu());
+  seed(42);
+  std::vector<float> a = F::dropout(Variable(x), 0.3).array().to_vector<float>();
+  uint64_t after = default_generator().offset();
+  std::vector<float> b = F::dropout(Variable(x), 0.3).array().to_vector<float>();
+  CHECK(a != b);  // the generator moved on
+  seed(42);
+  CHECK(F::dropout(Variable(x), 0.3).array().to_vector<float>() == a);  // same seed, same mask
+  default_generator().set_state(42, after);
+  CHECK(F::dropout(Variable(x), 0.3).array().to_vector<float>() == b);  // resumed from a saved state
+  double kept = 0, total = 0;
+  for (float v : a) {
+    CHECK((v == 0.0f || v == doctest::Approx(1 / 0.7)));
+    kept += v != 0.0f;
+    total += v;
+  }
+  CHECK(kept / a.size() == doctest::Approx(0.7).epsilon(0.03));
+  CHECK(total / a.size() == doctest::Approx(1.0).epsilon(0.05));
+  {
+    UsingConfig test_mode(&Config::train, false);
+    CHECK(F::dropout(Variable(x), 0.5).array().to_vector<float>() == x.to_vector<float>());
+  }
+  CHECK_THROWS_WITH_AS(F::dropout(Variable(x), 1.0), doctest::Contains("ratio must be in [0, 1)"), Error);
+  // The gradient uses the same mask as the forward pass.
+  Variable v(x);
+  Variable y = F::dropout(v, 0.5);
+  F::sum(y).backward();
+  CHECK(v.grad().to_vector<float>() == y.array().to_vector<float>());
+}
+
+TEST_CASE("random numbers are the same on every device for one (seed, offset)") {
+  Tensor u_cpu = ops::random_uniform(Shape{1000}, float32, cpu(), 7, 3);
+  Tensor u_dev = ops::random_uniform(Shape{1000}, float32, device("opaque:0"), 7, 3);
+  CHECK(u_cpu.to_vector<float>() == u_dev.to_vector<float>());
+  std::vector<float> u = u_cpu.to_vector<float>();
+  double mean = 0;
+  for (float v : u) {
+    CHECK(v >= 0.0f);
+    CHECK(v < 1.0f);
+    mean += v;
+  }
+  CHECK(mean / u.size() == doctest::Approx(0.5).epsilon(0.05));
+  std::vector<double> n = ops::random_normal(Shape{20000}, float64, cpu(), 1, 0).to_vector<double>();
+  double m = 0, s2 = 0;
+  for (double v : n) m += v, s2 += v * v;
+  m /= n.size();
+  CHECK(std::abs(m) < 0.03);
+  CHECK(s2 / n.size() - m * m == doctest::Approx(1.0).epsilon(0.05));
+  // float64 numbers at a position do not depend on how many were drawn before it.
+  std::vector<double> first = ops::random_uniform(Shape{10}, float64, cpu(), 9, 0).to_vector<double>();
+  std::vector<double> later = ops::random_uniform(Shape{4}, float64, cpu(), 9, 3).to_vector<double>();
+  CHECK(later[0] == first[6]);
+}
+
+TEST_CASE("batch_normalization updates running statistics as Chainer does") {
+  Tensor x = input(Shape{4, 3}, float64, 11);
+  Tensor rm = Tensor::zeros(Shape{3}, float64, cpu()), rv = Tensor::full(Shape{3}, 1.0, float64, cpu());
+  Variable g(Tensor::full(Shape{3}, 1.0, float64, cpu())), b(Tensor::zeros(Shape{3}, float64, cpu()));
+  F::batch_normalization(Variable(x), g, b, 2e-5, rm, rv, 0.9);
+  std::vector<double> xv = x.to_vector<double>(), m = rm.to_vector<double>(), v = rv.to_vector<double>();
+  for (int c = 0; c < 3; ++c) {
+    double mu = 0, var = 0;
+    for (int i = 0; i < 4; ++i) mu += xv[i * 3 + c];
+    mu /= 4;
+    for (int i = 0; i < 4; ++i) var += (xv[i * 3 + c] - mu) * (xv[i * 3 + c] - mu);
+    var /= 4;
+    CHECK(m[c] == doctest::Approx(0.1 * mu).epsilon(1e-12));
+    CHECK(v[c] == doctest::Approx(0.9 + 0.1 * var * 4.0 / 3.0).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("margin_ranking and accuracy") {
+  Variable x1(Tensor::from_vector(std::vector<double>{1.0, 0.2, 0.5}, Shape{3}, cpu()));
+  Variable x2(Tensor::from_vector(std::vector<double>{0.5, 0.4, 0.5}, Shape{3}, cpu()));
+  Tensor y = Tensor::from_vector(std::vector<double>{1, 1, -1}, Shape{3}, cpu());
+  // max(0, -y (x1 - x2) + 0.1) = {0, 0.3, 0.1}; mean 0.4/3
+  CHECK(F::margin_ranking(x1, x2, y, 0.1).array().to_vector<double>()[0] == doctest::Approx(0.4 / 3));
+  auto fn = [&](const std::vector<Variable>& v) { return one(F::margin_ranking(v[0], v[1], y, 0.1)); };
+  CHECK_NOTHROW(gc::check_backward(fn, {x1.array(), x2.array()}, {}));
+  Variable scores(Tensor::from_vector(std::vector<float>{0.1f, 0.9f, 0.8f, 0.2f, 0.3f, 0.7f}, Shape{3, 2}, cpu()));
+  CHECK(F::accuracy(scores, labels({1, 0, 0})).array().to_vector<float>()[0] == doctest::Approx(2.0 / 3));
+  CHECK(F::accuracy(scores, labels({1, 0, -1}), -1).array().to_vector<float>()[0] == doctest::Approx(1.0));
+  CHECK(F::accuracy(scores, labels({-1, -1, -1}), -1).array().to_vector<float>()[0] == 0.0f);
+}
+
+TEST_CASE("bad arguments name the function, the argument and the shapes") {
+  Variable x(Tensor::zeros(Shape{2, 3, 5, 5}, float32, cpu()));
+  Variable W(Tensor::zeros(Shape{4, 2, 3, 3}, float32, cpu()));
+  CHECK_THROWS_WITH_AS(F::convolution_2d(x, W), doctest::Contains("convolution_2d: x has 3 channels but W (4, 2, 3, 3) expects 2"),
+                       Error);
+  CHECK_THROWS_WITH_AS(F::softmax_cross_entropy(Variable(Tensor::zeros(Shape{2, 3}, float32, cpu())), labels({0, 5})),
+                       doctest::Contains("a label is outside [0, 3)"), Error);
+  CHECK_THROWS_WITH_AS(F::softmax_cross_entropy(Variable(Tensor::zeros(Shape{2, 3}, float32, cpu())), labels({0})),
+                       doctest::Contains("must be (N, classes, ...)"), Error);
+  CHECK_THROWS_WITH_AS(F::max_pooling_2d(Variable(Tensor::zeros(Shape{2, 3}, float32, cpu())), 2),
+                       doctest::Contains("max_pooling_2d: x must be 4-D"), Error);
+  CHECK_THROWS_WITH_AS(F::lstm(Variable(Tensor::zeros(Shape{2, 3}, float32, cpu())),
+                               Variable(Tensor::zeros(Shape{2, 8}, float32, cpu()))),
+                       doctest::Contains("lstm: c_prev (2, 3) does not match x (2, 8)"), Error);
+  CHECK_THROWS_WITH_AS(F::get_item(x, {0, 0, 0, 0, 0}), doctest::Contains("5 indices for an array of 4 dimensions"),
+                       Error);
+  CHECK_THROWS_WITH_AS(F::split_axis(x, 2, 1), doctest::Contains("does not split into 2 equal sections"), Error);
+  CHECK_THROWS_WITH_AS(F::hinge(Variable(Tensor::zeros(Shape{2, 3}, float32, cpu())), labels({0, 1}), "L3"),
+                       doctest::Contains("norm must be"), Error);
+}
