@@ -14,6 +14,8 @@ namespace fs = std::filesystem;
 
 namespace catena {
 
+std::string register_plugin_functions(const std::string& plugin, const ct_function_library* lib);
+
 const char* to_string(LoadResult r) {
   switch (r) {
     case LoadResult::loaded: return "loaded";
@@ -393,9 +395,11 @@ void Runtime::Impl::load_group(const std::string& name, const std::vector<std::p
           }
         } else if (plugin->kind == CT_PLUGIN_FUNCTIONS) {
           rec.kind = "functions";
-          if (!plugin->functions) {
+          std::string bad = plugin->functions ? register_plugin_functions(name, plugin->functions)
+                                              : "its function library is missing";
+          if (!bad.empty()) {
             result = LoadResult::bad_table;
-            problem = "its function library is missing";
+            problem = bad;
           }
         } else {
           result = LoadResult::bad_table;

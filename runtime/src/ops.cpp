@@ -7,11 +7,17 @@
 
 namespace catena {
 
-Attrs::Attrs(const Attrs& other) {
-  for (const ct_attr& a : other.attrs_) {
+Attrs::Attrs(const Attrs& other) : Attrs(other.data(), other.size()) {}
+
+Attrs::Attrs(const ct_attr* attrs, int count) {
+  for (int k = 0; k < count; ++k) {
+    ct_attr a = attrs[k];
+    a.name = intern(a.name);  // the copy must not depend on the caller's strings
     switch (a.type) {
       case CT_ATTR_STRING: s(a.name, a.v.s); break;
       case CT_ATTR_INTS: ints(a.name, std::vector<int64_t>(a.v.ints, a.v.ints + a.count)); break;
+      case CT_ATTR_FLOATS:
+        throw Error(CT_UNIMPLEMENTED, std::string("attribute '") + a.name + "': FLOATS lists are not supported yet");
       default: attrs_.push_back(a); break;
     }
   }

@@ -9,6 +9,7 @@
 namespace catena {
 
 const char* intern_slow(const char* name);
+void fill_function_services(ct_host* host);
 
 const char* code_name(ct_code code) noexcept {
   switch (code) {
@@ -96,26 +97,8 @@ void host_status_free(ct_status* s) { delete s; }
 int32_t host_status_code(const ct_status* s) { return s ? s->code : CT_OK; }
 const char* host_status_message(const ct_status* s) { return s ? s->message.c_str() : ""; }
 
-// Function-plugin services arrive with the autograd layer; until a FunctionNode can be
-// registered, no callback can be running, so these only answer that.
-ct_status* host_call(ct_call_ctx*, const char* op, const ct_value* const*, int32_t, const ct_attr*, int32_t, ct_value**,
-                     int32_t) {
-  return host_status_new(CT_FAILED_PRECONDITION,
-                         (std::string("call('") + (op ? op : "") + "'): no function callback is running").c_str());
-}
-ct_status* host_value_info(const ct_value*, ct_dtype*, int32_t*, const int64_t**) {
-  return host_status_new(CT_FAILED_PRECONDITION, "value_info: no function callback is running");
-}
-ct_status* host_value_from_host(ct_call_ctx*, const ct_value*, ct_dtype, int32_t, const int64_t*, const void*,
-                                ct_value**) {
-  return host_status_new(CT_FAILED_PRECONDITION, "value_from_host: no function callback is running");
-}
-ct_status* host_value_to_host(ct_call_ctx*, const ct_value*, void*, uint64_t) {
-  return host_status_new(CT_FAILED_PRECONDITION, "value_to_host: no function callback is running");
-}
-void host_value_release(ct_value*) {}
-
-const ct_host k_host = {
+ct_host make_host() {
+  ct_host h = {
     /* .struct_size     = */ sizeof(ct_host),
     /* .abi_major       = */ CT_ABI_MAJOR,
     /* .abi_minor       = */ CT_ABI_MINOR,
@@ -125,16 +108,22 @@ const ct_host k_host = {
     /* .status_free     = */ host_status_free,
     /* .status_code     = */ host_status_code,
     /* .status_message  = */ host_status_message,
-    /* .call            = */ host_call,
-    /* .value_info      = */ host_value_info,
-    /* .value_from_host = */ host_value_from_host,
-    /* .value_to_host   = */ host_value_to_host,
-    /* .value_release   = */ host_value_release,
-};
+    /* .call            = */ nullptr,  // the function services are filled in below
+    /* .value_info      = */ nullptr,
+    /* .value_from_host = */ nullptr,
+    /* .value_to_host   = */ nullptr,
+    /* .value_release   = */ nullptr,
+  };
+  fill_function_services(&h);
+  return h;
+}
 
 }  // namespace
 
-const ct_host* host_services() { return &k_host; }
+const ct_host* host_services() {
+  static const ct_host host = make_host();
+  return &host;
+}
 const char* version() noexcept { return CATENA_VERSION; }
 
 }  // namespace catena

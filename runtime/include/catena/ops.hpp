@@ -28,6 +28,7 @@ class Attrs {
 
   Attrs() = default;
   Attrs(const Attrs& other);
+  Attrs(const ct_attr* attrs, int count);  // a deep copy
   Attrs& operator=(const Attrs&) = delete;
 
  private:
