@@ -1,4 +1,6 @@
 // The `catena` command: devices, plugins, and (as the project grows) train, eval, ...
+#include <catena/catalog.hpp>
+#include <catena/functions.hpp>
 #include <catena/runtime.hpp>
 
 #include <boost/program_options.hpp>
@@ -20,6 +22,7 @@ const char* kUsage =
     "Commands:\n"
     "  devices    list every backend and device, and why a backend is unavailable\n"
     "  plugins    show the plugin load report: every file found, and what happened to it\n"
+    "  ops        list every op and function, and whether each device runs it natively, by fallback, or not\n"
     "\n"
     "Run `catena <command> --help` for a command's options.\n"
     "\n"
@@ -132,6 +135,94 @@ int cmd_plugins(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Where `op` runs on `d`: "native", "fallback" (the cpu runs it) or "no".
+std::string op_status(catena::Device& d, const catena::OpProbe& probe, std::string* reason) {
+  auto ask = [&](catena::Device& dev) {
+    std::vector<catena::Tensor> in, out;
+    catena::Attrs attrs;
+    probe.make(dev, in, out, attrs);
+    return catena::query_support(dev, probe.name, probe.version, in, out, attrs);
+  };
+  auto here = ask(d);
+  if (here.first != CT_UNSUPPORTED) return "native";
+  *reason = here.second;
+  if (d.is_cpu()) return "no";
+  return ask(catena::runtime().cpu()).first != CT_UNSUPPORTED ? "fallback" : "no";
+}
+
+// Run a function (and its backward) on `d`, counting fallbacks.
+std::string function_status(catena::Device& d, const catena::FunctionProbe& fn, std::string* detail) {
+  std::map<std::string, uint64_t> before = d.fallback_counts();
+  std::string status;
+  try {
+    std::vector<catena::Variable> ys = fn.run(d);
+    if (fn.differentiable) {
+      catena::Variable total;
+      for (const catena::Variable& y : ys) {
+        catena::Variable s = catena::F::sum(y);
+        total = total.defined() ? total + s : s;
+      }
+      total.backward();
+    }
+    d.synchronize();
+    std::string fell;
+    for (const auto& [op, n] : d.fallback_counts())
+      if (n > (before.count(op) ? before[op] : 0)) fell += (fell.empty() ? "" : ", ") + op;
+    status = fell.empty() ? "native" : "fallback";
+    *detail = fell;
+  } catch (const std::exception& e) {
+    status = "no";
+    *detail = e.what();
+  }
+  return status;
+}
+
+int cmd_ops(const std::vector<std::string>& args) {
+  po::options_description opts("Options");
+  opts.add_options()("device,d", po::value<std::string>(), "show one device, with the reasons (default: all devices)");
+  po::variables_map vm;
+  if (!parse("ops",
+             "List every core op and every function, and for each device whether it runs natively, by fallback to\n"
+             "the cpu (copying its operands there and back), or not at all. Functions are run forward and backward\n"
+             "on small inputs, so the answer is what really happens.",
+             opts, args, vm))
+    return 0;
+  // Probing is meant to find fallbacks: it should not warn about each one.
+  catena::runtime().set_fallback_mode(catena::FallbackMode::silent);
+  std::vector<catena::Device*> devices;
+  if (vm.count("device")) devices.push_back(&catena::device(vm["device"].as<std::string>()));
+  else devices = catena::runtime().devices();
+  bool one = devices.size() == 1;
+  auto row = [&](const std::string& name, const std::vector<std::string>& cells) {
+    std::printf("  %-28s", name.c_str());
+    for (const std::string& c : cells) std::printf(one ? "%s" : "%-14s", c.c_str());
+    std::printf("\n");
+  };
+  std::vector<std::string> header;
+  for (catena::Device* d : devices) header.push_back(d->name());
+  std::printf("ops (api/OPS.md)\n");
+  row("", header);
+  for (const catena::OpProbe& p : catena::core_ops()) {
+    std::vector<std::string> cells;
+    for (catena::Device* d : devices) {
+      std::string reason, st = op_status(*d, p, &reason);
+      cells.push_back(one && !reason.empty() ? st + "  (" + reason + ")" : st);
+    }
+    row(p.name, cells);
+  }
+  std::printf("\nfunctions (catena::F), forward and backward\n");
+  row("", header);
+  for (const catena::FunctionProbe& f : catena::functions_catalog()) {
+    std::vector<std::string> cells;
+    for (catena::Device* d : devices) {
+      std::string detail, st = function_status(*d, f, &detail);
+      cells.push_back(one && !detail.empty() ? st + "  (" + detail + ")" : st);
+    }
+    row(f.name, cells);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -149,10 +240,11 @@ int main(int argc, char** argv) {
   static const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"devices", cmd_devices},
       {"plugins", cmd_plugins},
+      {"ops", cmd_ops},
   };
   auto it = commands.find(cmd);
   if (it == commands.end()) {
-    std::cerr << "catena: unknown command '" << cmd << "'. Commands: devices, plugins. See `catena --help`.\n";
+    std::cerr << "catena: unknown command '" << cmd << "'. Commands: devices, plugins, ops. See `catena --help`.\n";
     return 2;
   }
   try {

@@ -190,6 +190,26 @@ void dispatch(const char* name, int version, const Tensor* const* in, int nin, c
   for (int i = 0; i < nout; ++i) unstage_from_cpu(hout[i], *out[i]);
 }
 
+std::pair<int32_t, std::string> query_support(Device& dev, const char* name_in, int version,
+                                              const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                                              const Attrs& attrs) {
+  const char* name = intern(name_in);
+  std::vector<const Tensor*> in, out;
+  std::vector<ct_tensor> tin, tout;
+  for (const Tensor& t : inputs) in.push_back(&t), tin.push_back(t.abi());
+  for (const Tensor& t : outputs) out.push_back(&t), tout.push_back(t.abi());
+  std::vector<const ct_tensor*> pin, pout;
+  for (auto& t : tin) pin.push_back(&t);
+  for (auto& t : tout) pout.push_back(&t);
+  ct_op op{sizeof(ct_op), name, version, static_cast<int32_t>(in.size()), static_cast<int32_t>(out.size()),
+           attrs.size(), pin.data(), pout.data(), attrs.data()};
+  uint64_t key = support_key(name, version, in.data(), static_cast<int>(in.size()), out.data(),
+                             static_cast<int>(out.size()), attrs.data(), attrs.size());
+  std::string reason;
+  int32_t answer = query_support(dev, name, key, op, &reason);
+  return {answer, reason};
+}
+
 void dispatch_op(const char* name, std::initializer_list<const Tensor*> in, std::initializer_list<const Tensor*> out,
                  const Attrs& attrs) {
   for (const Tensor* t : in)

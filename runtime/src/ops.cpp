@@ -9,6 +9,11 @@ namespace catena {
 
 Attrs::Attrs(const Attrs& other) : Attrs(other.data(), other.size()) {}
 
+Attrs& Attrs::operator=(const Attrs& other) {
+  if (this != &other) *this = Attrs(other);
+  return *this;
+}
+
 Attrs::Attrs(const ct_attr* attrs, int count) {
   for (int k = 0; k < count; ++k) {
     ct_attr a = attrs[k];

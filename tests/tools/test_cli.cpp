@@ -15,7 +15,7 @@ TEST_CASE("catena --help and every subcommand's --help") {
   CHECK(top.status == 0);
   CHECK(contains(top.output, "devices"));
   CHECK(contains(top.output, "CATENA_PLUGIN_PATH"));
-  for (const char* cmd : {"devices", "plugins"}) {
+  for (const char* cmd : {"devices", "plugins", "ops"}) {
     auto r = run_command(tool() + " " + cmd + " --help");
     CHECK(r.status == 0);
     CHECK(contains(r.output, std::string("Usage: catena ") + cmd));
@@ -74,4 +74,25 @@ TEST_CASE("CATENA_DEVICE chooses the default device; a wrong one lists the real 
 TEST_CASE("relative plugin paths are ignored: the current directory is never searched") {
   auto r = run_command("CATENA_PLUGIN_PATH=relative/dir " + tool() + " plugins");
   CHECK(contains(r.output, "relative path ignored"));
+}
+
+TEST_CASE("catena ops: every op and function, native, by fallback or not, per device") {
+  auto all = run_command(tool() + " ops");
+  INFO(all.output);
+  CHECK(all.status == 0);
+  CHECK(contains(all.output, "core.conv2d"));
+  CHECK(contains(all.output, "convolution_2d"));
+  CHECK(contains(all.output, "softmax_cross_entropy"));
+  CHECK_FALSE(contains(all.output, "warning"));
+  auto one = run_command(tool() + " ops --device opaque:0");
+  INFO(one.output);
+  CHECK(contains(one.output, "core.add                    native"));
+  CHECK(contains(one.output, "core.exp                    fallback  (the opaque test device has no such kernel)"));
+  CHECK(contains(one.output, "exp                         fallback  (core.exp"));
+  auto cpu = run_command(tool() + " ops --device cpu");
+  CHECK_FALSE(contains(cpu.output, "fallback"));
+  CHECK_FALSE(contains(cpu.output, " no"));
+  auto bad = run_command(tool() + " ops --device nope:1");
+  CHECK(bad.status == 1);
+  CHECK(contains(bad.output, "no device named 'nope:1'"));
 }

@@ -29,7 +29,9 @@ class Attrs {
   Attrs() = default;
   Attrs(const Attrs& other);
   Attrs(const ct_attr* attrs, int count);  // a deep copy
-  Attrs& operator=(const Attrs&) = delete;
+  Attrs& operator=(const Attrs& other);
+  Attrs(Attrs&&) = default;  // moving keeps the strings' and arrays' addresses
+  Attrs& operator=(Attrs&&) = default;
 
  private:
   std::vector<ct_attr> attrs_;
@@ -38,6 +40,12 @@ class Attrs {
   std::vector<std::unique_ptr<std::string>> strings_;
   std::vector<std::unique_ptr<std::vector<int64_t>>> int_arrays_;
 };
+
+// Would `device` run op `name` with these operands natively? Returns the backend's
+// answer (a ct_support) and, when unsupported, its reason. Answers are cached.
+std::pair<int32_t, std::string> query_support(Device& device, const char* name, int version,
+                                              const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                                              const Attrs& attrs = Attrs());
 
 // Run op `name` (catalogue version `version`) with inputs and preallocated outputs on
 // the device of the outputs. Checks that every tensor is on that device. Falls back to
