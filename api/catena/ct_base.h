@@ -22,6 +22,8 @@
  *     fields it knows. Otherwise it is refused with a message naming both versions.
  *   - The fixed-layout value types (ct_dtype, ct_dltensor, ct_attr) have no
  *     struct_size: they are used in arrays and are frozen for the whole major.
+ *   - ABI 1.0 is frozen: tests/abi/v1.0 keeps a copy of these headers, and every CI run
+ *     builds plugins against it and checks that they still load and work.
  *
  * OWNERSHIP RULES
  *   - Whoever creates an object through an out-parameter owns it and destroys it with

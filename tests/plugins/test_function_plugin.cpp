@@ -31,7 +31,7 @@ TEST_CASE("function plugin: loaded, registered by name, listed in the load repor
   for (const LoadRecord& r : runtime().load_report())
     if (r.name == "testfns") seen = r.result == LoadResult::loaded && r.kind == "functions";
   CHECK(seen);
-  CHECK_THROWS_WITH_AS(call_function("acme.nothing", {}), doctest::Contains("plugin functions: test.scale, test.swish"),
+  CHECK_THROWS_WITH_AS(call_function("acme.nothing", {}), doctest::Contains("plugin functions: frozen.scale, frozen.swish, test.scale, test.swish"),
                        Error);
 }
 
@@ -83,4 +83,24 @@ TEST_CASE("function plugin: a plugin's error comes back as an exception naming t
   CHECK_THROWS_WITH_AS(scale(i, 2.0), doctest::Contains("test.scale (forward): test functions take float32 or float64"),
                        Error);
   CHECK_THROWS_WITH_AS(call_function("test.swish", {}), doctest::Contains("test.swish: takes 1 inputs, got 0"), Error);
+}
+
+TEST_CASE("plugins built against the frozen ABI 1.0 headers load and work") {
+  // A FunctionNode plugin compiled against tests/abi/v1.0.
+  Variable x(Tensor::from_vector(std::vector<double>{0.5, -1.0}, Shape{2}, runtime().cpu()));
+  Variable y = call_function("frozen.swish", {x})[0];
+  F::sum(y).backward();
+  std::vector<double> g = x.grad().to_vector<double>();
+  double s = 1 / (1 + std::exp(-0.5));
+  CHECK(g[0] == doctest::Approx(s * (1 + 0.5 * (1 - s))).epsilon(1e-12));
+  // A backend compiled against tests/abi/v1.0: its device works (every op by fallback).
+  Device& d = device("frozen:0");
+  Tensor t = Tensor::from_vector(std::vector<float>{1, 2}, Shape{2}, d);
+  CHECK(ops::mul(t, t).to_vector<float>() == std::vector<float>{1, 4});
+  for (const LoadRecord& r : runtime().load_report())
+    if (r.name == "frozen" || r.name == "frozenfns") {
+      CHECK(r.result == LoadResult::loaded);
+      CHECK(r.abi_major == 1);
+      CHECK(r.abi_minor == 0);
+    }
 }

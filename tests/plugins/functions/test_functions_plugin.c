@@ -5,11 +5,21 @@
  *
  *   test.swish(x) = x * sigmoid(x)
  *   test.scale(x; factor) = factor * x
+ *
+ * tests/abi builds it a second time against the frozen ABI 1.0 headers, as
+ * libcatena-frozenfns.so with the functions frozen.swish and frozen.scale.
  */
 #include <catena/abi.h>
 
 #include <stddef.h>
 #include <string.h>
+
+#ifndef TESTFNS_PLUGIN
+#define TESTFNS_PLUGIN "testfns"
+#endif
+#ifndef TESTFNS_NS
+#define TESTFNS_NS "test"
+#endif
 
 static const ct_host* H;
 
@@ -118,7 +128,7 @@ static ct_status* scale_backward(ct_call_ctx* cx, const ct_value* const* in, con
 
 static const ct_function k_swish = {
     /* .struct_size = */ sizeof(ct_function),
-    /* .name        = */ "test.swish",
+    /* .name        = */ TESTFNS_NS ".swish",
     /* .version     = */ 1,
     /* .num_inputs  = */ 1,
     /* .num_outputs = */ 1,
@@ -129,7 +139,7 @@ static const ct_function k_swish = {
 
 static const ct_function k_scale = {
     /* .struct_size = */ sizeof(ct_function),
-    /* .name        = */ "test.scale",
+    /* .name        = */ TESTFNS_NS ".scale",
     /* .version     = */ 1,
     /* .num_inputs  = */ 1,
     /* .num_outputs = */ 1,
@@ -153,7 +163,7 @@ static const ct_plugin k_plugin = {
     /* .abi_minor      = */ CT_ABI_MINOR,
     /* .min_host_minor = */ 0,
     /* .kind           = */ CT_PLUGIN_FUNCTIONS,
-    /* .name           = */ "testfns",
+    /* .name           = */ TESTFNS_PLUGIN,
     /* .version        = */ "test",
     /* .backend        = */ NULL,
     /* .functions      = */ &k_library,
