@@ -65,20 +65,22 @@ Device::Device(Backend* backend, int backend_index, const ct_device_props& props
 Device::~Device() { delete impl_; }  // never runs in practice: the runtime lives until exit
 
 AllocatorStats Device::allocator_stats() const {
-  std::lock_guard<std::mutex> lock(impl_->alloc_mutex);
+  std::lock_guard<SpinLock> lock(impl_->alloc_mutex);
   return impl_->stats;
 }
 
 void Device::empty_cache() {
-  std::lock_guard<std::mutex> lock(impl_->alloc_mutex);
-  for (auto& [size, list] : impl_->free_lists) {
-    for (ct_buffer* b : list) {
-      impl_->table->buffer_free(impl_->ctx, b);
-      ++impl_->stats.device_frees;
-      impl_->stats.bytes_cached -= size;
+  std::vector<ct_buffer*> give_back;
+  {
+    std::lock_guard<SpinLock> lock(impl_->alloc_mutex);
+    for (auto& list : impl_->free_lists) {
+      give_back.insert(give_back.end(), list.begin(), list.end());
+      list.clear();
     }
-    list.clear();
+    impl_->stats.device_frees += give_back.size();
+    impl_->stats.bytes_cached = 0;
   }
+  for (ct_buffer* b : give_back) impl_->table->buffer_free(impl_->ctx, b);
 }
 
 void Device::synchronize() {
@@ -92,7 +94,7 @@ std::map<std::string, uint64_t> Device::fallback_counts() const {
 }
 
 uint64_t Device::support_queries() const {
-  std::lock_guard<std::mutex> lock(impl_->support_mutex);
+  std::lock_guard<SpinLock> lock(impl_->support_mutex);
   return impl_->support_queries;
 }
 
@@ -111,15 +113,21 @@ uint64_t round_allocation(uint64_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
+// Every rounded size is (4 + q) 2^(k-2) with q in 0..3: its class is 4k + q.
+int size_class(uint64_t rounded) {
+  int k = 63 - __builtin_clzll(rounded);
+  return 4 * k + static_cast<int>((rounded >> (k - 2)) - 4);
+}
+
 ct_buffer* Device::Impl::allocate(uint64_t bytes, uint64_t* rounded) {
   uint64_t size = round_allocation(bytes);
   *rounded = size;
   {
-    std::lock_guard<std::mutex> lock(alloc_mutex);
-    auto it = free_lists.find(size);
-    if (it != free_lists.end() && !it->second.empty()) {
-      ct_buffer* b = it->second.back();
-      it->second.pop_back();
+    std::lock_guard<SpinLock> lock(alloc_mutex);
+    std::vector<ct_buffer*>& list = free_lists[size_class(size)];
+    if (!list.empty()) {
+      ct_buffer* b = list.back();
+      list.pop_back();
       ++stats.cache_hits;
       stats.bytes_cached -= size;
       stats.bytes_in_use += size;
@@ -134,17 +142,18 @@ ct_buffer* Device::Impl::allocate(uint64_t bytes, uint64_t* rounded) {
     delete s;
     std::vector<ct_buffer*> give_back;
     {
-      std::lock_guard<std::mutex> lock(alloc_mutex);
-      for (auto& [sz, list] : free_lists) {
-        for (ct_buffer* c : list) give_back.push_back(c), stats.bytes_cached -= sz, ++stats.device_frees;
+      std::lock_guard<SpinLock> lock(alloc_mutex);
+      for (auto& list : free_lists) {
+        for (ct_buffer* c : list) give_back.push_back(c), ++stats.device_frees;
         list.clear();
       }
+      stats.bytes_cached = 0;
     }
     for (ct_buffer* c : give_back) table->buffer_free(ctx, c);
     s = table->buffer_alloc(ctx, index, size, 256, &b);
   }
   check_status(s, "allocating " + std::to_string(bytes) + " bytes");
-  std::lock_guard<std::mutex> lock(alloc_mutex);
+  std::lock_guard<SpinLock> lock(alloc_mutex);
   ++stats.device_allocs;
   stats.bytes_in_use += size;
   stats.peak_bytes_in_use = std::max(stats.peak_bytes_in_use, stats.bytes_in_use);
@@ -154,8 +163,8 @@ ct_buffer* Device::Impl::allocate(uint64_t bytes, uint64_t* rounded) {
 void Device::Impl::release(ct_buffer* buffer, uint64_t rounded) {
   // Reuse is safe without synchronising: all work on the device runs on one in-order
   // stream, so later users of the buffer are ordered after earlier ones.
-  std::lock_guard<std::mutex> lock(alloc_mutex);
-  free_lists[rounded].push_back(buffer);
+  std::lock_guard<SpinLock> lock(alloc_mutex);
+  free_lists[size_class(rounded)].push_back(buffer);
   stats.bytes_in_use -= rounded;
   stats.bytes_cached += rounded;
 }

@@ -67,23 +67,35 @@ std::string describe(const char* name, const Tensor* const* in, int nin) {
 }
 
 int32_t query_support(Device& dev, const char* name, uint64_t key, const ct_op& op, std::string* reason) {
+  // A per-thread direct-mapped front for answers that were "yes": no lock on the hot path.
+  struct Front {
+    const Device* device;
+    uint64_t key;
+    int32_t answer;
+  };
+  thread_local Front front[256] = {};
+  Front& slot = front[(key ^ (reinterpret_cast<uintptr_t>(&dev) >> 4)) & 255];
+  if (slot.device == &dev && slot.key == key) return slot.answer;
   Device::Impl& d = dev.impl();
   {
-    std::lock_guard<std::mutex> lock(d.support_mutex);
+    std::lock_guard<SpinLock> lock(d.support_mutex);
     auto it = d.support_cache.find(key);
     if (it != d.support_cache.end()) {
       if (it->second == CT_UNSUPPORTED) *reason = d.support_reason[key];
+      else slot = {&dev, key, it->second};
       return it->second;
     }
   }
   const char* why = nullptr;
   int32_t answer = d.table->supports_op(d.ctx, d.index, &op, &why);
-  std::lock_guard<std::mutex> lock(d.support_mutex);
+  std::lock_guard<SpinLock> lock(d.support_mutex);
   ++d.support_queries;
   d.support_cache[key] = answer;
   if (answer == CT_UNSUPPORTED) {
     *reason = why ? why : "no reason given";
     d.support_reason[key] = *reason;
+  } else {
+    slot = {&dev, key, answer};
   }
   (void)name;
   return answer;

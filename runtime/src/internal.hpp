@@ -8,6 +8,7 @@
 #include <catena/tensor.hpp>
 
 #include <atomic>
+#include <thread>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,20 @@ void warn(const std::string& message);
 // The interned copy of an op name (stable address for the process).
 const char* intern(const char* name);
 std::vector<std::string> split(const std::string& s, char sep);
+
+// A lock for critical sections of a few instructions (the allocator's free lists, the
+// support cache): cheaper than a mutex when uncontended, and yields when it is not.
+class SpinLock {
+ public:
+  void lock() {
+    while (flag_.test_and_set(std::memory_order_acquire))
+      std::this_thread::yield();
+  }
+  void unlock() { flag_.clear(std::memory_order_release); }
+
+ private:
+  std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
+};
 
 class Backend {
  public:
@@ -71,12 +86,13 @@ struct Device::Impl {
   std::mutex stream_mutex;  // one thread at a time on the stream
 
   // Caching allocator: free buffers by rounded size.
-  std::mutex alloc_mutex;
-  std::unordered_map<uint64_t, std::vector<ct_buffer*>> free_lists;
+  SpinLock alloc_mutex;
+  // Free buffers by size class (see round_allocation): index 4 log2(size) + quarter step.
+  std::vector<ct_buffer*> free_lists[256];
   AllocatorStats stats;
 
   // supports_op cache.
-  std::mutex support_mutex;
+  SpinLock support_mutex;
   std::unordered_map<uint64_t, int32_t> support_cache;
   std::unordered_map<uint64_t, std::string> support_reason;
   uint64_t support_queries = 0;
@@ -92,6 +108,7 @@ struct Device::Impl {
 };
 
 uint64_t round_allocation(uint64_t bytes);
+int size_class(uint64_t rounded);
 
 class Storage {
  public:
@@ -113,7 +130,10 @@ class Storage {
 };
 
 struct Tensor::Impl {
-  std::shared_ptr<Storage> storage;
+  // A fresh tensor's storage shares one allocation with its impl (Tensor::empty); a view
+  // keeps that allocation alive through `owner`.
+  Storage* storage = nullptr;
+  std::shared_ptr<const void> owner;
   Dtype dtype;
   Shape shape;
   int64_t strides[kMaxDims] = {};

@@ -196,6 +196,11 @@ Shape prepare_binary(const char* op, const Tensor& a, const Tensor& b, Tensor* a
   if (&a.device() != &b.device())
     throw Error(CT_INVALID_ARGUMENT, std::string(op) + ": operands are on different devices (" + a.device().name() +
                                          " and " + b.device().name() + "); move one with .to(device)");
+  if (a.shape() == b.shape()) {  // the common case: nothing to broadcast
+    *ab = a;
+    *bb = b;
+    return a.shape();
+  }
   Shape s;
   try {
     s = broadcast_shapes(a.shape(), b.shape());
@@ -209,13 +214,17 @@ Shape prepare_binary(const char* op, const Tensor& a, const Tensor& b, Tensor* a
 
 }  // namespace
 
-Tensor binary(const char* op, const Tensor& a, const Tensor& b) {
+namespace {
+Tensor binary_interned(const char* op, const Tensor& a, const Tensor& b) {
   Tensor ab, bb;
   Shape s = prepare_binary(op, a, b, &ab, &bb);
   Tensor y = Tensor::empty(s, a.dtype(), a.device());
-  dispatch_op(intern(op), {&ab, &bb}, {&y});
+  dispatch_op(op, {&ab, &bb}, {&y});
   return y;
 }
+}  // namespace
+
+Tensor binary(const char* op, const Tensor& a, const Tensor& b) { return binary_interned(intern(op), a, b); }
 
 namespace {
 // Interned once: the hot paths skip the intern table.
@@ -228,20 +237,20 @@ const char* const k_minimum = intern("core.minimum");
 const char* const k_pow = intern("core.pow");
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary(k_add, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary(k_sub, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary(k_mul, a, b); }
-Tensor maximum(const Tensor& a, const Tensor& b) { return binary(k_maximum, a, b); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return binary(k_minimum, a, b); }
+Tensor add(const Tensor& a, const Tensor& b) { return binary_interned(k_add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary_interned(k_sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary_interned(k_mul, a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary_interned(k_maximum, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary_interned(k_minimum, a, b); }
 Tensor div(const Tensor& a, const Tensor& b) {
   require_defined("div", a, "a");
   require_float("div", a);
-  return binary(k_div, a, b);
+  return binary_interned(k_div, a, b);
 }
 Tensor pow(const Tensor& a, const Tensor& b) {
   require_defined("pow", a, "a");
   require_float("pow", a);
-  return binary(k_pow, a, b);
+  return binary_interned(k_pow, a, b);
 }
 
 Tensor compare(const char* op, const Tensor& a, const Tensor& b) {

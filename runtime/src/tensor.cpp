@@ -74,9 +74,20 @@ int norm_axis(int axis, int ndim, const char* what) {
 
 }  // namespace
 
+namespace {
+// A fresh tensor's impl and its storage in one allocation; views made from it keep the
+// block alive through Impl::owner.
+struct Fresh {
+  Tensor::Impl impl;
+  Storage storage;
+  Fresh(Device& d, uint64_t bytes) : storage(d, bytes) {}
+};
+}  // namespace
+
 Tensor Tensor::empty(const Shape& shape, Dtype dtype, Device& device) {
-  auto impl = std::make_shared<Impl>();
-  impl->storage = std::make_shared<Storage>(device, static_cast<uint64_t>(shape.numel()) * dtype.size());
+  auto block = std::make_shared<Fresh>(device, static_cast<uint64_t>(shape.numel()) * dtype.size());
+  std::shared_ptr<Impl> impl(block, &block->impl);
+  impl->storage = &block->storage;
   impl->dtype = dtype;
   impl->shape = shape;
   contiguous_strides(shape, impl->strides);
@@ -214,6 +225,7 @@ Tensor Tensor::astype(Dtype dt) const {
 Tensor Tensor::view(const Shape& shape, const int64_t* strides, int64_t offset) const {
   auto impl = std::make_shared<Impl>();
   impl->storage = impl_->storage;
+  impl->owner = impl_->owner ? impl_->owner : std::shared_ptr<const void>(impl_);
   impl->dtype = impl_->dtype;
   impl->shape = shape;
   std::copy(strides, strides + shape.ndim(), impl->strides);

@@ -34,6 +34,10 @@ class FunctionNode : public std::enable_shared_from_this<FunctionNode> {
   // function must be owned by a shared_ptr: std::make_shared<Relu>()->apply({x}).
   std::vector<Variable> apply(const std::vector<Variable>& inputs);
 
+  // Whether applying a function to these inputs records a graph node (backprop is on and
+  // some input requires a gradient).
+  static bool would_record(const std::vector<Variable>& inputs);
+
   const std::vector<std::shared_ptr<VariableNode>>& inputs() const { return inputs_; }
   std::vector<std::shared_ptr<VariableNode>> outputs() const;
   int rank() const { return rank_; }

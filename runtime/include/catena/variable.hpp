@@ -85,9 +85,11 @@ class VariableNode {
 
 struct VariableImpl {
   Tensor data;
+  // Created on first need: a variable computed without recording a graph never gets one.
   std::shared_ptr<VariableNode> node;
   Variable grad;
   std::string name;
+  bool requires_grad = false;
 };
 
 // Variable arithmetic (numpy broadcasting), as in Chainer.

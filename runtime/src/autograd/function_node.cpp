@@ -37,8 +37,16 @@ Variable VariableNode::variable_or_retained(const std::shared_ptr<VariableNode>&
   auto impl = std::make_shared<VariableImpl>();
   impl->data = retained;
   impl->node = self;
+  impl->requires_grad = self->requires_grad;
   self->variable = impl;
   return Variable(impl);
+}
+
+bool FunctionNode::would_record(const std::vector<Variable>& inputs) {
+  if (!config().enable_backprop) return false;
+  for (const Variable& v : inputs)
+    if (v.defined() && v.requires_grad()) return true;
+  return false;
 }
 
 std::vector<Variable> FunctionNode::apply(const std::vector<Variable>& inputs) {
@@ -73,19 +81,14 @@ std::vector<Variable> FunctionNode::apply(const std::vector<Variable>& inputs) {
   for (size_t i = 0; i < out.size(); ++i) {
     auto impl = std::make_shared<VariableImpl>();
     impl->data = out[i];
-    impl->node = std::make_shared<VariableNode>();
-    VariableNode& n = *impl->node;
-    n.requires_grad = requires_grad && out[i].dtype().is_float();
-    n.shape = out[i].shape();
-    n.dtype = out[i].dtype();
-    n.device = &out[i].device();
-    n.variable = impl;
+    impl->requires_grad = requires_grad && out[i].dtype().is_float();
+    result[i] = Variable(impl);
     if (record) {
+      VariableNode& n = *result[i].node();
       n.creator = self;
       n.rank = rank_ + 1;
       outputs_[i] = impl->node;
     }
-    result[i] = Variable(impl);
   }
   if (record && !retain_out_idx_.empty()) {
     retained_out_.assign(out.size(), Tensor());

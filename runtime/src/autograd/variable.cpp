@@ -27,13 +27,7 @@ Variable::Variable(const Tensor& data, bool requires_grad, const std::string& na
   impl_ = std::make_shared<VariableImpl>();
   impl_->data = data;
   impl_->name = name;
-  impl_->node = std::make_shared<VariableNode>();
-  VariableNode& n = *impl_->node;
-  n.requires_grad = requires_grad && data.dtype().is_float();
-  n.shape = data.shape();
-  n.dtype = data.dtype();
-  n.device = &data.device();
-  n.variable = impl_;
+  impl_->requires_grad = requires_grad && data.dtype().is_float();
 }
 
 const Tensor& Variable::array() const { return need(impl_, "array")->data; }
@@ -41,9 +35,11 @@ const Tensor& Variable::array() const { return need(impl_, "array")->data; }
 void Variable::set_array(const Tensor& data) {
   need(impl_, "set_array");
   impl_->data = data;
-  impl_->node->shape = data.shape();
-  impl_->node->dtype = data.dtype();
-  impl_->node->device = &data.device();
+  if (VariableNode* n = impl_->node.get()) {
+    n->shape = data.shape();
+    n->dtype = data.dtype();
+    n->device = &data.device();
+  }
 }
 
 const std::string& Variable::name() const { return need(impl_, "name")->name; }
@@ -55,7 +51,7 @@ std::string Variable::str() const {
          array().shape().str() + ", " + array().device().name() + ")";
 }
 
-bool Variable::requires_grad() const { return need(impl_, "requires_grad")->node->requires_grad; }
+bool Variable::requires_grad() const { return need(impl_, "requires_grad")->requires_grad; }
 Variable Variable::grad_var() const { return need(impl_, "grad_var")->grad; }
 
 void Variable::set_grad_var(const Variable& g) {
@@ -73,21 +69,43 @@ Tensor Variable::grad() const {
 
 void Variable::set_grad(const Tensor& g) { set_grad_var(g.defined() ? Variable(g, false) : Variable()); }
 void Variable::cleargrad() { need(impl_, "cleargrad")->grad = Variable(); }
-std::shared_ptr<FunctionNode> Variable::creator() const { return need(impl_, "creator")->node->creator; }
-int Variable::rank() const { return need(impl_, "rank")->node->rank; }
-const std::shared_ptr<VariableNode>& Variable::node() const { return need(impl_, "node")->node; }
+std::shared_ptr<FunctionNode> Variable::creator() const {
+  const auto& n = need(impl_, "creator")->node;
+  return n ? n->creator : nullptr;
+}
+
+int Variable::rank() const {
+  const auto& n = need(impl_, "rank")->node;
+  return n ? n->rank : 0;
+}
+
+const std::shared_ptr<VariableNode>& Variable::node() const {
+  need(impl_, "node");
+  if (!impl_->node) {  // a leaf, or a result computed without a graph: its node starts now
+    auto n = std::make_shared<VariableNode>();
+    n->requires_grad = impl_->requires_grad;
+    n->shape = impl_->data.shape();
+    n->dtype = impl_->data.dtype();
+    n->device = &impl_->data.device();
+    n->variable = impl_;
+    impl_->node = std::move(n);
+  }
+  return impl_->node;
+}
 
 void Variable::backward(bool retain_grad, bool enable_double_backprop) const {
   catena::backward({*this}, {}, retain_grad, enable_double_backprop);
 }
 
-void Variable::unchain() const { need(impl_, "unchain")->node->creator.reset(); }
+void Variable::unchain() const {
+  if (const auto& n = need(impl_, "unchain")->node) n->creator.reset();
+}
 
 void Variable::unchain_backward() const {
   need(impl_, "unchain_backward");
   std::vector<std::shared_ptr<FunctionNode>> stack;
   std::unordered_set<FunctionNode*> seen;
-  if (auto c = impl_->node->creator) stack.push_back(c);
+  if (impl_->node && impl_->node->creator) stack.push_back(impl_->node->creator);
   while (!stack.empty()) {
     auto f = stack.back();
     stack.pop_back();
@@ -121,13 +139,19 @@ void backward(const std::vector<Variable>& outputs, const std::vector<Variable>&
   auto push = [&](const std::shared_ptr<FunctionNode>& f) {
     if (f && seen.insert(f.get()).second) heap.push({f->rank(), seq++, f});
   };
+  // Summing gradients records a graph only with double backprop; otherwise it is a plain
+  // array addition.
+  auto sum_grads = [&](const Variable& a, const Variable& b) {
+    if (enable_double_backprop) return F::add(a, b);
+    return Variable(ops::add(a.array(), b.array()), false);
+  };
   auto accumulate = [&](const std::shared_ptr<VariableNode>& node, const Variable& g) {
     auto it = grads.find(node.get());
     if (it == grads.end()) {
       grads.emplace(node.get(), g);
       keep.push_back(node);
     } else {
-      it->second = F::add(it->second, g);
+      it->second = sum_grads(it->second, g);
     }
   };
 
@@ -199,7 +223,7 @@ void backward(const std::vector<Variable>& outputs, const std::vector<Variable>&
                                      node->dtype.name() + node->shape.str());
       if (debug) check_finite_debug(f->label() + " (backward)", {gx.array()});
       if (!node->creator) {  // a leaf accumulates into its variable's gradient
-        if (auto v = node->variable.lock()) v->grad = v->grad.defined() ? F::add(v->grad, gx) : gx;
+        if (auto v = node->variable.lock()) v->grad = v->grad.defined() ? sum_grads(v->grad, gx) : gx;
       } else {
         accumulate(node, gx);
         push(node->creator);

@@ -31,6 +31,7 @@ inline void expect_same_dtype(const std::string& fn, const Tensor& a, const Tens
 }
 
 inline void expect_broadcastable(const std::string& fn, const Tensor& a, const Tensor& b) {
+  if (a.shape() == b.shape()) return;
   try {
     (void)ops::broadcast_shapes(a.shape(), b.shape());
   } catch (const Error&) {
@@ -42,7 +43,9 @@ inline void expect_broadcastable(const std::string& fn, const Tensor& a, const T
 // Apply a single-output function.
 template <class Fn, class... Args>
 Variable apply1(const std::vector<Variable>& inputs, Args&&... args) {
-  return std::make_shared<Fn>(std::forward<Args>(args)...)->apply(inputs)[0];
+  if (FunctionNode::would_record(inputs)) return std::make_shared<Fn>(std::forward<Args>(args)...)->apply(inputs)[0];
+  Fn fn(std::forward<Args>(args)...);  // nothing will refer to it: no heap allocation
+  return fn.apply(inputs)[0];
 }
 
 // Normalise reduction axes against a rank (sorted, distinct, non-negative).

@@ -1,0 +1,46 @@
+// W4, the LibTorch side: ns per 1-element add, forward only (no autograd), and a chain of
+// 1000 adds forward + backward. Same measurement as bench_overhead.cpp.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+using Clock = std::chrono::steady_clock;
+
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int main() {
+  torch::set_num_threads(2);
+  at::globalContext().setFlushDenormal(true);
+  auto a = torch::full({1}, 1.0f), b = torch::full({1}, 2.0f);
+  const int n = 20000, chain = 1000;
+  std::vector<double> fwd, chain_f, chain_b;
+  for (int r = 0; r < 7; ++r) {
+    auto t0 = Clock::now();
+    {
+      torch::NoGradGuard no_grad;
+      for (int i = 0; i < n; ++i) (void)torch::add(a, b);
+    }
+    auto t1 = Clock::now();
+    fwd.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / n);
+    auto x = torch::full({1}, 1.0f, torch::requires_grad());
+    auto y = x;
+    auto t2 = Clock::now();
+    for (int i = 0; i < chain; ++i) y = torch::add(y, x);
+    auto t3 = Clock::now();
+    y.backward();
+    auto t4 = Clock::now();
+    chain_f.push_back(std::chrono::duration<double, std::nano>(t3 - t2).count() / chain);
+    chain_b.push_back(std::chrono::duration<double, std::nano>(t4 - t3).count() / chain);
+  }
+  std::printf("add_forward %.0f\n", median(fwd));
+  std::printf("chain_forward %.0f\n", median(chain_f));
+  std::printf("chain_backward %.0f\n", median(chain_b));
+  std::printf("chain_total %.0f\n", median(chain_f) + median(chain_b));
+  return 0;
+}
