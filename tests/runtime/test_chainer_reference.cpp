@@ -228,6 +228,8 @@ void run_cases(Device& d) {
       CHECK(ys[k].dtype() == c.dtype);
       check_close(ys[k].array(), c.outputs[k], tol, "output");
     }
+    for (size_t i = 0; i < xs.size(); ++i)  // inputs are left unmodified
+      CHECK(xs[i].array().astype(float64).to_vector<double>() == c.inputs[i].values);
     if (c.gys.empty()) continue;  // not differentiable
     std::vector<Variable> gys;
     for (const Array& g : c.gys) gys.emplace_back(g.tensor(d), false);

@@ -196,6 +196,36 @@ TEST_CASE("reductions: sum, mean, max, min, logsumexp over axes") {
   }
 }
 
+TEST_CASE("broadcast and argmax") {
+  Variable a(input(Shape{2, 1}, float64, 1)), b(input(Shape{3}, float64, 2));
+  std::vector<Variable> ab = F::broadcast({a, b});
+  CHECK(ab[0].shape() == Shape{2, 3});
+  CHECK(ab[1].shape() == Shape{2, 3});
+  F::sum(ab[0] * ab[1]).backward();
+  CHECK(a.grad().shape() == Shape{2, 1});
+  CHECK_THROWS_WITH_AS(F::broadcast({a, Variable(input(Shape{3, 2}, float64, 3))}),
+                       doctest::Contains("broadcast: shape (3, 2) of argument 1 does not broadcast with (2, 1)"), Error);
+  Variable s(Tensor::from_vector(std::vector<float>{0.1f, 0.7f, 0.2f, 0.9f, 0.0f, 0.1f}, Shape{2, 3}, cpu()));
+  Variable am = F::argmax(s, 1);
+  CHECK(am.dtype() == int64);
+  CHECK_FALSE(am.requires_grad());
+  CHECK(am.array().to_vector<int64_t>() == std::vector<int64_t>{1, 0});
+}
+
+TEST_CASE("softmax and log_softmax in float16") {
+  Tensor x = input(Shape{3, 5}, float16, 34, -3, 3);
+  Variable p = F::softmax(Variable(x));
+  CHECK(p.dtype() == float16);
+  std::vector<float> pv = p.array().astype(float32).to_vector<float>();
+  for (int i = 0; i < 3; ++i) {
+    float s = 0;
+    for (int j = 0; j < 5; ++j) s += pv[i * 5 + j];
+    CHECK(s == doctest::Approx(1.0).epsilon(5e-3));
+  }
+  auto sm = [](const std::vector<Variable>& v) { return std::vector<Variable>{F::log_softmax(v[0])}; };
+  CHECK_NOTHROW(gc::check_backward(sm, {x}, {input(Shape{3, 5}, float16, 35)}, gc::backward_options_for(float16)));
+}
+
 TEST_CASE("softmax and log_softmax: rows sum to one, gradients check") {
   for (Dtype dt : {float32, float64}) {
     CAPTURE(dt.name());

@@ -30,7 +30,9 @@ Tensor input(const Shape& s, Dtype dt, uint32_t seed, double lo = -1, double hi 
   return w.slice(last, 0, wide[last], 2);
 }
 
-Tensor labels(std::vector<int32_t> v) { return Tensor::from_vector(v, Shape{int64_t(v.size())}, cpu()); }
+Tensor labels(std::vector<int32_t> v, Device& d = runtime().cpu()) {
+  return Tensor::from_vector(v, Shape{int64_t(v.size())}, d);
+}
 
 struct Case {
   const char* name;
@@ -47,16 +49,23 @@ gc::Options opts(Dtype dt, double tol) {
   return o;
 }
 
+// On the cpu, and on a device without host memory (everything it lacks falls back).
 void run(const Case& c, Dtype dt) {
-  CAPTURE(std::string(c.name));
-  CAPTURE(dt.name());
-  std::vector<Tensor> xs, gys, ggs;
-  uint32_t seed = 100;
-  for (const Shape& s : c.in) xs.push_back(input(s, dt, seed++, 0.2, 1.2));
-  for (const Shape& s : c.out) gys.push_back(input(s, dt, seed++));
-  for (const Shape& s : c.in) ggs.push_back(input(s, dt, seed++));
-  CHECK_NOTHROW(gc::check_backward(c.f, xs, gys, opts(dt, c.tol)));
-  if (c.double_backward) CHECK_NOTHROW(gc::check_double_backward(c.f, xs, gys, ggs, opts(dt, c.tol * 10)));
+  for (Device* d : {&runtime().cpu(), &device("opaque:0")}) {
+    CAPTURE(std::string(c.name));
+    CAPTURE(dt.name());
+    CAPTURE(d->name());
+    std::vector<Tensor> xs, gys, ggs;
+    uint32_t seed = 100;
+    for (const Shape& s : c.in) xs.push_back(input(s, dt, seed++, 0.2, 1.2).to(*d));
+    for (const Shape& s : c.out) gys.push_back(input(s, dt, seed++).to(*d));
+    for (const Shape& s : c.in) ggs.push_back(input(s, dt, seed++).to(*d));
+    std::vector<std::vector<double>> before;
+    for (const Tensor& x : xs) before.push_back(x.astype(float64).to_vector<double>());
+    CHECK_NOTHROW(gc::check_backward(c.f, xs, gys, opts(dt, c.tol)));
+    if (c.double_backward) CHECK_NOTHROW(gc::check_double_backward(c.f, xs, gys, ggs, opts(dt, c.tol * 10)));
+    for (size_t i = 0; i < xs.size(); ++i) CHECK(xs[i].astype(float64).to_vector<double>() == before[i]);
+  }
 }
 
 std::vector<Variable> one(const Variable& v) { return {v}; }
@@ -99,17 +108,17 @@ TEST_CASE("normalization, lstm and indexing: first and second order gradients") 
       {"concat", [](const std::vector<Variable>& v) { return one(F::concat({v[0], v[1]}, 0)); },
        {Shape{2, 3}, Shape{1, 3}}, {Shape{3, 3}}, 1e-4},
       {"softmax_cross_entropy",
-       [](const std::vector<Variable>& v) { return one(F::softmax_cross_entropy(v[0], labels({1, 0, -1, 3}))); },
+       [](const std::vector<Variable>& v) { return one(F::softmax_cross_entropy(v[0], labels({1, 0, -1, 3}, v[0].device()))); },
        {Shape{4, 5}}, {Shape{}}, 1e-4},
       {"sigmoid_cross_entropy",
        [](const std::vector<Variable>& v) {
          return one(F::sigmoid_cross_entropy(v[0], Tensor::from_vector(std::vector<int32_t>{1, 0, -1, 1, 0, 1},
-                                                                        Shape{2, 3}, cpu())));
+                                                                        Shape{2, 3}, v[0].device())));
        },
        {Shape{2, 3}}, {Shape{}}, 1e-4},
-      {"hinge L2", [](const std::vector<Variable>& v) { return one(F::hinge(v[0], labels({1, 0, 2}), "L2")); },
+      {"hinge L2", [](const std::vector<Variable>& v) { return one(F::hinge(v[0], labels({1, 0, 2}, v[0].device()), "L2")); },
        {Shape{3, 3}}, {Shape{}}, 1e-4},
-      {"contrastive", [](const std::vector<Variable>& v) { return one(F::contrastive(v[0], v[1], labels({1, 0, 1}), 2.0)); },
+      {"contrastive", [](const std::vector<Variable>& v) { return one(F::contrastive(v[0], v[1], labels({1, 0, 1}, v[0].device()), 2.0)); },
        {Shape{3, 2}, Shape{3, 2}}, {Shape{}}, 1e-4},
       {"triplet", [](const std::vector<Variable>& v) { return one(F::triplet(v[0], v[1], v[2], 1.0)); },
        {Shape{3, 2}, Shape{3, 2}, Shape{3, 2}}, {Shape{}}, 1e-4},

@@ -54,6 +54,8 @@ Variable log_softmax(const Variable& x, int axis = 1);
 // ---- array manipulation ----
 Variable reshape(const Variable& x, const Shape& shape);
 Variable broadcast_to(const Variable& x, const Shape& shape);
+// Broadcast several variables to their common shape (Chainer's F.broadcast).
+std::vector<Variable> broadcast(const std::vector<Variable>& xs);
 Variable sum_to(const Variable& x, const Shape& shape);
 Variable transpose(const Variable& x, const std::vector<int>& axes = {});
 Variable expand_dims(const Variable& x, int axis);
@@ -69,6 +71,8 @@ Variable average(const Variable& x, const std::vector<int>& axes = {}, bool keep
 Variable max(const Variable& x, const std::vector<int>& axes = {}, bool keepdims = false);
 Variable min(const Variable& x, const std::vector<int>& axes = {}, bool keepdims = false);
 Variable logsumexp(const Variable& x, const std::vector<int>& axes = {});
+// Index of the maximum along `axis` (int64; not differentiable).
+Variable argmax(const Variable& x, int axis);
 
 // ---- connections ----
 // y = x W^T + b, x of shape (N, ...) flattened to (N, in_size) from n_batch_axes on.

@@ -143,6 +143,22 @@ Variable broadcast_to(const Variable& x, const Shape& shape) {
   return apply1<BroadcastTo>({x}, shape);
 }
 
+std::vector<Variable> broadcast(const std::vector<Variable>& xs) {
+  if (xs.empty()) return {};
+  Shape s = xs[0].shape();
+  for (size_t i = 1; i < xs.size(); ++i) {
+    try {
+      s = ops::broadcast_shapes(s, xs[i].shape());
+    } catch (const Error&) {
+      throw Error(CT_INVALID_ARGUMENT, "broadcast: shape " + xs[i].shape().str() + " of argument " + std::to_string(i) +
+                                           " does not broadcast with " + s.str());
+    }
+  }
+  std::vector<Variable> out;
+  for (const Variable& x : xs) out.push_back(broadcast_to(x, s));
+  return out;
+}
+
 Variable sum_to(const Variable& x, const Shape& shape) {
   if (x.defined() && x.shape() == shape) return x;
   return apply1<SumTo>({x}, shape);
