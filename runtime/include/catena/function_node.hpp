@@ -9,6 +9,7 @@
 #include <catena/config.hpp>
 #include <catena/variable.hpp>
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,10 @@ class FunctionNode : public std::enable_shared_from_this<FunctionNode> {
   // Whether applying a function to these inputs records a graph node (backprop is on and
   // some input requires a gradient).
   static bool would_record(const std::vector<Variable>& inputs);
+  static bool would_record(std::initializer_list<Variable> inputs);
+  // Run forward without recording anything (the caller checked would_record is false);
+  // returns output `index`. Cheaper than apply: no node outlives the call.
+  Variable apply_unrecorded(std::initializer_list<Variable> inputs, size_t index = 0);
 
   const std::vector<std::shared_ptr<VariableNode>>& inputs() const { return inputs_; }
   std::vector<std::shared_ptr<VariableNode>> outputs() const;

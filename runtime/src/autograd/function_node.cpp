@@ -9,6 +9,8 @@
 
 namespace catena {
 
+void check_finite_debug(const std::string& label, const std::vector<Tensor>& outs);
+
 namespace {
 
 // config().debug: name the function that produced a NaN or an infinity.
@@ -47,6 +49,35 @@ bool FunctionNode::would_record(const std::vector<Variable>& inputs) {
   for (const Variable& v : inputs)
     if (v.defined() && v.requires_grad()) return true;
   return false;
+}
+
+bool FunctionNode::would_record(std::initializer_list<Variable> inputs) {
+  if (!config().enable_backprop) return false;
+  for (const Variable& v : inputs)
+    if (v.defined() && v.requires_grad()) return true;
+  return false;
+}
+
+Variable FunctionNode::apply_unrecorded(std::initializer_list<Variable> inputs, size_t index) {
+  std::vector<Tensor> in;
+  in.reserve(inputs.size());
+  bool requires_grad = false;
+  size_t i = 0;
+  for (const Variable& v : inputs) {
+    if (!v.defined())
+      throw Error(CT_INVALID_ARGUMENT, label() + ": input " + std::to_string(i) + " is an undefined Variable");
+    in.push_back(v.array());
+    requires_grad = requires_grad || v.requires_grad();
+    ++i;
+  }
+  const Config& cfg = config();
+  if (cfg.type_check) check_type_forward(in);
+  std::vector<Tensor> out = forward(in);
+  if (cfg.debug) check_finite_debug(label(), out);
+  auto impl = std::make_shared<VariableImpl>();
+  impl->data = std::move(out.at(index));
+  impl->requires_grad = requires_grad && impl->data.dtype().is_float();
+  return Variable(std::move(impl));
 }
 
 std::vector<Variable> FunctionNode::apply(const std::vector<Variable>& inputs) {
@@ -105,6 +136,7 @@ FunctionNode::~FunctionNode() {
   // on down the graph: done recursively, a long chain (an RNN over many steps) would
   // overflow the stack. Inputs about to die are handed to a per-thread list instead and
   // released by the outermost destructor, one at a time.
+  if (inputs_.empty()) return;  // never recorded (or already unchained): nothing to release
   thread_local std::vector<std::shared_ptr<VariableNode>> pending;
   thread_local bool draining = false;
   for (auto& in : inputs_)

@@ -48,6 +48,16 @@ Variable apply1(const std::vector<Variable>& inputs, Args&&... args) {
   return fn.apply(inputs)[0];
 }
 
+// The same for the fixed-arity calls of the functions (no vector of inputs when nothing
+// is recorded).
+template <class Fn, class... Args>
+Variable apply1(std::initializer_list<Variable> inputs, Args&&... args) {
+  if (FunctionNode::would_record(inputs))
+    return std::make_shared<Fn>(std::forward<Args>(args)...)->apply(std::vector<Variable>(inputs))[0];
+  Fn fn(std::forward<Args>(args)...);
+  return fn.apply_unrecorded(inputs);
+}
+
 // Normalise reduction axes against a rank (sorted, distinct, non-negative).
 std::vector<int> normalize_axes(const std::string& fn, const std::vector<int>& axes, int ndim);
 
