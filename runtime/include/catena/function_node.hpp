@@ -34,6 +34,7 @@ class FunctionNode : public std::enable_shared_from_this<FunctionNode> {
   // Run the function on Variables and record it in the graph (when enabled). The
   // function must be owned by a shared_ptr: std::make_shared<Relu>()->apply({x}).
   std::vector<Variable> apply(const std::vector<Variable>& inputs);
+  std::vector<Variable> apply(std::initializer_list<Variable> inputs);
 
   // Whether applying a function to these inputs records a graph node (backprop is on and
   // some input requires a gradient).
@@ -45,6 +46,9 @@ class FunctionNode : public std::enable_shared_from_this<FunctionNode> {
 
   const std::vector<std::shared_ptr<VariableNode>>& inputs() const { return inputs_; }
   std::vector<std::shared_ptr<VariableNode>> outputs() const;
+  int num_outputs() const { return num_outputs_; }
+  // Output i's node, or null once its variable and every use of it are gone.
+  std::shared_ptr<VariableNode> output(int i) const { return i == 0 ? output0_.lock() : more_outputs_[i - 1].lock(); }
   int rank() const { return rank_; }
   // Drop the references to inputs and outputs (used by unchain_backward).
   void unchain();
@@ -59,8 +63,13 @@ class FunctionNode : public std::enable_shared_from_this<FunctionNode> {
   Dtype input_dtype(int i) const { return inputs_[i]->dtype; }
 
  private:
+  std::vector<Variable> apply_impl(const Variable* inputs, size_t count);
+
   std::vector<std::shared_ptr<VariableNode>> inputs_;
-  std::vector<std::weak_ptr<VariableNode>> outputs_;
+  // Most functions have one output: it is kept inline, the rest in a vector.
+  std::weak_ptr<VariableNode> output0_;
+  std::vector<std::weak_ptr<VariableNode>> more_outputs_;
+  int num_outputs_ = 0;
   std::vector<int> retain_in_idx_, retain_out_idx_;
   std::vector<Tensor> retained_out_;  // empty unless outputs were retained
   int rank_ = 0;

@@ -81,9 +81,17 @@ Variable FunctionNode::apply_unrecorded(std::initializer_list<Variable> inputs, 
 }
 
 std::vector<Variable> FunctionNode::apply(const std::vector<Variable>& inputs) {
-  std::vector<Tensor> in(inputs.size());
+  return apply_impl(inputs.data(), inputs.size());
+}
+
+std::vector<Variable> FunctionNode::apply(std::initializer_list<Variable> inputs) {
+  return apply_impl(inputs.begin(), inputs.size());
+}
+
+std::vector<Variable> FunctionNode::apply_impl(const Variable* inputs, size_t count) {
+  std::vector<Tensor> in(count);
   bool requires_grad = false;
-  for (size_t i = 0; i < inputs.size(); ++i) {
+  for (size_t i = 0; i < count; ++i) {
     if (!inputs[i].defined())
       throw Error(CT_INVALID_ARGUMENT, label() + ": input " + std::to_string(i) + " is an undefined Variable");
     in[i] = inputs[i].array();
@@ -99,14 +107,15 @@ std::vector<Variable> FunctionNode::apply(const std::vector<Variable>& inputs) {
   std::vector<Variable> result(out.size());
   bool record = cfg.enable_backprop && requires_grad;
   if (record) {
-    inputs_.resize(inputs.size());
+    inputs_.resize(count);
     rank_ = 0;
-    for (size_t i = 0; i < inputs.size(); ++i) {
+    for (size_t i = 0; i < count; ++i) {
       inputs_[i] = inputs[i].node();
       rank_ = std::max(rank_, inputs_[i]->rank);
     }
     for (int i : retain_in_idx_) inputs_[i]->retained = in[i];
-    outputs_.resize(out.size());
+    num_outputs_ = static_cast<int>(out.size());
+    if (out.size() > 1) more_outputs_.resize(out.size() - 1);
   }
   auto self = record ? shared_from_this() : nullptr;
   for (size_t i = 0; i < out.size(); ++i) {
@@ -118,7 +127,7 @@ std::vector<Variable> FunctionNode::apply(const std::vector<Variable>& inputs) {
       VariableNode& n = *result[i].node();
       n.creator = self;
       n.rank = rank_ + 1;
-      outputs_[i] = impl->node;
+      (i == 0 ? output0_ : more_outputs_[i - 1]) = impl->node;
     }
   }
   if (record && !retain_out_idx_.empty()) {
@@ -154,7 +163,7 @@ FunctionNode::~FunctionNode() {
 
 std::vector<std::shared_ptr<VariableNode>> FunctionNode::outputs() const {
   std::vector<std::shared_ptr<VariableNode>> out;
-  for (const auto& w : outputs_) out.push_back(w.lock());
+  for (int i = 0; i < num_outputs_; ++i) out.push_back(output(i));
   return out;
 }
 
@@ -170,7 +179,7 @@ std::vector<Variable> FunctionNode::get_retained_inputs() const {
 std::vector<Variable> FunctionNode::get_retained_outputs() const {
   std::vector<Variable> out;
   for (int i : retain_out_idx_) {
-    std::shared_ptr<VariableNode> n = outputs_.at(i).lock();
+    std::shared_ptr<VariableNode> n = output(i);
     if (!n) {  // the output variable is gone: a new node over the retained array
       n = std::make_shared<VariableNode>();
       n->creator = std::const_pointer_cast<FunctionNode>(shared_from_this());
@@ -187,10 +196,12 @@ std::vector<Variable> FunctionNode::get_retained_outputs() const {
 }
 
 void FunctionNode::unchain() {
-  for (const auto& w : outputs_)
-    if (auto n = w.lock()) n->creator.reset();
+  for (int i = 0; i < num_outputs_; ++i)
+    if (auto n = output(i)) n->creator.reset();
   inputs_.clear();
-  outputs_.clear();
+  output0_.reset();
+  more_outputs_.clear();
+  num_outputs_ = 0;
   retained_out_.clear();
 }
 

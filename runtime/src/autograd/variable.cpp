@@ -187,18 +187,18 @@ void backward(const std::vector<Variable>& outputs, const std::vector<Variable>&
   while (!heap.empty()) {
     std::shared_ptr<FunctionNode> f = heap.top().f;
     heap.pop();
-    std::vector<std::shared_ptr<VariableNode>> outs = f->outputs();
-    std::vector<Variable> gys(outs.size());
+    std::vector<Variable> gys(static_cast<size_t>(f->num_outputs()));
     bool any = false;
-    for (size_t i = 0; i < outs.size(); ++i) {
-      if (!outs[i]) continue;
-      auto it = grads.find(outs[i].get());
+    for (int i = 0; i < f->num_outputs(); ++i) {
+      std::shared_ptr<VariableNode> out = f->output(i);
+      if (!out) continue;
+      auto it = grads.find(out.get());
       if (it == grads.end()) continue;
-      gys[i] = it->second;
+      gys[i] = std::move(it->second);
       grads.erase(it);
       any = true;
       if (retain_grad)
-        if (auto v = outs[i]->variable.lock()) v->grad = gys[i];
+        if (auto v = out->variable.lock()) v->grad = gys[i];
     }
     if (!any) continue;
     const auto& ins = f->inputs();

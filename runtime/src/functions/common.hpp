@@ -53,7 +53,7 @@ Variable apply1(const std::vector<Variable>& inputs, Args&&... args) {
 template <class Fn, class... Args>
 Variable apply1(std::initializer_list<Variable> inputs, Args&&... args) {
   if (FunctionNode::would_record(inputs))
-    return std::make_shared<Fn>(std::forward<Args>(args)...)->apply(std::vector<Variable>(inputs))[0];
+    return std::make_shared<Fn>(std::forward<Args>(args)...)->apply(inputs)[0];
   Fn fn(std::forward<Args>(args)...);
   return fn.apply_unrecorded(inputs);
 }
