@@ -215,10 +215,18 @@ int32_t cpu_supports_op(ct_backend_ctx* cx, int32_t, const ct_op* op, const char
   return CT_SUPPORTED;
 }
 
+// launch trusts the host's half of the contract: it is called only for ops supports_op
+// accepted, with operands of the shapes the catalogue gives (the runtime allocates them).
+// Set CATENA_CPU_CHECK=1 to check every launch again anyway (for hosts under development).
 ct_status* cpu_launch(ct_backend_ctx* cx, ct_stream*, const ct_op* op) {
+  static const bool check_each = [] {
+    const char* v = std::getenv("CATENA_CPU_CHECK");
+    return v && *v && *v != '0';
+  }();
   const KernelDef* k = ctx_of(cx)->find(op->name);
   if (!k) return error(CT_UNIMPLEMENTED, std::string("no cpu kernel for ") + op->name);
-  if (const char* why = k->support(*op)) return error(CT_INVALID_ARGUMENT, std::string(op->name) + ": " + why);
+  if (check_each)
+    if (const char* why = k->support(*op)) return error(CT_INVALID_ARGUMENT, std::string(op->name) + ": " + why);
   try {
     k->run(*op);
     return nullptr;

@@ -141,7 +141,7 @@ bool dense_extent(const Tensor& t) {
 }  // namespace
 
 void dispatch(const char* name, int version, const Tensor* const* in, int nin, const Tensor* const* out, int nout,
-              const ct_attr* attrs, int nattrs) {
+              const ct_attr* attrs, int nattrs, bool checked) {
   if (nin + nout > kMaxOperands)
     throw Error(CT_INVALID_ARGUMENT, std::string(name) + ": too many operands");
   if (nout == 0 && nin == 0) throw Error(CT_INVALID_ARGUMENT, std::string(name) + ": no operands");
@@ -166,7 +166,15 @@ void dispatch(const char* name, int version, const Tensor* const* in, int nin, c
   uint64_t key = support_key(name, version, in, nin, out, nout, attrs, nattrs);
   std::string reason;
   Device::Impl& d = dev.impl();
-  if (query_support(dev, name, key, op, &reason) != CT_UNSUPPORTED) {
+  int32_t support;
+  if (checked) {
+    const char* why = nullptr;
+    support = d.table->supports_op(d.ctx, d.index, &op, &why);
+    if (support == CT_UNSUPPORTED) reason = why ? why : "no reason given";
+  } else {
+    support = query_support(dev, name, key, op, &reason);
+  }
+  if (support != CT_UNSUPPORTED) {
     ct_status* s;
     {
       std::lock_guard<std::mutex> lock(d.stream_mutex);
@@ -198,7 +206,7 @@ void dispatch(const char* name, int version, const Tensor* const* in, int nin, c
   for (int i = 0; i < nin; ++i) hin[i] = stage_to_cpu(*in[i], cpu, true), phin[i] = &hin[i];
   // An output whose view skips bytes is read first, so the bytes it skips survive.
   for (int i = 0; i < nout; ++i) hout[i] = stage_to_cpu(*out[i], cpu, !dense_extent(*out[i])), phout[i] = &hout[i];
-  dispatch(name, version, phin, nin, phout, nout, attrs, nattrs);
+  dispatch(name, version, phin, nin, phout, nout, attrs, nattrs, checked);
   for (int i = 0; i < nout; ++i) unstage_from_cpu(hout[i], *out[i]);
 }
 
@@ -242,7 +250,7 @@ void launch(const char* name, int version, const std::vector<Tensor>& inputs, co
     out.push_back(&t);
   }
   dispatch(intern(name), version, in.data(), static_cast<int>(in.size()), out.data(), static_cast<int>(out.size()),
-           attrs.data(), attrs.size());
+           attrs.data(), attrs.size(), /*checked=*/true);
 }
 
 }  // namespace catena

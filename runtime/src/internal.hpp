@@ -150,7 +150,10 @@ void dispatch_op(const char* name, std::initializer_list<const Tensor*> in, std:
                  const Attrs& attrs = Attrs());
 
 // The dispatcher. `name` must be interned.
+// `checked`: operands come from a caller the runtime does not control (catena::launch), so
+// the backend's supports_op sees this very call instead of a cached answer for its kind
+// (backends trust launch operands to be what supports_op accepted).
 void dispatch(const char* name, int version, const Tensor* const* inputs, int num_inputs, const Tensor* const* outputs,
-              int num_outputs, const ct_attr* attrs, int num_attrs);
+              int num_outputs, const ct_attr* attrs, int num_attrs, bool checked = false);
 
 }  // namespace catena

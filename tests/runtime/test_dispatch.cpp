@@ -153,3 +153,11 @@ TEST_CASE("an op no backend implements is an error, not a crash") {
   Tensor y = Tensor::zeros(Shape{2}, float32, device("opaque:0"));
   CHECK_THROWS_AS(launch("acme.frobnicate", 1, {y}, {y}), Error);
 }
+
+TEST_CASE("launch with operands that break an op's rules is refused, even after a valid call of the same kind") {
+  Tensor a = Tensor::zeros(Shape{4}, float32, runtime().cpu()), y = Tensor::empty(Shape{4}, float32, runtime().cpu());
+  CHECK_NOTHROW(launch("core.add", 1, {a, a}, {y}));
+  Tensor big = Tensor::empty(Shape{400}, float32, runtime().cpu());  // same kind of call, wrong extent
+  CHECK_THROWS_WITH_AS(launch("core.add", 1, {a, a}, {big}), doctest::Contains("inputs must have the output's shape"),
+                       Error);
+}

@@ -14,8 +14,8 @@ namespace {
 class Binary : public FunctionNode {
  public:
   void check_type_forward(const std::vector<Tensor>& x) override {
-    detail::expect_same_dtype(label(), x[0], x[1]);
-    detail::expect_broadcastable(label(), x[0], x[1]);
+    detail::expect_same_dtype(*this, x[0], x[1]);
+    detail::expect_broadcastable(*this, x[0], x[1]);
   }
 };
 
@@ -61,7 +61,7 @@ class Div : public Binary {
   std::string label() const override { return "div"; }
   void check_type_forward(const std::vector<Tensor>& x) override {
     Binary::check_type_forward(x);
-    detail::expect_float(label(), x[0], "x");
+    detail::expect_float(*this, x[0], "x");
   }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override {
     retain_inputs({0, 1});
@@ -90,7 +90,7 @@ class Pow : public Binary {
   std::string label() const override { return "pow"; }
   void check_type_forward(const std::vector<Tensor>& x) override {
     Binary::check_type_forward(x);
-    detail::expect_float(label(), x[0], "x");
+    detail::expect_float(*this, x[0], "x");
   }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override {
     retain_inputs({0, 1});
@@ -112,7 +112,7 @@ class PowScalar : public FunctionNode {
  public:
   explicit PowScalar(double p) : p_(p) {}
   std::string label() const override { return "pow"; }
-  void check_type_forward(const std::vector<Tensor>& x) override { detail::expect_float(label(), x[0], "x"); }
+  void check_type_forward(const std::vector<Tensor>& x) override { detail::expect_float(*this, x[0], "x"); }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override {
     retain_inputs({0});
     return {ops::pow(x[0], scalar_like(p_, x[0]))};
@@ -167,7 +167,7 @@ class RdivScalar : public FunctionNode {
  public:
   explicit RdivScalar(double c) : c_(c) {}
   std::string label() const override { return "div"; }
-  void check_type_forward(const std::vector<Tensor>& x) override { detail::expect_float(label(), x[0], "x"); }
+  void check_type_forward(const std::vector<Tensor>& x) override { detail::expect_float(*this, x[0], "x"); }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override {
     retain_inputs({0});
     retain_outputs({0});
@@ -208,7 +208,7 @@ class Where : public FunctionNode {
   explicit Where(Tensor cond) : cond_(std::move(cond)) {}
   std::string label() const override { return "where"; }
   void check_type_forward(const std::vector<Tensor>& x) override {
-    detail::expect_same_dtype(label(), x[0], x[1]);
+    detail::expect_same_dtype(*this, x[0], x[1]);
     if (!cond_.dtype().is_bool()) throw Error(CT_INVALID_ARGUMENT, "where: condition must be bool, got " + cond_.dtype().name());
   }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override {

@@ -24,6 +24,8 @@ inline void expect_float(const std::string& fn, const Tensor& t, const char* arg
                                          "; convert it with F::cast");
 }
 
+// The checks build their message only when they fail; callers on hot paths pass the
+// label lazily through the overloads taking a FunctionNode.
 inline void expect_same_dtype(const std::string& fn, const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype())
     throw Error(CT_INVALID_ARGUMENT, fn + ": operands have different dtypes (" + a.dtype().name() + " and " +
@@ -38,6 +40,16 @@ inline void expect_broadcastable(const std::string& fn, const Tensor& a, const T
     throw Error(CT_INVALID_ARGUMENT, fn + ": shapes " + a.shape().str() + " and " + b.shape().str() +
                                          " do not broadcast");
   }
+}
+
+inline void expect_same_dtype(const FunctionNode& f, const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype()) expect_same_dtype(f.label(), a, b);
+}
+inline void expect_broadcastable(const FunctionNode& f, const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) expect_broadcastable(f.label(), a, b);
+}
+inline void expect_float(const FunctionNode& f, const Tensor& t, const char* arg) {
+  if (!t.dtype().is_float()) expect_float(f.label(), t, arg);
 }
 
 // Apply a single-output function.

@@ -13,8 +13,8 @@ class MatMul : public FunctionNode {
   MatMul(bool ta, bool tb) : ta_(ta), tb_(tb) {}
   std::string label() const override { return "matmul"; }
   void check_type_forward(const std::vector<Tensor>& x) override {
-    detail::expect_same_dtype(label(), x[0], x[1]);
-    detail::expect_float(label(), x[0], "a");
+    detail::expect_same_dtype(*this, x[0], x[1]);
+    detail::expect_float(*this, x[0], "a");
   }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override {
     retain_inputs({0, 1});
@@ -53,10 +53,10 @@ class Linear : public FunctionNode {
                                            W.shape().str() + " expects " + std::to_string(W.shape()[1]) +
                                            " (did you mean Linear(" + std::to_string(in.shape()[1]) + ", " +
                                            std::to_string(W.shape()[0]) + ")?)");
-    detail::expect_float(label(), in, "x");
-    detail::expect_same_dtype(label(), in, W);
+    detail::expect_float(*this, in, "x");
+    detail::expect_same_dtype(*this, in, W);
     if (x.size() == 3) {
-      detail::expect_same_dtype(label(), in, x[2]);
+      detail::expect_same_dtype(*this, in, x[2]);
       if (x[2].ndim() != 1 || x[2].shape()[0] != W.shape()[0])
         throw Error(CT_INVALID_ARGUMENT, "linear: b has shape " + x[2].shape().str() + " but W " + W.shape().str() +
                                              " needs (" + std::to_string(W.shape()[0]) + ",)");

@@ -15,7 +15,7 @@ namespace {
 
 class FloatUnary : public FunctionNode {
  public:
-  void check_type_forward(const std::vector<Tensor>& x) override { detail::expect_float(label(), x[0], "x"); }
+  void check_type_forward(const std::vector<Tensor>& x) override { detail::expect_float(*this, x[0], "x"); }
 };
 
 class Exp : public FloatUnary {

@@ -45,7 +45,7 @@ class MaxPool : public FunctionNode {
  public:
   explicit MaxPool(ops::Pool2d p) : p_(p) {}
   std::string label() const override { return "max_pooling_2d"; }
-  void check_type_forward(const std::vector<Tensor>& x) override { detail::expect_float(label(), x[0], "x"); }
+  void check_type_forward(const std::vector<Tensor>& x) override { detail::expect_float(*this, x[0], "x"); }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override {
     auto r = ops::max_pool2d(x[0], p_);
     idx_ = r.second;
@@ -66,7 +66,7 @@ class AvgPool : public FunctionNode {
  public:
   explicit AvgPool(ops::Pool2d p) : p_(p) {}
   std::string label() const override { return "average_pooling_2d"; }
-  void check_type_forward(const std::vector<Tensor>& x) override { detail::expect_float(label(), x[0], "x"); }
+  void check_type_forward(const std::vector<Tensor>& x) override { detail::expect_float(*this, x[0], "x"); }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override { return {ops::avg_pool2d(x[0], p_)}; }
   std::vector<Variable> backward(const std::vector<int>&, const std::vector<Variable>& gy) override;
 
