@@ -38,6 +38,7 @@ struct Runtime::Impl {
   std::vector<LoadRecord> records;
   std::vector<std::unique_ptr<Backend>> backends;  // cpu first, then in discovery order
   std::set<std::string> loaded_names;
+  std::vector<std::shared_ptr<boost::dll::shared_library>> libraries;  // the loaded plugins, kept forever
   bool has_allow_list = false;
   std::vector<std::string> allow_list;
   std::set<std::string> disabled;
@@ -415,7 +416,7 @@ void Runtime::Impl::load_group(const std::string& name, const std::vector<std::p
                        std::to_string(CT_ABI_MINOR) + " and its newer fields are ignored";
       if (is_cpu && disabled.count(name)) rec.message += "; CATENA_DISABLE cannot switch off cpu: fallback needs it";
       loaded_names.insert(name);
-      new boost::dll::shared_library(*libs[i]);  // never unloaded: plugins live until the process exits
+      libraries.push_back(libs[i]);  // never unloaded: plugins live until the process exits
       done = true;
     } else {
       rec.message = problem;

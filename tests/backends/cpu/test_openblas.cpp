@@ -55,6 +55,10 @@ TEST_CASE("an OPENBLAS_CORETYPE set by the user is respected") {
 TEST_CASE("an OpenBLAS loaded by someone else first is reported as such") {
   auto r = run_command("LD_PRELOAD=libopenblas.so.0 " + catena_test::catena_tool() + " devices");
   INFO(r.output);
+  if (contains(r.output, "ASan runtime does not come first")) {
+    MESSAGE("not checked in a sanitizer build: AddressSanitizer must be the first preloaded library");
+    return;
+  }
   CHECK(r.status == 0);
   CHECK(contains(r.output, "already loaded by the process before Catena"));
 }
