@@ -1,5 +1,6 @@
 // Tensors: creation, views, host transfer.
 #include "internal.hpp"
+#include "pool.hpp"
 
 #include <catena/ops.hpp>
 
@@ -85,7 +86,8 @@ struct Fresh {
 }  // namespace
 
 Tensor Tensor::empty(const Shape& shape, Dtype dtype, Device& device) {
-  auto block = std::make_shared<Fresh>(device, static_cast<uint64_t>(shape.numel()) * dtype.size());
+  auto block = std::allocate_shared<Fresh>(PoolAllocator<Fresh>(), device,
+                                           static_cast<uint64_t>(shape.numel()) * dtype.size());
   std::shared_ptr<Impl> impl(block, &block->impl);
   impl->storage = &block->storage;
   impl->dtype = dtype;
@@ -223,7 +225,7 @@ Tensor Tensor::astype(Dtype dt) const {
 }
 
 Tensor Tensor::view(const Shape& shape, const int64_t* strides, int64_t offset) const {
-  auto impl = std::make_shared<Impl>();
+  auto impl = std::allocate_shared<Impl>(PoolAllocator<Impl>());
   impl->storage = impl_->storage;
   impl->owner = impl_->owner ? impl_->owner : std::shared_ptr<const void>(impl_);
   impl->dtype = impl_->dtype;

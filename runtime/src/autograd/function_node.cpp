@@ -3,6 +3,7 @@
 #include <catena/ops.hpp>
 
 #include "../internal.hpp"
+#include "../pool.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -36,7 +37,7 @@ Variable VariableNode::variable_or_retained(const std::shared_ptr<VariableNode>&
   if (!retained.defined())
     throw Error(CT_FAILED_PRECONDITION, "the array of a variable was needed in backward but was not retained "
                                         "(a FunctionNode must call retain_inputs/retain_outputs in forward)");
-  auto impl = std::make_shared<VariableImpl>();
+  auto impl = std::allocate_shared<VariableImpl>(PoolAllocator<VariableImpl>());
   impl->data = retained;
   impl->node = self;
   impl->requires_grad = self->requires_grad;
@@ -74,7 +75,7 @@ Variable FunctionNode::apply_unrecorded(std::initializer_list<Variable> inputs, 
   if (cfg.type_check) check_type_forward(in);
   std::vector<Tensor> out = forward(in);
   if (cfg.debug) check_finite_debug(label(), out);
-  auto impl = std::make_shared<VariableImpl>();
+  auto impl = std::allocate_shared<VariableImpl>(PoolAllocator<VariableImpl>());
   impl->data = std::move(out.at(index));
   impl->requires_grad = requires_grad && impl->data.dtype().is_float();
   return Variable(std::move(impl));
@@ -119,7 +120,7 @@ std::vector<Variable> FunctionNode::apply_impl(const Variable* inputs, size_t co
   }
   auto self = record ? shared_from_this() : nullptr;
   for (size_t i = 0; i < out.size(); ++i) {
-    auto impl = std::make_shared<VariableImpl>();
+    auto impl = std::allocate_shared<VariableImpl>(PoolAllocator<VariableImpl>());
     impl->data = out[i];
     impl->requires_grad = requires_grad && out[i].dtype().is_float();
     result[i] = Variable(impl);

@@ -4,6 +4,7 @@
 #include <catena/ops.hpp>
 
 #include "../internal.hpp"
+#include "../pool.hpp"
 
 #include <queue>
 #include <unordered_map>
@@ -24,7 +25,7 @@ const std::shared_ptr<VariableImpl>& need(const std::shared_ptr<VariableImpl>& i
 
 Variable::Variable(const Tensor& data, bool requires_grad, const std::string& name) {
   if (!data.defined()) throw Error(CT_INVALID_ARGUMENT, "Variable: the array is undefined");
-  impl_ = std::make_shared<VariableImpl>();
+  impl_ = std::allocate_shared<VariableImpl>(PoolAllocator<VariableImpl>());
   impl_->data = data;
   impl_->name = name;
   impl_->requires_grad = requires_grad && data.dtype().is_float();
@@ -82,7 +83,7 @@ int Variable::rank() const {
 const std::shared_ptr<VariableNode>& Variable::node() const {
   need(impl_, "node");
   if (!impl_->node) {  // a leaf, or a result computed without a graph: its node starts now
-    auto n = std::make_shared<VariableNode>();
+    auto n = std::allocate_shared<VariableNode>(PoolAllocator<VariableNode>());
     n->requires_grad = impl_->requires_grad;
     n->shape = impl_->data.shape();
     n->dtype = impl_->data.dtype();

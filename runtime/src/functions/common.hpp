@@ -6,6 +6,7 @@
 #include <catena/ops.hpp>
 
 #include "../internal.hpp"
+#include "../pool.hpp"
 
 #include <string>
 #include <vector>
@@ -55,7 +56,8 @@ inline void expect_float(const FunctionNode& f, const Tensor& t, const char* arg
 // Apply a single-output function.
 template <class Fn, class... Args>
 Variable apply1(const std::vector<Variable>& inputs, Args&&... args) {
-  if (FunctionNode::would_record(inputs)) return std::make_shared<Fn>(std::forward<Args>(args)...)->apply(inputs)[0];
+  if (FunctionNode::would_record(inputs))
+    return std::allocate_shared<Fn>(PoolAllocator<Fn>(), std::forward<Args>(args)...)->apply(inputs)[0];
   Fn fn(std::forward<Args>(args)...);  // nothing will refer to it: no heap allocation
   return fn.apply(inputs)[0];
 }
@@ -65,7 +67,7 @@ Variable apply1(const std::vector<Variable>& inputs, Args&&... args) {
 template <class Fn, class... Args>
 Variable apply1(std::initializer_list<Variable> inputs, Args&&... args) {
   if (FunctionNode::would_record(inputs))
-    return std::make_shared<Fn>(std::forward<Args>(args)...)->apply(inputs)[0];
+    return std::allocate_shared<Fn>(PoolAllocator<Fn>(), std::forward<Args>(args)...)->apply(inputs)[0];
   Fn fn(std::forward<Args>(args)...);
   return fn.apply_unrecorded(inputs);
 }
