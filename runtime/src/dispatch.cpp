@@ -13,12 +13,7 @@ constexpr int kMaxOperands = 16;
 
 // Layout class of a tensor for the supports_op cache: 0 contiguous, 1 strided without
 // broadcast, 2 with zero (broadcast) or negative strides.
-int layout_class(const Tensor& t) {
-  if (t.is_contiguous()) return 0;
-  for (int i = 0; i < t.ndim(); ++i)
-    if (t.strides()[i] <= 0 && t.shape()[i] > 1) return 2;
-  return 1;
-}
+int layout_class(const Tensor& t) { return t.impl_layout(); }
 
 uint64_t mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);

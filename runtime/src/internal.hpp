@@ -138,7 +138,12 @@ struct Tensor::Impl {
   Shape shape;
   int64_t strides[kMaxDims] = {};
   int64_t offset = 0;  // elements
+  // Layout class for dispatch (0 contiguous, 1 strided, 2 zero or negative strides),
+  // computed once when the tensor or view is made.
+  int8_t layout = 0;
 };
+
+int compute_layout(const Shape& shape, const int64_t* strides);
 
 // Contiguous row-major strides for `shape`.
 void contiguous_strides(const Shape& shape, int64_t* strides);

@@ -216,6 +216,11 @@ Shape prepare_binary(const char* op, const Tensor& a, const Tensor& b, Tensor* a
 
 namespace {
 Tensor binary_interned(const char* op, const Tensor& a, const Tensor& b) {
+  if (a.defined() && b.defined() && a.dtype() == b.dtype() && &a.device() == &b.device() && a.shape() == b.shape()) {
+    Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());  // the common case: no broadcasting, no copies
+    dispatch_op(op, {&a, &b}, {&y});
+    return y;
+  }
   Tensor ab, bb;
   Shape s = prepare_binary(op, a, b, &ab, &bb);
   Tensor y = Tensor::empty(s, a.dtype(), a.device());

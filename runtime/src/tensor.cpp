@@ -151,14 +151,21 @@ Storage& Tensor::storage() const { return *impl_->storage; }
 
 int64_t Tensor::size(int axis) const { return shape()[norm_axis(axis, ndim(), "size")]; }
 
-bool Tensor::is_contiguous() const {
+int compute_layout(const Shape& shape, const int64_t* strides) {
   int64_t expected = 1;
-  for (int i = ndim() - 1; i >= 0; --i) {
-    if (impl_->shape[i] != 1 && impl_->strides[i] != expected) return false;
-    expected *= impl_->shape[i];
+  bool contiguous = true;
+  for (int i = shape.ndim() - 1; i >= 0; --i) {
+    if (shape[i] != 1 && strides[i] != expected) contiguous = false;
+    expected *= shape[i];
   }
-  return true;
+  if (contiguous) return 0;
+  for (int i = 0; i < shape.ndim(); ++i)
+    if (strides[i] <= 0 && shape[i] > 1) return 2;
+  return 1;
 }
+
+bool Tensor::is_contiguous() const { return impl_->layout == 0; }
+int Tensor::impl_layout() const { return impl_->layout; }
 
 std::string Tensor::str() const {
   if (!defined()) return "Tensor(undefined)";
@@ -232,6 +239,7 @@ Tensor Tensor::view(const Shape& shape, const int64_t* strides, int64_t offset) 
   impl->shape = shape;
   std::copy(strides, strides + shape.ndim(), impl->strides);
   impl->offset = offset;
+  impl->layout = static_cast<int8_t>(compute_layout(shape, impl->strides));
   return Tensor(std::move(impl));
 }
 

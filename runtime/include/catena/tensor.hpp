@@ -90,6 +90,8 @@ class Tensor {
 
   // The ABI description of this tensor. Valid while the tensor is alive.
   ct_tensor abi() const;
+  // 0 contiguous, 1 strided, 2 with zero or negative strides (dispatch's layout class).
+  int impl_layout() const;
   Storage& storage() const;
 
   struct Impl;

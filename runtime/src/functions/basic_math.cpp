@@ -230,10 +230,31 @@ class Where : public FunctionNode {
 
 }  // namespace
 
-Variable add(const Variable& a, const Variable& b) { return apply1<Add>({a, b}); }
-Variable sub(const Variable& a, const Variable& b) { return apply1<Sub>({a, b}); }
-Variable mul(const Variable& a, const Variable& b) { return apply1<Mul>({a, b}); }
-Variable div(const Variable& a, const Variable& b) { return apply1<Div>({a, b}); }
+namespace {
+
+// When nothing will be recorded, the arithmetic operators skip the function node: the
+// array op runs directly. If it refuses its operands, the full path runs instead, so the
+// error names the function as Chainer's would ("add: ...").
+template <class Fn>
+Variable arithmetic(Tensor (*op)(const Tensor&, const Tensor&), const Variable& a, const Variable& b) {
+  if (a.defined() && b.defined() && !FunctionNode::would_record({a, b})) {
+    try {
+      auto impl = std::allocate_shared<VariableImpl>(PoolAllocator<VariableImpl>());
+      impl->data = op(a.array(), b.array());
+      impl->requires_grad = (a.requires_grad() || b.requires_grad()) && impl->data.dtype().is_float();
+      return Variable(std::move(impl));
+    } catch (const Error&) {
+    }
+  }
+  return apply1<Fn>({a, b});
+}
+
+}  // namespace
+
+Variable add(const Variable& a, const Variable& b) { return arithmetic<Add>(ops::add, a, b); }
+Variable sub(const Variable& a, const Variable& b) { return arithmetic<Sub>(ops::sub, a, b); }
+Variable mul(const Variable& a, const Variable& b) { return arithmetic<Mul>(ops::mul, a, b); }
+Variable div(const Variable& a, const Variable& b) { return arithmetic<Div>(ops::div, a, b); }
 Variable neg(const Variable& x) { return apply1<Neg>({x}); }
 Variable pow(const Variable& a, const Variable& b) { return apply1<Pow>({a, b}); }
 Variable pow(const Variable& x, double p) { return apply1<PowScalar>({x}, p); }
