@@ -10,6 +10,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -58,14 +59,34 @@ struct Context {
   std::string name, vendor, description;
   std::vector<KernelDef> kernels;
   std::unordered_map<std::string, const KernelDef*> by_name;
+  // Names arrive interned, so kernels are cached by the name's address in a small
+  // open-addressing table read without a lock (entries are written once, under one).
+  static constexpr size_t kSlots = 1024;
+  std::atomic<const char*> slot_name[kSlots] = {};
+  std::atomic<const KernelDef*> slot_kernel[kSlots] = {};
+  std::mutex insert_mutex;
+
   const KernelDef* find(const char* name) {
-    // Names arrive interned, so a per-thread cache by address answers without a lock.
-    thread_local std::unordered_map<const char*, const KernelDef*> by_address;
-    auto hit = by_address.find(name);
-    if (hit != by_address.end()) return hit->second;
+    size_t h = (reinterpret_cast<uintptr_t>(name) >> 4) * 0x9E3779B97F4A7C15ull >> 54;  // 10 bits
+    for (size_t probe = 0; probe < kSlots; ++probe) {
+      size_t i = (h + probe) & (kSlots - 1);
+      const char* n = slot_name[i].load(std::memory_order_acquire);
+      if (n == name) return slot_kernel[i].load(std::memory_order_relaxed);
+      if (!n) break;
+    }
     auto it = by_name.find(name);
     const KernelDef* k = it == by_name.end() ? nullptr : it->second;
-    by_address.emplace(name, k);
+    std::lock_guard<std::mutex> lock(insert_mutex);
+    for (size_t probe = 0; probe < kSlots; ++probe) {
+      size_t i = (h + probe) & (kSlots - 1);
+      const char* n = slot_name[i].load(std::memory_order_relaxed);
+      if (n == name) break;
+      if (!n) {
+        slot_kernel[i].store(k, std::memory_order_relaxed);
+        slot_name[i].store(name, std::memory_order_release);
+        break;
+      }
+    }
     return k;
   }
 };

@@ -24,7 +24,9 @@ Config& global_config() {
 }
 
 Config& config() {
-  thread_local Config c = global_config();
+  // Read on every function call: the initial-exec model avoids __tls_get_addr. The
+  // object is 4 bytes, well within the static TLS a dlopen'ed library may still use.
+  static thread_local Config c __attribute__((tls_model("initial-exec"))) = global_config();
   return c;
 }
 
