@@ -26,16 +26,17 @@ uint64_t hash_bytes(uint64_t h, const void* p, size_t n) {
   return h;
 }
 
-uint64_t support_key(const char* name, int version, const Tensor* const* in, int nin, const Tensor* const* out, int nout,
-                     const ct_attr* attrs, int nattrs) {
+// `tin`/`tout`: the operands' ABI descriptions, already built by the caller.
+uint64_t support_key(const char* name, int version, const Tensor* const* in, const ct_tensor* tin, int nin,
+                     const Tensor* const* out, const ct_tensor* tout, int nout, const ct_attr* attrs, int nattrs) {
   uint64_t h = mix(reinterpret_cast<uintptr_t>(name), static_cast<uint64_t>(version));
-  auto add = [&](const Tensor& t) {
-    h = mix(h, static_cast<uint64_t>(t.dtype().raw.code) | (uint64_t(t.dtype().raw.bits) << 8) |
-                   (uint64_t(t.ndim()) << 16) | (uint64_t(layout_class(t)) << 24));
+  auto add = [&](const Tensor& t, const ct_tensor& c) {
+    h = mix(h, static_cast<uint64_t>(c.dl.dtype.code) | (uint64_t(c.dl.dtype.bits) << 8) | (uint64_t(c.dl.ndim) << 16) |
+                   (uint64_t(layout_class(t)) << 24));
   };
   h = mix(h, uint64_t(nin) << 32 | uint64_t(nout));
-  for (int i = 0; i < nin; ++i) add(*in[i]);
-  for (int i = 0; i < nout; ++i) add(*out[i]);
+  for (int i = 0; i < nin; ++i) add(*in[i], tin[i]);
+  for (int i = 0; i < nout; ++i) add(*out[i], tout[i]);
   for (int i = 0; i < nattrs; ++i) {
     const ct_attr& a = attrs[i];
     h = hash_bytes(h, a.name, std::strlen(a.name));
@@ -158,7 +159,7 @@ void dispatch(const char* name, int version, const Tensor* const* in, int nin, c
   for (int i = 0; i < nout; ++i) tout[i] = out[i]->abi(), pout[i] = &tout[i];
   ct_op op{sizeof(ct_op), name, version, nin, nout, nattrs, pin, pout, attrs};
 
-  uint64_t key = support_key(name, version, in, nin, out, nout, attrs, nattrs);
+  uint64_t key = support_key(name, version, in, tin, nin, out, tout, nout, attrs, nattrs);
   std::string reason;
   Device::Impl& d = dev.impl();
   int32_t support;
@@ -218,7 +219,7 @@ std::pair<int32_t, std::string> query_support(Device& dev, const char* name_in, 
   for (auto& t : tout) pout.push_back(&t);
   ct_op op{sizeof(ct_op), name, version, static_cast<int32_t>(in.size()), static_cast<int32_t>(out.size()),
            attrs.size(), pin.data(), pout.data(), attrs.data()};
-  uint64_t key = support_key(name, version, in.data(), static_cast<int>(in.size()), out.data(),
+  uint64_t key = support_key(name, version, in.data(), tin.data(), static_cast<int>(in.size()), out.data(), tout.data(),
                              static_cast<int>(out.size()), attrs.data(), attrs.size());
   std::string reason;
   int32_t answer = query_support(dev, name, key, op, &reason);

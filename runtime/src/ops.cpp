@@ -218,7 +218,9 @@ namespace {
 Tensor binary_interned(const char* op, const Tensor& a, const Tensor& b) {
   if (a.defined() && b.defined() && a.dtype() == b.dtype() && &a.device() == &b.device() && a.shape() == b.shape()) {
     Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());  // the common case: no broadcasting, no copies
-    dispatch_op(op, {&a, &b}, {&y});
+    const Tensor* in[2] = {&a, &b};
+    const Tensor* out[1] = {&y};
+    dispatch(op, 1, in, 2, out, 1, nullptr, 0);
     return y;
   }
   Tensor ab, bb;
