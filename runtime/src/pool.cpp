@@ -1,41 +1,36 @@
 #include "pool.hpp"
 
-#include "internal.hpp"
+#include <cstdint>
 
 namespace catena {
 
 namespace {
 
-constexpr size_t kGranule = 16, kClasses = 32, kKeep = 8192;  // up to 512-byte blocks
+constexpr size_t kGranule = 16, kClasses = 32, kKeep = 4096;  // up to 512-byte blocks
 
 struct FreeBlock {
   FreeBlock* next;
 };
 
-struct Class {
-  SpinLock lock;
-  FreeBlock* head = nullptr;
-  size_t count = 0;
+// Per-thread free lists: no lock and no atomic on the hot path. A block freed by another
+// thread simply joins that thread's list. Initial-exec TLS (no __tls_get_addr): the state
+// is 512 bytes, within the static TLS a dlopen'ed library may still use.
+struct Lists {
+  FreeBlock* head[kClasses];
+  uint32_t count[kClasses];
 };
-
-Class* classes() {
-  static Class* c = new Class[kClasses];  // never destroyed: blocks may be freed at exit
-  return c;
-}
+thread_local Lists t_lists __attribute__((tls_model("initial-exec"))) = {};
 
 }  // namespace
 
 void* pool_allocate(size_t bytes) {
   size_t k = (bytes + kGranule - 1) / kGranule;
   if (k == 0 || k > kClasses) return ::operator new(bytes);
-  Class& c = classes()[k - 1];
-  {
-    std::lock_guard<SpinLock> g(c.lock);
-    if (FreeBlock* b = c.head) {
-      c.head = b->next;
-      --c.count;
-      return b;
-    }
+  Lists& l = t_lists;
+  if (FreeBlock* b = l.head[k - 1]) {
+    l.head[k - 1] = b->next;
+    --l.count[k - 1];
+    return b;
   }
   return ::operator new(k * kGranule);
 }
@@ -43,18 +38,12 @@ void* pool_allocate(size_t bytes) {
 void pool_free(void* p, size_t bytes) {
   size_t k = (bytes + kGranule - 1) / kGranule;
   if (k == 0 || k > kClasses) return ::operator delete(p);
-  Class& c = classes()[k - 1];
-  {
-    std::lock_guard<SpinLock> g(c.lock);
-    if (c.count < kKeep) {
-      auto* b = static_cast<FreeBlock*>(p);
-      b->next = c.head;
-      c.head = b;
-      ++c.count;
-      return;
-    }
-  }
-  ::operator delete(p);
+  Lists& l = t_lists;
+  if (l.count[k - 1] >= kKeep) return ::operator delete(p);
+  auto* b = static_cast<FreeBlock*>(p);
+  b->next = l.head[k - 1];
+  l.head[k - 1] = b;
+  ++l.count[k - 1];
 }
 
 }  // namespace catena

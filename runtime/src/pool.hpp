@@ -1,7 +1,7 @@
 // A small-object pool for the runtime's per-op objects (tensor blocks, variables, graph
-// nodes): blocks of up to 512 bytes are recycled through free lists per 16-byte size
-// class, each behind a spin lock, instead of going through malloc and free on every op.
-// At most kKeep blocks per class are kept; the rest go back to the system.
+// nodes): blocks of up to 512 bytes are recycled through per-thread free lists per 16-byte
+// size class instead of going through malloc and free on every op. At most kKeep blocks
+// per class and thread are kept; the rest go back to the system.
 #pragma once
 
 #include <cstddef>
