@@ -59,7 +59,7 @@ Device::Device(Backend* backend, int backend_index, const ct_device_props& props
   impl_->index = backend_index;
   impl_->dl_device_type = props.dl_device_type;
   check_status(impl_->table->stream_create(impl_->ctx, backend_index, &impl_->stream),
-               "creating the stream of " + name_);
+               [&] { return "creating the stream of " + name_; });
 }
 
 Device::~Device() { delete impl_; }  // never runs in practice: the runtime lives until exit
@@ -85,7 +85,7 @@ void Device::empty_cache() {
 
 void Device::synchronize() {
   std::lock_guard<std::mutex> lock(impl_->stream_mutex);
-  check_status(impl_->table->stream_synchronize(impl_->ctx, impl_->stream), "on " + name_);
+  check_status(impl_->table->stream_synchronize(impl_->ctx, impl_->stream), [&] { return "on " + name_; });
 }
 
 std::map<std::string, uint64_t> Device::fallback_counts() const {
@@ -152,7 +152,7 @@ ct_buffer* Device::Impl::allocate(uint64_t bytes, uint64_t* rounded) {
     for (ct_buffer* c : give_back) table->buffer_free(ctx, c);
     s = table->buffer_alloc(ctx, index, size, 256, &b);
   }
-  check_status(s, "allocating " + std::to_string(bytes) + " bytes");
+  check_status(s, [&] { return "allocating " + std::to_string(bytes) + " bytes"; });
   std::lock_guard<SpinLock> lock(alloc_mutex);
   ++stats.device_allocs;
   stats.bytes_in_use += size;

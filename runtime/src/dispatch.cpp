@@ -109,8 +109,8 @@ Tensor stage_to_cpu(const Tensor& t, Device& cpu, bool read) {
     std::lock_guard<std::mutex> lock(d.stream_mutex);
     size_t isz = t.dtype().size();
     check_status(d.table->copy_to_host(d.ctx, d.stream, t.storage().buffer(), lo * isz, flat.storage().data(), count * isz),
-                 "fallback: copying from " + t.device().name());
-    check_status(d.table->stream_synchronize(d.ctx, d.stream), "fallback: on " + t.device().name());
+                 [&] { return "fallback: copying from " + t.device().name(); });
+    check_status(d.table->stream_synchronize(d.ctx, d.stream), [&] { return "fallback: on " + t.device().name(); });
   }
   return flat.view(t.shape(), t.strides(), t.offset() - lo);
 }
@@ -124,7 +124,7 @@ void unstage_from_cpu(const Tensor& host_view, const Tensor& t) {
   std::lock_guard<std::mutex> lock(d.stream_mutex);
   check_status(d.table->copy_from_host(d.ctx, d.stream, host_view.storage().data(), t.storage().buffer(), lo * isz,
                                        (hi - lo + 1) * isz, CT_HOST_DURING_CALL),
-               "fallback: copying to " + t.device().name());
+               [&] { return "fallback: copying to " + t.device().name(); });
 }
 
 bool dense_extent(const Tensor& t) {
@@ -176,7 +176,7 @@ void dispatch(const char* name, int version, const Tensor* const* in, int nin, c
       std::lock_guard<std::mutex> lock(d.stream_mutex);
       s = d.table->launch(d.ctx, d.stream, &op);
     }
-    if (s) check_status(s, describe(name, in, nin) + " on " + dev.name());  // the message only on failure
+    check_status(s, [&] { return describe(name, in, nin) + " on " + dev.name(); });
     return;
   }
   if (dev.is_cpu())

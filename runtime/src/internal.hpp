@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -25,8 +26,16 @@ struct ct_status {
 namespace catena {
 
 ct_status* make_status(ct_code code, const std::string& message);
-// Throw catena::Error(code, context + ": " + message) if `s` is an error; frees it.
-void check_status(ct_status* s, const std::string& context);
+// Throw catena::Error(code, context + ": " + message) and free `s`.
+[[noreturn]] void fail_status(ct_status* s, const std::string& context);
+// If `s` is an error, throw it with a context: a string, or a callable returning one
+// (built only on failure, which keeps hot paths free of string work).
+template <class Context>
+inline void check_status(ct_status* s, Context&& context) {
+  if (!s) return;
+  if constexpr (std::is_invocable_v<Context>) fail_status(s, context());
+  else fail_status(s, std::string(context));
+}
 const ct_host* host_services();
 // Write a warning to stderr, prefixed "catena: warning: ".
 void warn(const std::string& message);

@@ -39,8 +39,7 @@ ct_status* make_status(ct_code code, const std::string& message) {
   return new ct_status{static_cast<int32_t>(code), message};
 }
 
-void check_status(ct_status* s, const std::string& context) {
-  if (!s) return;
+void fail_status(ct_status* s, const std::string& context) {
   ct_code code = static_cast<ct_code>(s->code);
   std::string msg = context + ": " + (s->message.empty() ? code_name(code) : s->message);
   delete s;

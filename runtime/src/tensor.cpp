@@ -114,7 +114,7 @@ Tensor Tensor::from_host(const void* data, size_t bytes, const Shape& shape, Dty
     Device::Impl& d = device.impl();
     std::lock_guard<std::mutex> lock(d.stream_mutex);
     check_status(d.table->copy_from_host(d.ctx, d.stream, data, t.storage().buffer(), 0, want, CT_HOST_DURING_CALL),
-                 "copying to " + device.name());
+                 [&] { return "copying to " + device.name(); });
   }
   return t;
 }
@@ -198,8 +198,8 @@ void Tensor::copy_to_host(void* dst, size_t bytes) const {
   Device::Impl& d = c.device().impl();
   std::lock_guard<std::mutex> lock(d.stream_mutex);
   check_status(d.table->copy_to_host(d.ctx, d.stream, c.storage().buffer(), c.offset() * dtype().size(), dst, want),
-               "copying from " + c.device().name());
-  check_status(d.table->stream_synchronize(d.ctx, d.stream), "on " + c.device().name());
+               [&] { return "copying from " + c.device().name(); });
+  check_status(d.table->stream_synchronize(d.ctx, d.stream), [&] { return "on " + c.device().name(); });
 }
 
 Tensor Tensor::to(Device& target) const {
