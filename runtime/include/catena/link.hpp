@@ -1,0 +1,118 @@
+// Parameters, initializers, Link, Chain and ChainList, with Chainer's semantics.
+//
+//   struct MLP : catena::Chain {
+//     catena::L::Linear l1{catena::L::Linear::lazy(), 100}, l2{100, 10};
+//     MLP() { register_link("l1", l1); register_link("l2", l2); }  // Chainer's init_scope
+//     catena::Variable forward(const catena::Variable& x) {
+//       return l2(catena::F::relu(l1(x)));
+//     }
+//   };
+//
+// Links register members by reference, so a link is neither copied nor moved.
+#pragma once
+
+#include <catena/variable.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace catena {
+
+// Fills a freshly allocated array (its shape and dtype are the parameter's).
+using Initializer = std::function<void(Tensor& array)>;
+
+namespace initializers {
+// Chainer's initializers; fan_in = shape[1] * prod(shape[2:]), fan_out = shape[0] * prod(shape[2:]).
+Initializer LeCunNormal(double scale = 1.0);   // normal, std = scale * sqrt(1 / fan_in) (the default)
+Initializer LeCunUniform(double scale = 1.0);  // uniform(-s, s), s = scale * sqrt(3 / fan_in)
+Initializer GlorotNormal(double scale = 1.0);  // std = scale * sqrt(2 / (fan_in + fan_out))
+Initializer GlorotUniform(double scale = 1.0); // s = scale * sqrt(6 / (fan_in + fan_out))
+Initializer HeNormal(double scale = 1.0);      // std = scale * sqrt(2 / fan_in)
+Initializer HeUniform(double scale = 1.0);     // s = scale * sqrt(6 / fan_in)
+Initializer Normal(double scale = 0.05);       // normal(0, scale)
+Initializer Uniform(double scale = 0.05);      // uniform(-scale, scale)
+Initializer Constant(double value);
+Initializer Zero();
+Initializer One();
+}  // namespace initializers
+
+// A Variable a link owns and an optimizer updates. It may start uninitialized (its shape
+// unknown until the first forward) and is then filled by its initializer.
+class Parameter : public Variable {
+ public:
+  Parameter() = default;
+  // Uninitialized until initialize(shape) (or given a shape here).
+  explicit Parameter(Initializer init, const Shape& shape = Shape(), bool shaped = false, Dtype dtype = float32);
+  // Initialized with `data`.
+  explicit Parameter(const Tensor& data);
+
+  bool is_initialized() const { return defined(); }
+  // Allocate on `device` and fill with the initializer. A fresh parameter's gradient is
+  // NaN-filled, as in Chainer (cleargrads before the first backward).
+  void initialize(const Shape& shape, Device& device);
+  Dtype param_dtype() const { return dtype_; }
+  bool update_enabled() const { return update_enabled_; }
+  void set_update_enabled(bool on) { update_enabled_ = on; }
+
+ private:
+  Initializer init_;
+  Dtype dtype_ = float32;
+  bool update_enabled_ = true;
+};
+
+class Link {
+ public:
+  Link() = default;
+  virtual ~Link() = default;
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  // Parameters with Chainer's path names ("/l1/W"), depth first, in registration order.
+  std::vector<std::pair<std::string, Parameter*>> namedparams();
+  std::vector<Parameter*> params();
+  // Child links with their paths ("/l1"), this link included as "/".
+  std::vector<std::pair<std::string, Link*>> namedlinks();
+  void cleargrads();
+  // Move every parameter (and persistent array) to `device`; uninitialized ones will be
+  // made there.
+  void to_device(Device& device);
+  Device& device() const;  // where its parameters live (the default device until to_device)
+  // Freeze or unfreeze every parameter (transfer learning).
+  void disable_update();
+  void enable_update();
+  // Chainer's persistent values: arrays saved with the link but not trained.
+  std::vector<std::pair<std::string, Tensor*>> namedpersistents();
+
+ protected:
+  void register_param(const std::string& name, Parameter& p);
+  void register_link(const std::string& name, Link& child);
+  void register_persistent(const std::string& name, Tensor& value);
+
+ private:
+  void check_name(const std::string& name) const;
+  std::vector<std::pair<std::string, Parameter*>> params_;
+  std::vector<std::pair<std::string, Link*>> children_;
+  std::vector<std::pair<std::string, Tensor*>> persistents_;
+  Device* device_ = nullptr;
+
+  friend class ChainList;
+};
+
+// A link of links (Chainer's Chain): subclasses register children in their constructor.
+class Chain : public Link {};
+
+// Children named "0", "1", ... by position; owned by the list.
+class ChainList : public Link {
+ public:
+  Link& append(std::unique_ptr<Link> link);
+  size_t size() const { return owned_.size(); }
+  Link& operator[](size_t i) { return *owned_.at(i); }
+
+ private:
+  std::vector<std::unique_ptr<Link>> owned_;
+};
+
+}  // namespace catena

@@ -1,0 +1,180 @@
+// Parameters, initializers and the Link tree.
+#include <catena/link.hpp>
+#include <catena/ops.hpp>
+#include <catena/random.hpp>
+
+#include "internal.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace catena {
+
+namespace initializers {
+
+namespace {
+
+void fans(const Tensor& a, double* fan_in, double* fan_out) {
+  const Shape& s = a.shape();
+  if (s.ndim() < 2)
+    throw Error(CT_INVALID_ARGUMENT, "initializer: fan in and out need at least 2 dimensions, got " + s.str());
+  double receptive = 1;
+  for (int i = 2; i < s.ndim(); ++i) receptive *= double(s[i]);
+  *fan_in = double(s[1]) * receptive;
+  *fan_out = double(s[0]) * receptive;
+}
+
+void fill_from(Tensor& a, const Tensor& values) { ops::copy(a, values); }
+
+Initializer normal_with(std::function<double(double, double)> stddev) {
+  return [stddev](Tensor& a) {
+    double fi, fo;
+    fans(a, &fi, &fo);
+    fill_from(a, default_generator().normal(a.shape(), a.dtype(), a.device(), 0.0, stddev(fi, fo)));
+  };
+}
+
+Initializer uniform_with(std::function<double(double, double)> bound) {
+  return [bound](Tensor& a) {
+    double fi, fo;
+    fans(a, &fi, &fo);
+    double s = bound(fi, fo);
+    fill_from(a, default_generator().uniform(a.shape(), a.dtype(), a.device(), -s, s));
+  };
+}
+
+}  // namespace
+
+Initializer LeCunNormal(double k) { return normal_with([k](double fi, double) { return k * std::sqrt(1.0 / fi); }); }
+Initializer LeCunUniform(double k) { return uniform_with([k](double fi, double) { return k * std::sqrt(3.0 / fi); }); }
+Initializer GlorotNormal(double k) {
+  return normal_with([k](double fi, double fo) { return k * std::sqrt(2.0 / (fi + fo)); });
+}
+Initializer GlorotUniform(double k) {
+  return uniform_with([k](double fi, double fo) { return k * std::sqrt(6.0 / (fi + fo)); });
+}
+Initializer HeNormal(double k) { return normal_with([k](double fi, double) { return k * std::sqrt(2.0 / fi); }); }
+Initializer HeUniform(double k) { return uniform_with([k](double fi, double) { return k * std::sqrt(6.0 / fi); }); }
+Initializer Normal(double scale) {
+  return [scale](Tensor& a) { fill_from(a, default_generator().normal(a.shape(), a.dtype(), a.device(), 0.0, scale)); };
+}
+Initializer Uniform(double scale) {
+  return [scale](Tensor& a) {
+    fill_from(a, default_generator().uniform(a.shape(), a.dtype(), a.device(), -scale, scale));
+  };
+}
+Initializer Constant(double value) {
+  return [value](Tensor& a) { ops::fill(a, value); };
+}
+Initializer Zero() { return Constant(0.0); }
+Initializer One() { return Constant(1.0); }
+
+}  // namespace initializers
+
+Parameter::Parameter(Initializer init, const Shape& shape, bool shaped, Dtype dtype)
+    : init_(init ? std::move(init) : initializers::LeCunNormal()), dtype_(dtype) {
+  if (shaped) initialize(shape, default_device());
+}
+
+Parameter::Parameter(const Tensor& data) : Variable(data, true), dtype_(data.dtype()) {}
+
+void Parameter::initialize(const Shape& shape, Device& device) {
+  Tensor a = Tensor::empty(shape, dtype_, device);
+  if (!init_) init_ = initializers::LeCunNormal();
+  init_(a);
+  static_cast<Variable&>(*this) = Variable(a, true);
+  set_grad(Tensor::full(shape, std::numeric_limits<double>::quiet_NaN(), dtype_, device));
+}
+
+Device& Link::device() const { return device_ ? *device_ : default_device(); }
+
+void Link::check_name(const std::string& name) const {
+  if (name.empty() || name.find('/') != std::string::npos)
+    throw Error(CT_INVALID_ARGUMENT, "register: a name must be non-empty and contain no '/': '" + name + "'");
+  for (const auto& p : params_)
+    if (p.first == name) throw Error(CT_ALREADY_EXISTS, "register: '" + name + "' is already a parameter of this link");
+  for (const auto& c : children_)
+    if (c.first == name) throw Error(CT_ALREADY_EXISTS, "register: '" + name + "' is already a child of this link");
+  for (const auto& c : persistents_)
+    if (c.first == name) throw Error(CT_ALREADY_EXISTS, "register: '" + name + "' is already a persistent value");
+}
+
+void Link::register_param(const std::string& name, Parameter& p) {
+  check_name(name);
+  params_.push_back({name, &p});
+}
+
+void Link::register_link(const std::string& name, Link& child) {
+  check_name(name);
+  if (&child == this) throw Error(CT_INVALID_ARGUMENT, "register_link: a link cannot contain itself");
+  children_.push_back({name, &child});
+}
+
+void Link::register_persistent(const std::string& name, Tensor& value) {
+  check_name(name);
+  persistents_.push_back({name, &value});
+}
+
+std::vector<std::pair<std::string, Link*>> Link::namedlinks() {
+  std::vector<std::pair<std::string, Link*>> out{{"/", this}};
+  for (auto& [name, child] : children_)
+    for (auto& [path, l] : child->namedlinks()) out.push_back({"/" + name + (path == "/" ? "" : path), l});
+  return out;
+}
+
+std::vector<std::pair<std::string, Parameter*>> Link::namedparams() {
+  std::vector<std::pair<std::string, Parameter*>> out;
+  for (auto& [name, p] : params_) out.push_back({"/" + name, p});
+  for (auto& [name, child] : children_)
+    for (auto& [path, p] : child->namedparams()) out.push_back({"/" + name + path, p});
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor*>> Link::namedpersistents() {
+  std::vector<std::pair<std::string, Tensor*>> out;
+  for (auto& [name, t] : persistents_) out.push_back({"/" + name, t});
+  for (auto& [name, child] : children_)
+    for (auto& [path, t] : child->namedpersistents()) out.push_back({"/" + name + path, t});
+  return out;
+}
+
+std::vector<Parameter*> Link::params() {
+  std::vector<Parameter*> out;
+  for (auto& [path, p] : namedparams()) out.push_back(p);
+  return out;
+}
+
+void Link::cleargrads() {
+  for (Parameter* p : params())
+    if (p->is_initialized()) p->cleargrad();
+}
+
+void Link::to_device(Device& d) {
+  for (auto& [path, l] : namedlinks()) l->device_ = &d;
+  for (Parameter* p : params()) {
+    if (!p->is_initialized() || &p->device() == &d) continue;
+    Tensor grad = p->grad();
+    p->set_array(p->array().to(d));
+    p->set_grad(grad.defined() ? grad.to(d) : Tensor());
+  }
+  for (auto& [path, t] : namedpersistents())
+    if (t->defined()) *t = t->to(d);
+}
+
+void Link::disable_update() {
+  for (Parameter* p : params()) p->set_update_enabled(false);
+}
+
+void Link::enable_update() {
+  for (Parameter* p : params()) p->set_update_enabled(true);
+}
+
+Link& ChainList::append(std::unique_ptr<Link> link) {
+  if (!link) throw Error(CT_INVALID_ARGUMENT, "ChainList::append: the link is null");
+  Link& ref = *link;
+  register_link(std::to_string(owned_.size()), ref);
+  owned_.push_back(std::move(link));
+  return ref;
+}
+
+}  // namespace catena
