@@ -176,6 +176,7 @@ const std::vector<FunctionProbe>& functions_catalog() {
       {"softmax", true, [](D d) { return one(F::softmax(v32(d, Shape{2, 3}))); }},
       {"log_softmax", true, [](D d) { return one(F::log_softmax(v32(d, Shape{2, 3}))); }},
       {"reshape", true, [](D d) { return one(F::reshape(v32(d, Shape{2, 3}), Shape{3, 2})); }},
+      {"broadcast", true, [](D d) { return F::broadcast({v32(d, Shape{2, 1}), v32(d, Shape{3})}); }},
       {"broadcast_to", true, [](D d) { return one(F::broadcast_to(v32(d, Shape{3}), Shape{2, 3})); }},
       {"sum_to", true, [](D d) { return one(F::sum_to(v32(d, Shape{2, 3}), Shape{1, 3})); }},
       {"transpose", true, [](D d) { return one(F::transpose(v32(d, Shape{2, 3}))); }},
@@ -233,6 +234,7 @@ const std::vector<FunctionProbe>& functions_catalog() {
          return one(F::margin_ranking(v32(d, Shape{3}), v32(d, Shape{3}, 0, 1), Tensor::full(Shape{3}, 1.0, float32, d)));
        }},
       {"accuracy", false, [](D d) { return one(F::accuracy(v32(d, Shape{2, 3}), i32(d, {0, 2}))); }},
+      {"argmax", false, [](D d) { return one(F::argmax(v32(d, Shape{2, 3}), 1)); }},
   };
   return fns;
 }

@@ -143,9 +143,14 @@ CASES = {
     "triplet": (lambda a, p, n: F.triplet(a, p, n, margin=0.5), [((4, 3), -1, 1), ((4, 3), -1, 1), ((4, 3), -1, 1)]),
     "accuracy": (lambda y, t: F.accuracy(y, t), [((6, 4), -1, 1), ((6,), "int", 0, 4)]),
     "accuracy_ignore": (lambda y, t: F.accuracy(y, t, ignore_label=-1), [((6, 4), -1, 1), ((6,), "int", -1, 4)]),
+    "where": (lambda c, a, b: F.where(c, a, b), [((3, 4), "bool"), ((3, 4), -1, 1), ((3, 4), -1, 1)]),
+    "cast_float16": (lambda x: F.cast(x, np.float16), X34),
+    "broadcast": (lambda a, b: F.broadcast(a, b), [((2, 1), -1, 1), ((3,), -1, 1)]),
+    "argmax": (lambda x: F.argmax(x, axis=1), [((4, 5), -1, 1)]),
+    "add_n": (lambda a, b, c: F.add(a, b, c), [((2, 3), -1, 1), ((2, 3), -1, 1), ((2, 3), -1, 1)]),
 }
 
-NO_BACKWARD = {"accuracy", "accuracy_ignore"}
+NO_BACKWARD = {"accuracy", "accuracy_ignore", "argmax"}
 
 
 def fmt(kind, arr):
@@ -156,9 +161,12 @@ def fmt(kind, arr):
 
 
 def make_input(seed, spec, dtype):
-    shape, lo, hi = spec[0], spec[1], spec[2]
+    shape, lo = spec[0], spec[1]
+    hi = spec[2] if len(spec) > 2 else None
     if lo == "int":  # labels and ids: int32 in [hi_lo, hi)
         return np.random.RandomState(seed).randint(hi, spec[3], shape).astype(np.int32)
+    if lo == "bool":
+        return np.random.RandomState(seed).randint(0, 2, shape).astype(bool)
     return uniform(seed, shape, lo, hi).astype(dtype)
 
 
@@ -178,7 +186,7 @@ def main():
                 lines += [fmt("output", y.array) for y in ys]
                 lines.append("end")
                 continue
-            gys = [uniform(seed * 10 + 9 + k, y.shape).astype(dtype) for k, y in enumerate(ys)]
+            gys = [uniform(seed * 10 + 9 + k, y.shape).astype(y.dtype) for k, y in enumerate(ys)]
             # Record gy first: some Chainer backward methods modify their gradient in place.
             lines += [fmt("gy", g) for g in gys]
             chainer.backward(ys, [chainer.Variable(g.copy()) for g in gys])

@@ -131,10 +131,15 @@ const std::map<std::string, Fn>& functions() {
       {"triplet", [](const std::vector<Variable>& v) { return F::triplet(v[0], v[1], v[2], 0.5); }},
       {"accuracy", [](const std::vector<Variable>& v) { return F::accuracy(v[0], v[1].array()); }},
       {"accuracy_ignore", [](const std::vector<Variable>& v) { return F::accuracy(v[0], v[1].array(), -1); }},
+      {"where", [](const std::vector<Variable>& v) { return F::where(v[0].array(), v[1], v[2]); }},
+      {"cast_float16", [](const std::vector<Variable>& v) { return F::cast(v[0], float16); }},
+      {"argmax", [](const std::vector<Variable>& v) { return F::argmax(v[0], 1); }},
+      {"add_n", [](const std::vector<Variable>& v) { return F::add(std::vector<Variable>{v[0], v[1], v[2]}); }},
   };
   static const std::map<std::string, Fn> fns = [] {
     std::map<std::string, Fn> m;
     for (const auto& [name, f] : single) m[name] = [f](const std::vector<Variable>& v) { return std::vector<Variable>{f(v)}; };
+    m["broadcast"] = [](const std::vector<Variable>& v) { return F::broadcast({v[0], v[1]}); };
     m["lstm"] = m["lstm_shrink"] = [](const std::vector<Variable>& v) {
       auto [c, h] = F::lstm(v[0], v[1]);
       return std::vector<Variable>{c, h};
@@ -223,10 +228,10 @@ void run_cases(Device& d) {
     for (const Array& a : c.inputs) xs.emplace_back(a.tensor(d));
     std::vector<Variable> ys = it->second(xs);
     REQUIRE(ys.size() == c.outputs.size());
-    double tol = c.dtype == float32 ? 2e-6 : 1e-12;
+    auto tol_for = [](Dtype d) { return d == float16 ? 1e-3 : d == float32 ? 2e-6 : d == float64 ? 1e-12 : 0.0; };
     for (size_t k = 0; k < ys.size(); ++k) {
-      CHECK(ys[k].dtype() == c.dtype);
-      check_close(ys[k].array(), c.outputs[k], tol, "output");
+      CHECK(ys[k].dtype() == c.outputs[k].dtype);
+      check_close(ys[k].array(), c.outputs[k], tol_for(c.outputs[k].dtype), "output");
     }
     for (size_t i = 0; i < xs.size(); ++i)  // inputs are left unmodified
       CHECK(xs[i].array().astype(float64).to_vector<double>() == c.inputs[i].values);
@@ -240,7 +245,7 @@ void run_cases(Device& d) {
         continue;
       }
       REQUIRE(xs[i].grad().defined());
-      check_close(xs[i].grad(), *c.grads[i], tol, "gradient");
+      check_close(xs[i].grad(), *c.grads[i], tol_for(c.grads[i]->dtype), "gradient");
     }
   }
 }

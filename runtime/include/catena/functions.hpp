@@ -71,7 +71,7 @@ Variable average(const Variable& x, const std::vector<int>& axes = {}, bool keep
 Variable max(const Variable& x, const std::vector<int>& axes = {}, bool keepdims = false);
 Variable min(const Variable& x, const std::vector<int>& axes = {}, bool keepdims = false);
 Variable logsumexp(const Variable& x, const std::vector<int>& axes = {});
-// Index of the maximum along `axis` (int64; not differentiable).
+// Index of the maximum along `axis` (int32, as Chainer; not differentiable).
 Variable argmax(const Variable& x, int axis);
 
 // ---- connections ----

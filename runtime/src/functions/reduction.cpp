@@ -79,7 +79,7 @@ Variable max(const Variable& x, const std::vector<int>& axes, bool keepdims) {
   return apply1<Extreme>({x}, detail::normalize_axes("max", axes, x.ndim()), keepdims, true);
 }
 
-Variable argmax(const Variable& x, int axis) { return Variable(ops::argmax(x.array(), axis), false); }
+Variable argmax(const Variable& x, int axis) { return Variable(ops::argmax(x.array(), axis).astype(int32), false); }
 
 Variable min(const Variable& x, const std::vector<int>& axes, bool keepdims) {
   return apply1<Extreme>({x}, detail::normalize_axes("min", axes, x.ndim()), keepdims, false);
