@@ -159,6 +159,11 @@ void contiguous_strides(const Shape& shape, int64_t* strides);
 // The smallest and largest element offsets a view touches (numel > 0).
 void view_extent(const Shape& shape, const int64_t* strides, int64_t offset, int64_t* lo, int64_t* hi);
 
+// One axis in [-ndim, ndim), made non-negative; throws naming `fn` otherwise.
+int normalize_axis(const std::string& fn, int axis, int ndim);
+// Axes made non-negative, checked, distinct and sorted; empty means every axis.
+std::vector<int> normalize_axes(const std::string& fn, const std::vector<int>& axes, int ndim);
+
 // Dispatch with an Attrs list (name interned).
 void dispatch_op(const char* name, std::initializer_list<const Tensor*> in, std::initializer_list<const Tensor*> out,
                  const Attrs& attrs = Attrs());

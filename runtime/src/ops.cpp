@@ -72,6 +72,29 @@ Attrs& Attrs::dtype(const char* name, Dtype v) {
   return *this;
 }
 
+int normalize_axis(const std::string& fn, int axis, int ndim) {
+  if (axis < -ndim || axis >= ndim)
+    throw Error(CT_OUT_OF_RANGE, fn + ": axis " + std::to_string(axis) + " is out of range for an array of " +
+                                     std::to_string(ndim) + " dimensions");
+  return axis < 0 ? axis + ndim : axis;
+}
+
+std::vector<int> normalize_axes(const std::string& fn, const std::vector<int>& axes, int ndim) {
+  std::vector<int> out;
+  if (axes.empty()) {
+    for (int i = 0; i < ndim; ++i) out.push_back(i);
+    return out;
+  }
+  for (int a : axes) {
+    int n = normalize_axis(fn, a, ndim);
+    if (std::find(out.begin(), out.end(), n) != out.end())
+      throw Error(CT_INVALID_ARGUMENT, fn + ": axis " + std::to_string(a) + " is repeated");
+    out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 namespace ops {
 
 namespace {
@@ -84,25 +107,6 @@ void require_float(const char* fn, const Tensor& t) {
   if (!t.dtype().is_float())
     throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": expected a floating-point tensor, got " + t.dtype().name() +
                                          "; convert it with astype(float32)");
-}
-
-std::vector<int> normalize_axes(const char* fn, const std::vector<int>& axes, int ndim) {
-  std::vector<int> out;
-  if (axes.empty()) {
-    for (int i = 0; i < ndim; ++i) out.push_back(i);
-    return out;
-  }
-  for (int a : axes) {
-    int n = a < 0 ? a + ndim : a;
-    if (n < 0 || n >= ndim)
-      throw Error(CT_OUT_OF_RANGE, std::string(fn) + ": axis " + std::to_string(a) + " is out of range for " +
-                                       std::to_string(ndim) + " dimensions");
-    if (std::find(out.begin(), out.end(), n) != out.end())
-      throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": axis " + std::to_string(a) + " repeated");
-    out.push_back(n);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 Tensor reduce(const char* fn, const char* op, const Tensor& x, const std::vector<int>& axes_in, bool keepdims,
@@ -384,12 +388,6 @@ void require_index(const char* fn, const Tensor& idx) {
     throw Error(CT_INVALID_ARGUMENT, std::string(fn) + ": indices must be int32 or int64, got " + idx.dtype().name());
 }
 
-int norm_axis1(const char* fn, int axis, int ndim) {
-  if (axis < -ndim || axis >= ndim)
-    throw Error(CT_OUT_OF_RANGE, std::string(fn) + ": axis " + std::to_string(axis) + " is out of range for " +
-                                     std::to_string(ndim) + " dimensions");
-  return axis < 0 ? axis + ndim : axis;
-}
 
 Shape take_shape(const Shape& x, const Shape& idx, int axis) {
   Shape s;
@@ -409,7 +407,7 @@ void require_4d(const char* fn, const Tensor& t, const char* what) {
 
 Tensor take(const Tensor& x, const Tensor& indices, int axis) {
   require_index("take", indices);
-  int a = norm_axis1("take", axis, x.ndim());
+  int a = normalize_axis("take", axis, x.ndim());
   Tensor y = Tensor::empty(take_shape(x.shape(), indices.shape(), a), x.dtype(), x.device());
   static const char* name = intern("core.take");
   dispatch_op(name, {&x, &indices}, {&y}, Attrs().i("axis", a));
@@ -418,7 +416,7 @@ Tensor take(const Tensor& x, const Tensor& indices, int axis) {
 
 Tensor take_add(const Tensor& base, const Tensor& indices, const Tensor& updates, int axis) {
   require_index("take_add", indices);
-  int a = norm_axis1("take_add", axis, base.ndim());
+  int a = normalize_axis("take_add", axis, base.ndim());
   if (updates.shape() != take_shape(base.shape(), indices.shape(), a))
     throw Error(CT_INVALID_ARGUMENT, "take_add: updates " + updates.shape().str() + " must have shape " +
                                          take_shape(base.shape(), indices.shape(), a).str());

@@ -9,28 +9,6 @@ namespace F {
 
 using detail::apply1;
 
-namespace detail {
-
-std::vector<int> normalize_axes(const std::string& fn, const std::vector<int>& axes, int ndim) {
-  std::vector<int> out;
-  if (axes.empty()) {
-    for (int i = 0; i < ndim; ++i) out.push_back(i);
-    return out;
-  }
-  for (int a : axes) {
-    int n = a < 0 ? a + ndim : a;
-    if (n < 0 || n >= ndim)
-      throw Error(CT_OUT_OF_RANGE, fn + ": axis " + std::to_string(a) + " is out of range for an array of " +
-                                       std::to_string(ndim) + " dimensions");
-    if (std::find(out.begin(), out.end(), n) != out.end())
-      throw Error(CT_INVALID_ARGUMENT, fn + ": axis " + std::to_string(a) + " is repeated");
-    out.push_back(n);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-}  // namespace detail
 
 namespace {
 

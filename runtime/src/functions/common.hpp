@@ -72,8 +72,7 @@ Variable apply1(std::initializer_list<Variable> inputs, Args&&... args) {
   return fn.apply_unrecorded(inputs);
 }
 
-// Normalise reduction axes against a rank (sorted, distinct, non-negative).
-std::vector<int> normalize_axes(const std::string& fn, const std::vector<int>& axes, int ndim);
+using catena::normalize_axes;  // the runtime's one axis check (internal.hpp)
 
 }  // namespace detail
 }  // namespace F

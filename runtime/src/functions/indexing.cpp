@@ -139,12 +139,6 @@ std::vector<Variable> GetItem::backward(const std::vector<int>&, const std::vect
   return {apply1<GetItemGrad>({gy[0]}, index_, input_shape(0))};
 }
 
-int norm_axis(const char* fn, int axis, int ndim) {
-  if (axis < -ndim || axis >= ndim)
-    throw Error(CT_OUT_OF_RANGE, std::string(fn) + ": axis " + std::to_string(axis) + " is out of range for " +
-                                     std::to_string(ndim) + " dimensions");
-  return axis < 0 ? axis + ndim : axis;
-}
 
 class Concat : public FunctionNode {
  public:
@@ -196,7 +190,7 @@ Variable get_item(const Variable& x, const std::vector<Index>& index) { return a
 
 Variable concat(const std::vector<Variable>& xs, int axis) {
   if (xs.empty()) throw Error(CT_INVALID_ARGUMENT, "concat: no arrays");
-  return apply1<Concat>(xs, norm_axis("concat", axis, xs[0].ndim()));
+  return apply1<Concat>(xs, normalize_axis("concat", axis, xs[0].ndim()));
 }
 
 Variable stack(const std::vector<Variable>& xs, int axis) {
@@ -207,7 +201,7 @@ Variable stack(const std::vector<Variable>& xs, int axis) {
 }
 
 std::vector<Variable> split_axis(const Variable& x, const std::vector<int64_t>& indices, int axis) {
-  int a = norm_axis("split_axis", axis, x.ndim());
+  int a = normalize_axis("split_axis", axis, x.ndim());
   std::vector<Variable> out;
   int64_t prev = 0, n = x.shape()[a];
   std::vector<int64_t> bounds(indices);
@@ -223,7 +217,7 @@ std::vector<Variable> split_axis(const Variable& x, const std::vector<int64_t>& 
 }
 
 std::vector<Variable> split_axis(const Variable& x, int64_t sections, int axis) {
-  int a = norm_axis("split_axis", axis, x.ndim());
+  int a = normalize_axis("split_axis", axis, x.ndim());
   if (sections <= 0 || x.shape()[a] % sections != 0)
     throw Error(CT_INVALID_ARGUMENT, "split_axis: axis " + std::to_string(a) + " of " + x.shape().str() +
                                          " does not split into " + std::to_string(sections) + " equal sections");
