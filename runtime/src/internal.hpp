@@ -159,6 +159,9 @@ void contiguous_strides(const Shape& shape, int64_t* strides);
 // The smallest and largest element offsets a view touches (numel > 0).
 void view_extent(const Shape& shape, const int64_t* strides, int64_t offset, int64_t* lo, int64_t* hi);
 
+// config().debug: throw naming `label` if an output holds a NaN or an infinity.
+void check_finite_debug(const std::string& label, const std::vector<Tensor>& outs);
+
 // One axis in [-ndim, ndim), made non-negative; throws naming `fn` otherwise.
 int normalize_axis(const std::string& fn, int axis, int ndim);
 // Axes made non-negative, checked, distinct and sorted; empty means every axis.

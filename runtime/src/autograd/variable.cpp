@@ -12,8 +12,6 @@
 
 namespace catena {
 
-void check_finite_debug(const std::string& label, const std::vector<Tensor>& outs);
-
 namespace {
 
 const std::shared_ptr<VariableImpl>& need(const std::shared_ptr<VariableImpl>& impl, const char* what) {
