@@ -19,6 +19,24 @@ class Binary : public FunctionNode {
   }
 };
 
+class FloatBinary : public Binary {
+ public:
+  void check_type_forward(const std::vector<Tensor>& x) override {
+    Binary::check_type_forward(x);
+    detail::expect_float(*this, x[0], "x");
+  }
+};
+
+// The gradients of where(cond, a, b): gy where cond (to a) or where not (to b), each
+// summed back to its input's shape.
+std::vector<Variable> select_grads(const FunctionNode& f, const Tensor& cond, const std::vector<int>& idx,
+                                   const Variable& gy) {
+  Variable zero = constant(Tensor::zeros(gy.shape(), gy.dtype(), gy.device()));
+  std::vector<Variable> gx(2);
+  for (int i : idx) gx[i] = sum_to(i == 0 ? where(cond, gy, zero) : where(cond, zero, gy), f.inputs()[i]->shape);
+  return gx;
+}
+
 class Add : public Binary {
  public:
   std::string label() const override { return "add"; }
@@ -56,13 +74,9 @@ class Mul : public Binary {
   }
 };
 
-class Div : public Binary {
+class Div : public FloatBinary {
  public:
   std::string label() const override { return "div"; }
-  void check_type_forward(const std::vector<Tensor>& x) override {
-    Binary::check_type_forward(x);
-    detail::expect_float(*this, x[0], "x");
-  }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override {
     retain_inputs({0, 1});
     return {ops::div(x[0], x[1])};
@@ -85,13 +99,9 @@ class Neg : public FunctionNode {
   }
 };
 
-class Pow : public Binary {
+class Pow : public FloatBinary {
  public:
   std::string label() const override { return "pow"; }
-  void check_type_forward(const std::vector<Tensor>& x) override {
-    Binary::check_type_forward(x);
-    detail::expect_float(*this, x[0], "x");
-  }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override {
     retain_inputs({0, 1});
     return {ops::pow(x[0], x[1])};
@@ -192,10 +202,7 @@ class Extremum : public Binary {
     return {max_ ? ops::maximum(x[0], x[1]) : ops::minimum(x[0], x[1])};
   }
   std::vector<Variable> backward(const std::vector<int>& idx, const std::vector<Variable>& gy) override {
-    Variable zero = constant(Tensor::zeros(gy[0].shape(), gy[0].dtype(), gy[0].device()));
-    std::vector<Variable> gx(2);
-    for (int i : idx) gx[i] = sum_to(i == 0 ? where(cond_, gy[0], zero) : where(cond_, zero, gy[0]), input_shape(i));
-    return gx;
+    return select_grads(*this, cond_, idx, gy[0]);
   }
 
  private:
@@ -212,20 +219,14 @@ class Where : public FunctionNode {
     if (!cond_.dtype().is_bool()) throw Error(CT_INVALID_ARGUMENT, "where: condition must be bool, got " + cond_.dtype().name());
   }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override {
-    Tensor y = ops::where(cond_, x[0], x[1]);
-    shape_ = y.shape();
-    return {y};
+    return {ops::where(cond_, x[0], x[1])};
   }
   std::vector<Variable> backward(const std::vector<int>& idx, const std::vector<Variable>& gy) override {
-    Variable zero = constant(Tensor::zeros(gy[0].shape(), gy[0].dtype(), gy[0].device()));
-    std::vector<Variable> gx(2);
-    for (int i : idx) gx[i] = sum_to(i == 0 ? where(cond_, gy[0], zero) : where(cond_, zero, gy[0]), input_shape(i));
-    return gx;
+    return select_grads(*this, cond_, idx, gy[0]);
   }
 
  private:
   Tensor cond_;
-  Shape shape_;
 };
 
 }  // namespace
