@@ -36,19 +36,20 @@ Variable VariableNode::variable_or_retained(const std::shared_ptr<VariableNode>&
   return Variable(impl);
 }
 
-bool FunctionNode::would_record(const std::vector<Variable>& inputs) {
+namespace {
+bool records(const Variable* begin, const Variable* end) {
   if (!config().enable_backprop) return false;
-  for (const Variable& v : inputs)
-    if (v.defined() && v.requires_grad()) return true;
+  for (const Variable* v = begin; v != end; ++v)
+    if (v->defined() && v->requires_grad()) return true;
   return false;
+}
+}  // namespace
+
+bool FunctionNode::would_record(const std::vector<Variable>& inputs) {
+  return records(inputs.data(), inputs.data() + inputs.size());
 }
 
-bool FunctionNode::would_record(std::initializer_list<Variable> inputs) {
-  if (!config().enable_backprop) return false;
-  for (const Variable& v : inputs)
-    if (v.defined() && v.requires_grad()) return true;
-  return false;
-}
+bool FunctionNode::would_record(std::initializer_list<Variable> inputs) { return records(inputs.begin(), inputs.end()); }
 
 Variable FunctionNode::apply_unrecorded(std::initializer_list<Variable> inputs, size_t index) {
   std::vector<Tensor> in;
