@@ -77,4 +77,16 @@ inline std::vector<double> random_doubles(size_t n, uint32_t seed, double lo = -
   return v;
 }
 
+// A non-contiguous input: every other element of the last axis of a wider random array
+// (a scalar is just a random scalar).
+inline catena::Tensor input(const catena::Shape& s, catena::Dtype dt, uint32_t seed, double lo = -1, double hi = 1,
+                            catena::Device& d = catena::runtime().cpu()) {
+  catena::Shape wide = s;
+  int last = s.ndim() - 1;
+  if (last >= 0) wide[last] = s[last] * 2;
+  catena::Tensor w = catena::Tensor::from_vector(random_doubles(static_cast<size_t>(wide.numel()), seed, lo, hi), wide, d)
+                         .astype(dt);
+  return last >= 0 ? w.slice(last, 0, wide[last], 2) : w;
+}
+
 }  // namespace catena_test

@@ -19,14 +19,7 @@ namespace {
 
 Device& cpu() { return runtime().cpu(); }
 
-// A non-contiguous input: every other column of a wider array.
-Tensor input(const Shape& s, Dtype dt, uint32_t seed, double lo = -1, double hi = 1, Device& d = runtime().cpu()) {
-  Shape wide = s;
-  int last = s.ndim() - 1;
-  if (last >= 0) wide[last] = s[last] * 2;
-  Tensor w = Tensor::from_vector(catena_test::random_doubles(wide.numel(), seed, lo, hi), wide, d).astype(dt);
-  return last >= 0 ? w.slice(last, 0, wide[last], 2) : w;
-}
+using catena_test::input;
 
 std::vector<double> vals(const Tensor& t) { return t.astype(float64).to_vector<double>(); }
 

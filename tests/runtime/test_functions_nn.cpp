@@ -20,15 +20,7 @@ namespace {
 
 Device& cpu() { return runtime().cpu(); }
 
-// Every other element of the last axis of a wider array: non-contiguous.
-Tensor input(const Shape& s, Dtype dt, uint32_t seed, double lo = -1, double hi = 1) {
-  if (s.ndim() == 0) return Tensor::from_vector(catena_test::random_doubles(1, seed, lo, hi), s, cpu()).astype(dt);
-  Shape wide = s;
-  int last = s.ndim() - 1;
-  wide[last] = s[last] * 2;
-  Tensor w = Tensor::from_vector(catena_test::random_doubles(wide.numel(), seed, lo, hi), wide, cpu()).astype(dt);
-  return w.slice(last, 0, wide[last], 2);
-}
+using catena_test::input;
 
 Tensor labels(std::vector<int32_t> v, Device& d = runtime().cpu()) {
   return Tensor::from_vector(v, Shape{int64_t(v.size())}, d);
