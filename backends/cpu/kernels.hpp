@@ -32,6 +32,7 @@ void add_indexing_kernels(std::vector<KernelDef>& table);
 void add_random_kernels(std::vector<KernelDef>& table);
 void add_conv_kernels(std::vector<KernelDef>& table);
 void add_pool_kernels(std::vector<KernelDef>& table);
+void add_optim_kernels(std::vector<KernelDef>& table);
 
 // C = alpha op(A) op(B) + beta C on dense row-major matrices (OpenBLAS when loaded).
 template <class T>

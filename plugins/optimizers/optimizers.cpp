@@ -1,15 +1,15 @@
-// The optimizer base and SGD, MomentumSGD, Adam. Updates run on the parameter's device
-// with array ops and write into the parameter's own storage.
+// The optimizer base, the update rules (each one fused op per parameter), the registry by
+// name, and the optimizer hooks.
 #include <catena/ops.hpp>
 #include <catena/optimizers.hpp>
+#include <catena/random.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <mutex>
 
 namespace catena {
-
-namespace {
-Tensor scalar(double v, const Tensor& like) { return Tensor::full(Shape{}, v, like.dtype(), like.device()); }
-}  // namespace
 
 void Optimizer::setup(Link& target) {
   target_ = &target;
@@ -21,56 +21,255 @@ void Optimizer::require_target() const {
   if (!target_) throw Error(CT_FAILED_PRECONDITION, "optimizer: call setup(link) before update");
 }
 
+void Optimizer::add_hook(std::shared_ptr<OptimizerHook> hook, const std::string& name) {
+  if (!hook) throw Error(CT_INVALID_ARGUMENT, "add_hook: the hook is null");
+  std::string n = name.empty() ? hook->name() : name;
+  for (auto& h : hooks_)
+    if (h.first == n) throw Error(CT_ALREADY_EXISTS, "add_hook: a hook named '" + n + "' is already added");
+  hooks_.push_back({n, std::move(hook)});
+}
+
+void Optimizer::remove_hook(const std::string& name) {
+  auto it = std::find_if(hooks_.begin(), hooks_.end(), [&](auto& h) { return h.first == name; });
+  if (it == hooks_.end()) throw Error(CT_NOT_FOUND, "remove_hook: no hook named '" + name + "'");
+  hooks_.erase(it);
+}
+
+Optimizer::HyperParam Optimizer::find(const std::string& name) const {
+  for (const HyperParam& h : const_cast<Optimizer*>(this)->hyperparams())
+    if (name == h.name) return h;
+  std::string known;
+  for (const std::string& n : hyperparam_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error(CT_INVALID_ARGUMENT,
+              std::string(this->name()) + " has no hyper-parameter '" + name + "' (it has: " + known + ")");
+}
+
+double Optimizer::hyperparam(const std::string& name) const {
+  HyperParam h = find(name);
+  return h.real ? *h.real : double(*h.flag);
+}
+
+void Optimizer::set_hyperparam(const std::string& name, double value) {
+  HyperParam h = find(name);
+  if (h.real) {
+    if (!std::isfinite(value))
+      throw Error(CT_INVALID_ARGUMENT, std::string(this->name()) + ": " + name + " must be finite");
+    *h.real = value;
+  } else {
+    if (value != 0 && value != 1)
+      throw Error(CT_INVALID_ARGUMENT, std::string(this->name()) + ": " + name + " is a flag: give 0 or 1");
+    *h.flag = value != 0;
+  }
+}
+
+std::vector<std::string> Optimizer::hyperparam_names() const {
+  std::vector<std::string> out;
+  for (const HyperParam& h : const_cast<Optimizer*>(this)->hyperparams()) out.push_back(h.name);
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor*>> Optimizer::namedstates() {
+  require_target();
+  std::vector<std::pair<std::string, Tensor*>> out;
+  std::vector<const char*> names = state_names();
+  for (auto& [path, p] : target_->namedparams()) {
+    auto it = states_.find(p);
+    if (it == states_.end()) continue;
+    for (size_t i = 0; i < it->second.size() && i < names.size(); ++i)
+      out.push_back({path + "/" + names[i], &it->second[i]});
+  }
+  return out;
+}
+
 void Optimizer::update() {
   require_target();
+  std::vector<Parameter*> params = target_->params();
+  for (Parameter* p : params)
+    if (p->is_initialized() && !p->grad().defined())
+      p->set_grad(Tensor::zeros(p->shape(), p->dtype(), p->device()));
+  for (auto& h : hooks_)
+    if (!h.second->post()) (*h.second)(*this);
   ++t;
-  for (Parameter* p : target_->params()) {
+  const char* op = op_name();
+  const Attrs attrs = op_attrs();
+  const size_t nstate = state_names().size();
+  for (Parameter* p : params) {
     if (!p->is_initialized() || !p->update_enabled()) continue;
+    const Tensor& w = p->array();
     Tensor g = p->grad();
-    if (!g.defined()) continue;
-    update_one(*p, g, states_[p]);
+    if (g.dtype() != w.dtype() || g.shape() != w.shape())
+      throw Error(CT_INVALID_ARGUMENT, std::string(name()) + ": a gradient of " + g.shape().str() + " " +
+                                           g.dtype().name() + " does not match its parameter " + w.shape().str() +
+                                           " " + w.dtype().name());
+    if (&g.device() != &w.device()) g = g.to(w.device());
+    std::vector<Tensor>& state = states_[p];
+    while (state.size() < nstate) state.push_back(Tensor::zeros(w.shape(), w.dtype(), w.device()));
+    std::vector<Tensor> outs{w};
+    outs.insert(outs.end(), state.begin(), state.end());
+    launch(op, 1, {g}, outs, attrs);
   }
+  for (auto& h : hooks_)
+    if (h.second->post()) (*h.second)(*this);
 }
 
 namespace optimizers {
 
-void SGD::update_one(Parameter& p, const Tensor& g, std::vector<Tensor>&) {
-  const Tensor& w = p.array();
-  ops::copy(w, ops::sub(w, ops::mul(g, scalar(lr, g))));
+Attrs SGD::op_attrs() const { return Attrs().f("lr", lr); }
+Attrs MomentumSGD::op_attrs() const { return Attrs().f("lr", lr).f("momentum", momentum); }
+Attrs NesterovAG::op_attrs() const { return Attrs().f("lr", lr).f("momentum", momentum); }
+Attrs AdaGrad::op_attrs() const { return Attrs().f("lr", lr).f("eps", eps); }
+Attrs RMSprop::op_attrs() const {
+  return Attrs().f("lr", lr).f("alpha", alpha).f("eps", eps).b("eps_inside_sqrt", eps_inside_sqrt);
 }
-
-void MomentumSGD::update_one(Parameter& p, const Tensor& g, std::vector<Tensor>& state) {
-  const Tensor& w = p.array();
-  if (state.empty()) state.push_back(Tensor::zeros(w.shape(), w.dtype(), w.device()));
-  Tensor& v = state[0];
-  ops::copy(v, ops::sub(ops::mul(v, scalar(momentum, v)), ops::mul(g, scalar(lr, g))));
-  ops::copy(w, ops::add(w, v));
-}
+Attrs AdaDelta::op_attrs() const { return Attrs().f("rho", rho).f("eps", eps); }
 
 double Adam::lr() const {
   double fix1 = 1.0 - std::pow(beta1, double(t)), fix2 = 1.0 - std::pow(beta2, double(t));
   return alpha * std::sqrt(fix2) / fix1;
 }
+std::vector<const char*> Adam::state_names() const {
+  if (amsgrad) return {"m", "v", "vhat"};
+  return {"m", "v"};
+}
+Attrs Adam::op_attrs() const {
+  return Attrs()
+      .f("lr", lr())
+      .f("beta1", beta1)
+      .f("beta2", beta2)
+      .f("eps", eps)
+      .f("eta", eta)
+      .f("weight_decay_rate", weight_decay_rate)
+      .b("amsgrad", amsgrad);
+}
 
-void Adam::update_one(Parameter& p, const Tensor& g, std::vector<Tensor>& state) {
-  const Tensor& w = p.array();
-  if (state.empty()) {
-    state.push_back(Tensor::zeros(w.shape(), w.dtype(), w.device()));                  // m
-    state.push_back(Tensor::zeros(w.shape(), w.dtype(), w.device()));                  // v
-    if (amsgrad) state.push_back(Tensor::zeros(w.shape(), w.dtype(), w.device()));     // vhat
+namespace {
+
+std::string canonical(const std::string& name) {
+  // "MomentumSGD" -> "momentum_sgd", "AdaGrad" -> "adagrad", "nesterov-ag" -> "nesterov_ag".
+  static const std::map<std::string, std::string> aliases = {
+      {"momentumsgd", "momentum_sgd"}, {"nesterovag", "nesterov_ag"}};
+  std::string lower, squashed;
+  for (char c : name) {
+    char l = char(std::tolower(static_cast<unsigned char>(c)));
+    lower += l == '-' ? '_' : l;
+    if (l != '_' && l != '-') squashed += l;
   }
-  Tensor &m = state[0], &v = state[1];
-  ops::copy(m, ops::add(m, ops::mul(ops::sub(g, m), scalar(1 - beta1, g))));
-  ops::copy(v, ops::add(v, ops::mul(ops::sub(ops::square(g), v), scalar(1 - beta2, g))));
-  Tensor vhat = v;
-  if (amsgrad) {
-    ops::copy(state[2], ops::maximum(state[2], v));
-    vhat = state[2];
+  auto it = aliases.find(squashed);
+  return it != aliases.end() ? it->second : lower;
+}
+
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, Factory> factories;
+  Registry() {
+    factories["sgd"] = [] { return std::make_unique<SGD>(); };
+    factories["momentum_sgd"] = [] { return std::make_unique<MomentumSGD>(); };
+    factories["nesterov_ag"] = [] { return std::make_unique<NesterovAG>(); };
+    factories["adagrad"] = [] { return std::make_unique<AdaGrad>(); };
+    factories["rmsprop"] = [] { return std::make_unique<RMSprop>(); };
+    factories["adadelta"] = [] { return std::make_unique<AdaDelta>(); };
+    factories["adam"] = [] { return std::make_unique<Adam>(); };
   }
-  Tensor step = ops::div(ops::mul(m, scalar(lr(), m)), ops::add(ops::sqrt(vhat), scalar(eps, vhat)));
-  if (weight_decay_rate != 0) step = ops::add(step, ops::mul(w, scalar(weight_decay_rate, w)));
-  ops::copy(w, ops::sub(w, ops::mul(step, scalar(eta, step))));
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+}  // namespace
+
+void register_optimizer(const std::string& name, Factory make) {
+  if (!make) throw Error(CT_INVALID_ARGUMENT, "register_optimizer: the factory is empty");
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!r.factories.emplace(canonical(name), std::move(make)).second)
+    throw Error(CT_ALREADY_EXISTS, "register_optimizer: '" + name + "' is already registered");
+}
+
+std::vector<std::string> names() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  std::vector<std::string> out;
+  for (auto& f : r.factories) out.push_back(f.first);
+  return out;
+}
+
+std::unique_ptr<Optimizer> create(const std::string& name, const std::map<std::string, double>& hyperparams) {
+  Factory make;
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    auto it = r.factories.find(canonical(name));
+    if (it != r.factories.end()) make = it->second;
+  }
+  if (!make) {
+    std::string known;
+    for (const std::string& n : names()) known += (known.empty() ? "" : ", ") + n;
+    throw Error(CT_NOT_FOUND, "unknown optimizer '" + name + "' (known: " + known + ")");
+  }
+  std::unique_ptr<Optimizer> opt = make();
+  for (auto& [k, v] : hyperparams) opt->set_hyperparam(k, v);
+  return opt;
 }
 
 }  // namespace optimizers
+
+namespace optimizer_hooks {
+
+namespace {
+
+Tensor scalar(double v, const Tensor& like) { return Tensor::full(Shape{}, v, like.dtype(), like.device()); }
+
+template <class Fn>
+void each_grad(Optimizer& opt, Fn&& fn) {
+  for (Parameter* p : opt.target()->params()) {
+    if (!p->is_initialized() || !p->update_enabled()) continue;
+    Tensor g = p->grad();
+    if (g.defined()) fn(*p, g);
+  }
+}
+
+}  // namespace
+
+void WeightDecay::operator()(Optimizer& opt) {
+  each_grad(opt, [&](Parameter& p, const Tensor& g) { ops::copy(g, ops::add(g, ops::mul(p.array(), scalar(rate, g)))); });
+}
+
+void Lasso::operator()(Optimizer& opt) {
+  each_grad(opt, [&](Parameter& p, const Tensor& g) {
+    const Tensor& w = p.array();
+    Tensor zero = scalar(0, w);
+    Tensor sign = ops::sub(ops::where(ops::greater(w, zero), scalar(1, w), zero),
+                           ops::where(ops::less(w, zero), scalar(1, w), zero));
+    ops::copy(g, ops::add(g, ops::mul(sign, scalar(rate, g))));
+  });
+}
+
+void GradientClipping::operator()(Optimizer& opt) {
+  double sq = 0;
+  each_grad(opt, [&](Parameter&, const Tensor& g) {
+    sq += ops::sum(ops::square(g.dtype() == float64 ? g : g.astype(float64))).to_vector<double>()[0];
+  });
+  double norm = std::sqrt(sq);
+  if (!(norm > 0)) return;
+  double rate = threshold / norm;
+  if (rate >= 1) return;
+  each_grad(opt, [&](Parameter&, const Tensor& g) { ops::copy(g, ops::mul(g, scalar(rate, g))); });
+}
+
+void GradientHardClipping::operator()(Optimizer& opt) {
+  each_grad(opt, [&](Parameter&, const Tensor& g) {
+    ops::copy(g, ops::minimum(ops::maximum(g, scalar(lower, g)), scalar(upper, g)));
+  });
+}
+
+void GradientNoise::operator()(Optimizer& opt) {
+  double stddev = std::sqrt(eta / std::pow(1.0 + double(opt.t), 0.55));
+  each_grad(opt, [&](Parameter&, const Tensor& g) {
+    ops::copy(g, ops::add(g, default_generator().normal(g.shape(), g.dtype(), g.device(), 0.0, stddev)));
+  });
+}
+
+}  // namespace optimizer_hooks
 }  // namespace catena

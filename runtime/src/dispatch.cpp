@@ -200,8 +200,11 @@ void dispatch(const char* name, int version, const Tensor* const* in, int nin, c
   const Tensor* phin[kMaxOperands];
   const Tensor* phout[kMaxOperands];
   for (int i = 0; i < nin; ++i) hin[i] = stage_to_cpu(*in[i], cpu, true), phin[i] = &hin[i];
-  // An output whose view skips bytes is read first, so the bytes it skips survive.
-  for (int i = 0; i < nout; ++i) hout[i] = stage_to_cpu(*out[i], cpu, !dense_extent(*out[i])), phout[i] = &hout[i];
+  // An output whose view skips bytes is read first, so the bytes it skips survive; the
+  // optimizer updates (optim.*) read their outputs, so theirs are always read.
+  const bool reads_outputs = std::strncmp(name, "optim.", 6) == 0;
+  for (int i = 0; i < nout; ++i)
+    hout[i] = stage_to_cpu(*out[i], cpu, reads_outputs || !dense_extent(*out[i])), phout[i] = &hout[i];
   dispatch(name, version, phin, nin, phout, nout, attrs, nattrs, checked);
   for (int i = 0; i < nout; ++i) unstage_from_cpu(hout[i], *out[i]);
 }
