@@ -202,6 +202,13 @@ void Tensor::copy_to_host(void* dst, size_t bytes) const {
   check_status(d.table->stream_synchronize(d.ctx, d.stream), [&] { return "on " + c.device().name(); });
 }
 
+void* Tensor::host_data() const {
+  Device& d = device();
+  if (!d.host_addressable() || !(d.flags() & CT_DEVICE_SYNCHRONOUS))
+    throw Error(CT_INVALID_ARGUMENT, "host_data: " + str() + " is not in host memory; copy it with .to(runtime().cpu())");
+  return static_cast<char*>(storage().data()) + offset() * dtype().size();
+}
+
 Tensor Tensor::to(Device& target) const {
   if (&target == &device()) return *this;
   Tensor src = contiguous();

@@ -74,6 +74,9 @@ class Tensor {
   void copy_to_host(void* dst, size_t bytes) const;
   template <class T>
   std::vector<T> to_vector() const;
+  // The address of element 0 of a tensor in host-addressable, synchronous memory (the
+  // cpu device); throws elsewhere. For data loading and interop, not for kernels.
+  void* host_data() const;
 
   Tensor to(Device& device) const;  // a copy on `device` (this tensor if already there)
   Tensor contiguous() const;        // this tensor if already contiguous
