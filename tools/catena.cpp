@@ -3,6 +3,8 @@
 #include <catena/functions.hpp>
 #include <catena/runtime.hpp>
 
+#include "commands.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <cstdio>
@@ -23,6 +25,7 @@ const char* kUsage =
     "  devices    list every backend and device, and why a backend is unavailable\n"
     "  plugins    show the plugin load report: every file found, and what happened to it\n"
     "  ops        list every op and function, and whether each device runs it natively, by fallback, or not\n"
+    "  train      train a classifier (mlp or cnn) on Fashion-MNIST, MNIST or CIFAR-10\n"
     "\n"
     "Run `catena <command> --help` for a command's options.\n"
     "\n"
@@ -44,6 +47,9 @@ std::string human_bytes(uint64_t b) {
   return buf;
 }
 
+}  // namespace
+
+namespace catena_tool {
 // Parse a subcommand's options; returns false (after printing help) when --help was given.
 bool parse(const std::string& name, const std::string& summary, po::options_description& opts,
            const std::vector<std::string>& args, po::variables_map& vm) {
@@ -56,6 +62,10 @@ bool parse(const std::string& name, const std::string& summary, po::options_desc
   }
   return true;
 }
+}  // namespace catena_tool
+
+namespace {
+using catena_tool::parse;
 
 int cmd_devices(const std::vector<std::string>& args) {
   po::options_description opts("Options");
@@ -241,10 +251,11 @@ int main(int argc, char** argv) {
       {"devices", cmd_devices},
       {"plugins", cmd_plugins},
       {"ops", cmd_ops},
+      {"train", catena_tool::cmd_train},
   };
   auto it = commands.find(cmd);
   if (it == commands.end()) {
-    std::cerr << "catena: unknown command '" << cmd << "'. Commands: devices, plugins, ops. See `catena --help`.\n";
+    std::cerr << "catena: unknown command '" << cmd << "'. Commands: devices, plugins, ops, train. See `catena --help`.\n";
     return 2;
   }
   try {

@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <limits>
+#include <typeinfo>
+#include <vector>
 
 namespace catena {
 
@@ -67,6 +69,37 @@ Initializer Constant(double value) {
   return [value](Tensor& a) { ops::fill(a, value); };
 }
 Initializer Zero() { return Constant(0.0); }
+
+Initializer Orthogonal(double scale) {
+  return [scale](Tensor& a) {
+    const Shape& s = a.shape();
+    if (s.ndim() < 2) throw Error(CT_INVALID_ARGUMENT, "Orthogonal: needs at least 2 dimensions, got " + s.str());
+    int64_t rows = s[0], cols = a.numel() / std::max<int64_t>(rows, 1);
+    // Orthonormalise the shorter side's vectors (modified Gram-Schmidt in float64).
+    bool tall = rows > cols;
+    int64_t n = tall ? cols : rows, len = tall ? rows : cols;
+    std::vector<double> m = default_generator().normal(Shape{n, len}, float64, runtime().cpu()).to_vector<double>();
+    for (int64_t i = 0; i < n; ++i) {
+      double* v = &m[size_t(i * len)];
+      for (int pass = 0; pass < 2; ++pass)
+        for (int64_t j = 0; j < i; ++j) {
+          const double* u = &m[size_t(j * len)];
+          double dot = 0;
+          for (int64_t k = 0; k < len; ++k) dot += u[k] * v[k];
+          for (int64_t k = 0; k < len; ++k) v[k] -= dot * u[k];
+        }
+      double norm = 0;
+      for (int64_t k = 0; k < len; ++k) norm += v[k] * v[k];
+      norm = std::sqrt(norm);
+      for (int64_t k = 0; k < len; ++k) v[k] /= norm;
+    }
+    std::vector<double> out(size_t(rows * cols));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < len; ++k)
+        out[size_t(tall ? k * cols + i : i * cols + k)] = scale * m[size_t(i * len + k)];
+    ops::copy(a, Tensor::from_vector(out, s, runtime().cpu()).to(a.device()));
+  };
+}
 Initializer One() { return Constant(1.0); }
 
 }  // namespace initializers
@@ -167,6 +200,11 @@ void Link::disable_update() {
 
 void Link::enable_update() {
   for (Parameter* p : params()) p->set_update_enabled(true);
+}
+
+Variable Link::forward(const Variable&) {
+  throw Error(CT_UNIMPLEMENTED, std::string("this link (") + typeid(*this).name() +
+                                    ") has no one-input forward; call its own forward method");
 }
 
 Link& ChainList::append(std::unique_ptr<Link> link) {

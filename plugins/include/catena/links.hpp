@@ -1,9 +1,18 @@
-// Links (catena::L), with Chainer's names, parameters and defaults.
+// Links (catena::L), with Chainer's names, parameters, defaults and persistent values,
+// and the registry that makes a link from its name and attributes.
 #pragma once
 
+#include <catena/functions.hpp>
 #include <catena/link.hpp>
 
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
 namespace catena {
+
 namespace L {
 
 // y = x W^T + b. W is (out_size, in_size), LeCunNormal by default; b is zero by default.
@@ -16,8 +25,9 @@ class Linear : public Link {
          Initializer initial_bias = {});
   Linear(Lazy, int64_t out_size, bool nobias = false, Initializer initialW = {}, Initializer initial_bias = {});
 
-  Variable forward(const Variable& x, int n_batch_axes = 1);
-  Variable operator()(const Variable& x) { return forward(x); }
+  Variable forward(const Variable& x) override { return forward(x, 1); }
+  Variable forward(const Variable& x, int n_batch_axes);
+  using Link::operator();
 
   Parameter W, b;
   int64_t in_size() const { return in_size_; }
@@ -28,5 +38,125 @@ class Linear : public Link {
   bool nobias_;
 };
 
+// 2-D convolution: W is (out_channels, in_channels / groups, ksize, ksize). With
+// in_channels 0 (Convolution2D::lazy), W is made at the first call.
+class Convolution2D : public Link {
+ public:
+  struct Options {
+    int64_t stride = 1, pad = 0, dilate = 1, groups = 1;
+    bool nobias = false, cover_all = false;
+    Initializer initialW, initial_bias;
+  };
+  Convolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, Options options);
+  Convolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, int64_t stride = 1, int64_t pad = 0,
+                bool nobias = false);
+  Variable forward(const Variable& x) override;
+  using Link::operator();
+  Parameter W, b;
+
+ private:
+  void make_W(int64_t in_channels);
+  int64_t out_channels_, ksize_;
+  Options o_;
+};
+
+// Transposed convolution: W is (in_channels, out_channels / groups, ksize, ksize).
+class Deconvolution2D : public Link {
+ public:
+  struct Options {
+    int64_t stride = 1, pad = 0, dilate = 1, groups = 1;
+    bool nobias = false;
+    std::optional<std::pair<int64_t, int64_t>> outsize;
+    Initializer initialW, initial_bias;
+  };
+  Deconvolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, Options options);
+  Deconvolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, int64_t stride = 1, int64_t pad = 0,
+                  bool nobias = false);
+  Variable forward(const Variable& x) override;
+  using Link::operator();
+  Parameter W, b;
+
+ private:
+  void make_W(int64_t in_channels);
+  int64_t out_channels_, ksize_;
+  Options o_;
+};
+
+// Batch normalization over every axis but 1. In training it uses the batch statistics
+// and updates avg_mean = decay avg_mean + (1 - decay) mean and avg_var likewise with the
+// unbiased variance; otherwise it uses avg_mean and avg_var. Persistent: avg_mean,
+// avg_var, N (as Chainer).
+class BatchNormalization : public Link {
+ public:
+  explicit BatchNormalization(int64_t size, double decay = 0.9, double eps = 2e-5, Dtype dtype = float32,
+                              bool use_gamma = true, bool use_beta = true);
+  Variable forward(const Variable& x) override;
+  using Link::operator();
+  Parameter gamma, beta;
+  Tensor avg_mean, avg_var, N;
+  double decay, eps;
+
+ private:
+  bool use_gamma_, use_beta_;
+};
+
+// Word embeddings: W is (in_size, out_size), Normal(1.0) by default; rows of ids equal to
+// ignore_label are zero.
+class EmbedID : public Link {
+ public:
+  EmbedID(int64_t in_size, int64_t out_size, Initializer initialW = {}, std::optional<int64_t> ignore_label = {});
+  Variable forward(const Variable& ids) override;  // ids: an integer array
+  using Link::operator();
+  Parameter W;
+
+ private:
+  std::optional<int64_t> ignore_label_;
+};
+
+// Links applied one after another (functions may be added as steps too).
+class Sequential : public ChainList {
+ public:
+  Sequential& add(std::unique_ptr<Link> link);
+  Sequential& add(std::function<Variable(const Variable&)> fn);
+  Variable forward(const Variable& x) override;
+  using Link::operator();
+
+ private:
+  std::vector<std::pair<Link*, std::function<Variable(const Variable&)>>> steps_;
+};
+
+// Chainer's Classifier: loss = lossfun(predictor(x), t); reports "loss" and, if
+// compute_accuracy, "accuracy" (F::accuracy). The predictor is the child "predictor".
+class Classifier : public Chain, public LossLink {
+ public:
+  using LossFn = std::function<Variable(const Variable& y, const Tensor& t)>;
+  explicit Classifier(std::shared_ptr<Link> predictor, LossFn lossfun = {}, bool compute_accuracy = true);
+  // batch = (x, t)
+  Variable loss(const Example& batch) override;
+  Variable forward(const Variable& x) override { return predictor_->forward(x); }
+  using Link::operator();
+  Link& predictor() { return *predictor_; }
+  bool compute_accuracy;
+  Variable y;  // the last prediction
+
+ private:
+  std::shared_ptr<Link> predictor_;
+  LossFn lossfun_;
+};
+
 }  // namespace L
+
+namespace links {
+
+// Attributes of a link made by name: numbers (sizes, strides, flags as 0/1).
+using Attributes = std::map<std::string, double>;
+using Factory = std::function<std::unique_ptr<Link>(const Attributes&)>;
+// Registered in-tree: linear, convolution_2d, deconvolution_2d, batch_normalization,
+// embed_id (Chainer's class names are accepted too). Unknown names or attributes throw,
+// listing the known ones.
+void register_link(const std::string& name, std::vector<std::string> attribute_names, Factory make);
+std::unique_ptr<Link> create(const std::string& name, const Attributes& attributes);
+std::vector<std::string> names();
+
+}  // namespace links
 }  // namespace catena

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <catena/link.hpp>
+#include <catena/ops.hpp>
 
 #include <functional>
 #include <map>
@@ -40,12 +41,13 @@ class Optimizer {
   // zero one, the 'pre' hooks run, t += 1, every parameter that is not frozen is updated,
   // then the 'post' hooks run.
   void update();
-  // Chainer's update(lossfun): clear the gradients, compute the loss, backward, update.
+  // Chainer's update(lossfun): compute the loss, clear the gradients (after the forward,
+  // so parameters initialised lazily in it start clean too), backward, update.
   template <class LossFn>
   Variable update(LossFn&& lossfun) {
     require_target();
-    target_->cleargrads();
     Variable loss = lossfun();
+    target_->cleargrads();
     loss.backward();
     update();
     return loss;

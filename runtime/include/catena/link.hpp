@@ -37,6 +37,9 @@ Initializer Uniform(double scale = 0.05);      // uniform(-scale, scale)
 Initializer Constant(double value);
 Initializer Zero();
 Initializer One();
+// A random orthogonal matrix (rows or columns orthonormal) of shape
+// (shape[0], prod(shape[1:])), times scale.
+Initializer Orthogonal(double scale = 1.0);
 }  // namespace initializers
 
 // A Variable a link owns and an optimizer updates. It may start uninitialized (its shape
@@ -85,6 +88,10 @@ class Link {
   void enable_update();
   // Chainer's persistent values: arrays saved with the link but not trained.
   std::vector<std::pair<std::string, Tensor*>> namedpersistents();
+  // The one-input forward of links that have one (Linear, Convolution2D, a Sequential
+  // ...); others throw, naming the link.
+  virtual Variable forward(const Variable& x);
+  Variable operator()(const Variable& x) { return forward(x); }
 
  protected:
   void register_param(const std::string& name, Parameter& p);
@@ -113,6 +120,17 @@ class ChainList : public Link {
 
  private:
   std::vector<std::unique_ptr<Link>> owned_;
+};
+
+// One example or batch: Chainer's tuple of arrays (x, t).
+using Example = std::vector<Tensor>;
+
+// A link that computes a loss from a batch (Chainer's "target(*in_arrays)"): what the
+// StandardUpdater and the Evaluator call when no loss function is given.
+class LossLink {
+ public:
+  virtual ~LossLink() = default;
+  virtual Variable loss(const Example& batch) = 0;
 };
 
 }  // namespace catena

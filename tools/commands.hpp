@@ -1,0 +1,17 @@
+// Subcommands of the `catena` tool that live in their own files.
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <string>
+#include <vector>
+
+namespace catena_tool {
+
+// Parses a subcommand's options; false (after printing help) when --help was given.
+bool parse(const std::string& name, const std::string& summary, boost::program_options::options_description& opts,
+           const std::vector<std::string>& args, boost::program_options::variables_map& vm);
+
+int cmd_train(const std::vector<std::string>& args);
+
+}  // namespace catena_tool

@@ -1,0 +1,153 @@
+// `catena train`: Chainer's MNIST example as a command — a model, a data set, an optimizer,
+// the Trainer with Evaluator, LogReport, PrintReport, ProgressBar and PlotReport, and the
+// trained parameters saved as an .npz with Chainer's keys.
+#include "commands.hpp"
+
+#include <catena/dataset.hpp>
+#include <catena/iterator.hpp>
+#include <catena/models.hpp>
+#include <catena/optimizers.hpp>
+#include <catena/random.hpp>
+#include <catena/runtime.hpp>
+#include <catena/training.hpp>
+
+#include <cmath>
+#include <iostream>
+#include <sstream>
+
+namespace po = boost::program_options;
+using namespace catena;
+
+namespace catena_tool {
+
+namespace {
+
+// "adam" or "adam:alpha=0.001,beta1=0.9"
+std::pair<std::string, std::map<std::string, double>> parse_optimizer(const std::string& spec) {
+  size_t colon = spec.find(':');
+  std::string name = spec.substr(0, colon);
+  std::map<std::string, double> hp;
+  if (colon != std::string::npos) {
+    std::stringstream rest(spec.substr(colon + 1));
+    std::string item;
+    while (std::getline(rest, item, ',')) {
+      size_t eq = item.find('=');
+      if (eq == std::string::npos || eq == 0)
+        throw Error(CT_INVALID_ARGUMENT, "--optimizer: '" + item + "' is not NAME=VALUE (e.g. adam:alpha=0.001,beta1=0.9)");
+      std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+      if (value == "true" || value == "True") value = "1";
+      if (value == "false" || value == "False") value = "0";
+      char* end = nullptr;
+      double v = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end)
+        throw Error(CT_INVALID_ARGUMENT, "--optimizer: the value of " + key + " ('" + value + "') is not a number");
+      hp[key] = v;
+    }
+  }
+  return {name, hp};
+}
+
+}  // namespace
+
+int cmd_train(const std::vector<std::string>& args) {
+  po::options_description opts("Options");
+  opts.add_options()
+      ("model,m", po::value<std::string>()->default_value("mlp"), "mlp (784-unit-unit-10) or cnn (the W2 network)")
+      ("dataset", po::value<std::string>()->default_value("fashion-mnist"), "fashion-mnist, mnist or cifar10")
+      ("data", po::value<std::string>()->default_value(""),
+       "the data set's folder (default: Debian's /usr/share/datasets/fashion-mnist, or $CATENA_FASHION_MNIST, "
+       "$CATENA_MNIST, $CATENA_CIFAR10)")
+      ("device,d", po::value<std::string>()->default_value(""), "where to train: cpu, cuda:0, ... (default: $CATENA_DEVICE, else cpu)")
+      ("epoch,e", po::value<int>()->default_value(20), "passes over the training set")
+      ("batchsize,b", po::value<int>()->default_value(100), "examples per update")
+      ("unit,u", po::value<int>()->default_value(0), "hidden units (default: 1000 for mlp, 128 for cnn)")
+      ("optimizer,o", po::value<std::string>()->default_value("adam"),
+       "NAME[:HYPER=VALUE,...], e.g. adam:alpha=0.001 or momentum_sgd:lr=0.05,momentum=0.9")
+      ("out", po::value<std::string>()->default_value("result"), "folder for the log, the plots and model.npz")
+      ("seed", po::value<uint64_t>(), "seed for initialisation and shuffling (default: $CATENA_SEED, else 0)")
+      ("frequency", po::value<int>()->default_value(0), "not used yet; reserved for snapshots")
+      ("no-progress", "do not show the progress bar");
+  po::variables_map vm;
+  if (!parse("train",
+             "Train a classifier as Chainer's MNIST example does, and write out/log (JSON), out/loss.svg,\n"
+             "out/accuracy.svg and out/model.npz (numpy.load reads it; keys as Chainer's: predictor/l1/W ...).\n"
+             "Example: catena train --model mlp --dataset fashion-mnist --epoch 5",
+             opts, args, vm))
+    return 0;
+  const std::string model_name = vm["model"].as<std::string>(), dataset = vm["dataset"].as<std::string>();
+  const int epochs = vm["epoch"].as<int>(), batch = vm["batchsize"].as<int>();
+  int unit = vm["unit"].as<int>();
+  if (model_name != "mlp" && model_name != "cnn")
+    throw Error(CT_INVALID_ARGUMENT, "unknown model '" + model_name + "': choose mlp or cnn");
+  if (dataset != "fashion-mnist" && dataset != "mnist" && dataset != "cifar10")
+    throw Error(CT_INVALID_ARGUMENT, "unknown data set '" + dataset + "': choose fashion-mnist, mnist or cifar10");
+  if (epochs < 1) throw Error(CT_INVALID_ARGUMENT, "--epoch must be at least 1, got " + std::to_string(epochs));
+  if (batch < 1) throw Error(CT_INVALID_ARGUMENT, "--batchsize must be at least 1, got " + std::to_string(batch));
+  if (unit < 0) throw Error(CT_INVALID_ARGUMENT, "--unit must be positive, got " + std::to_string(unit));
+  if (unit == 0) unit = model_name == "mlp" ? 1000 : 128;
+  auto [opt_name, hyper] = parse_optimizer(vm["optimizer"].as<std::string>());
+  std::unique_ptr<Optimizer> optimizer = optimizers::create(opt_name, hyper);  // checks names before any work
+
+  const std::string dev_name = vm["device"].as<std::string>();
+  Device& dev = dev_name.empty() ? default_device() : device(dev_name);
+  if (vm.count("seed")) seed(vm["seed"].as<uint64_t>());
+
+  // Data.
+  const std::string dir = vm["data"].as<std::string>();
+  std::pair<DatasetPtr, DatasetPtr> data;
+  if (dataset == "cifar10") {
+    data = datasets::get_cifar10(dir);
+  } else {
+    datasets::MnistOptions o;
+    o.ndim = model_name == "cnn" ? 3 : 1;
+    data = dataset == "mnist" ? datasets::get_mnist(dir, o) : datasets::get_fashion_mnist(dir, o);
+  }
+  if (model_name == "mlp" && dataset == "cifar10") {
+    // The MLP takes flat vectors; Linear's lazy in_size flattens (N, 3, 32, 32) itself.
+  }
+  const int64_t n_out = dataset == "cifar10" ? 10 : 10;
+
+  std::cout << "Device: " << dev.name() << "\n"
+            << "# unit: " << unit << "\n"
+            << "# Minibatch-size: " << batch << "\n"
+            << "# epoch: " << epochs << "\n"
+            << "# model: " << model_name << ", data set: " << dataset << " (" << data.first->size() << " train, "
+            << data.second->size() << " test)\n"
+            << "# optimizer: " << optimizer->name() << "\n\n";
+
+  auto predictor = std::shared_ptr<Link>(models::create(model_name, {{"n_units", unit}, {"n_out", double(n_out)}}));
+  L::Classifier model(predictor);
+  model.to_device(dev);
+  optimizer->setup(model);
+
+  SerialIterator train_iter(data.first, size_t(batch));
+  SerialIterator test_iter(data.second, size_t(batch), /*repeat=*/false, /*shuffle=*/false);
+  training::StandardUpdater updater(train_iter, *optimizer, dev);
+  const std::string out = vm["out"].as<std::string>();
+  training::Trainer trainer(updater, {double(epochs), training::Unit::epoch}, out);
+  trainer.extend(std::make_shared<training::Evaluator>(test_iter, model, dev));
+  auto log = std::make_shared<training::LogReport>();
+  trainer.extend(log);
+  trainer.extend(std::make_shared<training::PlotReport>(std::vector<std::string>{"main/loss", "validation/main/loss"},
+                                                        "epoch", training::every(1, training::Unit::epoch), "loss.svg"));
+  trainer.extend(std::make_shared<training::PlotReport>(
+      std::vector<std::string>{"main/accuracy", "validation/main/accuracy"}, "epoch",
+      training::every(1, training::Unit::epoch), "accuracy.svg"));
+  trainer.extend(std::make_shared<training::PrintReport>(std::vector<std::string>{
+      "epoch", "main/loss", "validation/main/loss", "main/accuracy", "validation/main/accuracy", "elapsed_time"}));
+  if (!vm.count("no-progress"))
+    trainer.extend(std::make_shared<training::ProgressBar>(std::nullopt, 100, 50, &std::cerr));
+  trainer.run();
+
+  save_npz(out + "/model.npz", model);
+  if (!log->log().empty())
+    if (const double* acc = log->log().back().find("validation/main/accuracy")) {
+      char line[64];
+      std::snprintf(line, sizeof line, "%.4f", *acc);
+      std::cout << "test accuracy: " << line << "\n";
+    }
+  std::cout << "wrote " << out << "/log, " << out << "/loss.svg, " << out << "/accuracy.svg, " << out << "/model.npz\n";
+  return 0;
+}
+
+}  // namespace catena_tool
