@@ -250,6 +250,7 @@ ct_status* cpu_launch(ct_backend_ctx* cx, ct_stream*, const ct_op* op) {
   if (check_each)
     if (const char* why = k->support(*op)) return error(CT_INVALID_ARGUMENT, std::string(op->name) + ": " + why);
   try {
+    DenormalScope ftz;
     k->run(*op);
     return nullptr;
   } catch (const KernelError& e) {

@@ -1,5 +1,10 @@
 #include "threadpool.hpp"
 
+#include <cstdlib>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 #include <sched.h>
 
 #include <algorithm>
@@ -44,6 +49,7 @@ class Pool {
 
  private:
   void loop(int index) {
+    DenormalScope ftz;  // for the thread's whole life
     uint64_t seen = 0;
     for (;;) {
       const std::function<void(int)>* job;
@@ -91,6 +97,30 @@ Pool& pool() {
 }
 
 }  // namespace
+
+bool flush_denormals() {
+  static const bool on = [] {
+    const char* v = std::getenv("CATENA_FLUSH_DENORMAL");
+    return !(v && *v == '0');
+  }();
+  return on;
+}
+
+DenormalScope::DenormalScope() {
+#if defined(__SSE__)
+  if (flush_denormals()) {
+    saved_ = _mm_getcsr();
+    _mm_setcsr(saved_ | 0x8040u);  // FTZ (bit 15) and DAZ (bit 6)
+    active_ = true;
+  }
+#endif
+}
+
+DenormalScope::~DenormalScope() {
+#if defined(__SSE__)
+  if (active_) _mm_setcsr(saved_);
+#endif
+}
 
 int num_threads() {
   static const int n = pool().size();

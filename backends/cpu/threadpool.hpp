@@ -7,6 +7,21 @@
 
 namespace catena_cpu {
 
+// Subnormal floats are flushed to zero (FTZ/DAZ) while CPU kernels run — on the pool's
+// threads always, on the calling thread for the duration of a launch — unless
+// CATENA_FLUSH_DENORMAL=0. Subnormals are 10-100x slower on x86 and appear in training
+// (Adam's second moments); flushing them changes results only below 1.2e-38 (float32).
+bool flush_denormals();
+class DenormalScope {
+ public:
+  DenormalScope();
+  ~DenormalScope();
+
+ private:
+  unsigned saved_ = 0;
+  bool active_ = false;
+};
+
 // The number of threads kernels use: CATENA_NUM_THREADS, else the CPUs this process may
 // run on.
 int num_threads();

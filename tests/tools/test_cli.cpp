@@ -15,7 +15,7 @@ TEST_CASE("catena --help and every subcommand's --help") {
   CHECK(top.status == 0);
   CHECK(contains(top.output, "devices"));
   CHECK(contains(top.output, "CATENA_PLUGIN_PATH"));
-  for (const char* cmd : {"devices", "plugins", "ops"}) {
+  for (const char* cmd : {"devices", "plugins", "ops", "train"}) {
     auto r = run_command(tool() + " " + cmd + " --help");
     CHECK(r.status == 0);
     CHECK(contains(r.output, std::string("Usage: catena ") + cmd));
