@@ -2,7 +2,11 @@
 #include <catena/config.hpp>
 #include <catena/functions.hpp>
 #include <catena/links.hpp>
+#include <catena/ops.hpp>
 #include <catena/training.hpp>
+
+#include <algorithm>
+#include <cmath>
 
 namespace catena {
 namespace L {
@@ -17,7 +21,8 @@ void positive(int64_t v, const char* link, const char* what) {
 }  // namespace
 
 Convolution2D::Convolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, Options o)
-    : W(o.initialW), b(o.initial_bias ? o.initial_bias : initializers::Zero()), out_channels_(out_channels),
+    : W(o.initialW), b(o.initial_bias ? o.initial_bias : initializers::Zero()), in_channels_(in_channels),
+      out_channels_(out_channels),
       ksize_(ksize), o_(std::move(o)) {
   positive(out_channels, "Convolution2D", "out_channels");
   positive(ksize, "Convolution2D", "ksize");
@@ -39,6 +44,7 @@ Convolution2D::Convolution2D(int64_t in_channels, int64_t out_channels, int64_t 
     : Convolution2D(in_channels, out_channels, ksize, Options{stride, pad, 1, 1, nobias, false, {}, {}}) {}
 
 void Convolution2D::make_W(int64_t in_channels) {
+  in_channels_ = in_channels;
   if (in_channels % o_.groups)
     throw Error(CT_INVALID_ARGUMENT, "Convolution2D: " + std::to_string(in_channels) +
                                          " input channels are not a multiple of groups " + std::to_string(o_.groups));
@@ -58,7 +64,8 @@ Variable Convolution2D::forward(const Variable& x) {
 }
 
 Deconvolution2D::Deconvolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, Options o)
-    : W(o.initialW), b(o.initial_bias ? o.initial_bias : initializers::Zero()), out_channels_(out_channels),
+    : W(o.initialW), b(o.initial_bias ? o.initial_bias : initializers::Zero()), in_channels_(in_channels),
+      out_channels_(out_channels),
       ksize_(ksize), o_(std::move(o)) {
   positive(out_channels, "Deconvolution2D", "out_channels");
   positive(ksize, "Deconvolution2D", "ksize");
@@ -78,6 +85,7 @@ Deconvolution2D::Deconvolution2D(int64_t in_channels, int64_t out_channels, int6
     : Deconvolution2D(in_channels, out_channels, ksize, Options{stride, pad, 1, 1, nobias, {}, {}, {}}) {}
 
 void Deconvolution2D::make_W(int64_t in_channels) {
+  in_channels_ = in_channels;
   if (out_channels_ % o_.groups || in_channels % o_.groups)
     throw Error(CT_INVALID_ARGUMENT, "Deconvolution2D: channels must be multiples of groups");
   W.initialize(Shape{in_channels, out_channels_ / o_.groups, ksize_, ksize_}, device());
@@ -97,7 +105,7 @@ Variable Deconvolution2D::forward(const Variable& x) {
 BatchNormalization::BatchNormalization(int64_t size, double decay, double eps, Dtype dtype, bool use_gamma,
                                        bool use_beta)
     : gamma(initializers::One(), Shape{}, false, dtype), beta(initializers::Zero(), Shape{}, false, dtype),
-      decay(decay), eps(eps), use_gamma_(use_gamma), use_beta_(use_beta) {
+      decay(decay), eps(eps), size_(size), dtype_(dtype), use_gamma_(use_gamma), use_beta_(use_beta) {
   positive(size, "BatchNormalization", "size");
   if (use_gamma) {
     register_param("gamma", gamma);
@@ -129,7 +137,8 @@ Variable BatchNormalization::forward(const Variable& x) {
 }
 
 EmbedID::EmbedID(int64_t in_size, int64_t out_size, Initializer initialW, std::optional<int64_t> ignore_label)
-    : W(initialW ? initialW : initializers::Normal(1.0)), ignore_label_(ignore_label) {
+    : W(initialW ? initialW : initializers::Normal(1.0)), in_size_(in_size), out_size_(out_size), initW_(initialW),
+      ignore_label_(ignore_label) {
   positive(in_size, "EmbedID", "in_size");
   positive(out_size, "EmbedID", "out_size");
   register_param("W", W);
@@ -172,6 +181,197 @@ Variable Classifier::loss(const Example& batch) {
   training::report("loss", loss, this);
   if (compute_accuracy) training::report("accuracy", F::accuracy(y, batch[1]), this);
   return loss;
+}
+
+std::unique_ptr<Link> Convolution2D::make_like() const {
+  return std::make_unique<Convolution2D>(in_channels_, out_channels_, ksize_, o_);
+}
+
+std::unique_ptr<Link> Deconvolution2D::make_like() const {
+  return std::make_unique<Deconvolution2D>(in_channels_, out_channels_, ksize_, o_);
+}
+
+std::unique_ptr<Link> BatchNormalization::make_like() const {
+  return std::make_unique<BatchNormalization>(size_, decay, eps, dtype_, use_gamma_, use_beta_);
+}
+
+std::unique_ptr<Link> EmbedID::make_like() const {
+  return std::make_unique<EmbedID>(in_size_, out_size_, initW_, ignore_label_);
+}
+
+std::unique_ptr<Link> Sequential::make_like() const {
+  auto out = std::make_unique<Sequential>();
+  for (auto& [link, fn] : steps_) {
+    if (link) out->add(link->make_like());
+    else out->add(fn);
+  }
+  return out;
+}
+
+std::unique_ptr<Link> Classifier::make_like() const {
+  return std::make_unique<Classifier>(std::shared_ptr<Link>(predictor_->make_like()), lossfun_, compute_accuracy);
+}
+
+// --- LSTM ------------------------------------------------------------------------------
+
+namespace {
+
+// Zero biases except the forget gate's (index 2 of each unit's interleaved a, i, f, o).
+Initializer lstm_bias(double forget) {
+  return [forget](Tensor& b) {
+    int64_t n = b.numel();
+    std::vector<double> v(size_t(n), 0.0);
+    for (int64_t j = 2; j < n; j += 4) v[size_t(j)] = forget;
+    ops::copy(b, Tensor::from_vector(v, b.shape(), runtime().cpu()).to(b.device()));
+  };
+}
+
+}  // namespace
+
+LSTM::LSTM(int64_t in_size, int64_t out_size, double forget_bias_init)
+    : upward(in_size, 4 * out_size, false, {}, lstm_bias(forget_bias_init)),
+      lateral(out_size, 4 * out_size, /*nobias=*/true), in_size_(in_size), out_size_(out_size),
+      forget_bias_(forget_bias_init) {
+  register_link("upward", upward);
+  register_link("lateral", lateral);
+}
+
+void LSTM::reset_state() {
+  c = Variable();
+  h = Variable();
+}
+
+Variable LSTM::forward(const Variable& x) {
+  const int64_t batch = x.shape()[0];
+  Variable lstm_in = upward(x);
+  Variable h_rest;
+  if (h.defined()) {
+    const int64_t hb = h.shape()[0];
+    if (batch > hb)
+      throw Error(CT_INVALID_ARGUMENT, "LSTM: the batch grew from " + std::to_string(hb) + " to " +
+                                           std::to_string(batch) + "; call reset_state() first");
+    if (batch == hb) {
+      lstm_in = F::add(lstm_in, lateral(h));
+    } else {
+      auto parts = F::split_axis(h, std::vector<int64_t>{batch}, 0);
+      lstm_in = F::add(lstm_in, lateral(parts[0]));
+      h_rest = parts[1];
+    }
+  }
+  if (!c.defined()) c = Variable(Tensor::zeros(Shape{batch, out_size_}, x.dtype(), x.device()), false);
+  auto [c_new, y] = F::lstm(c, lstm_in);
+  c = c_new;
+  h = h_rest.defined() ? F::concat({y, h_rest}, 0) : y;
+  return y;
+}
+
+std::unique_ptr<Link> LSTM::make_like() const { return std::make_unique<LSTM>(in_size_, out_size_, forget_bias_); }
+
+// --- NStepLSTM -------------------------------------------------------------------------
+
+namespace {
+
+// One layer's parameters with Chainer's names w0..w7, b0..b7.
+class NStepLSTMLayer : public Link {
+ public:
+  NStepLSTMLayer(int64_t in_size, int64_t out_size) : in_(in_size), out_(out_size) {
+    for (int k = 0; k < 8; ++k) {
+      int64_t cols = k < 4 ? in_size : out_size;
+      w[k] = Parameter(initializers::Normal(std::sqrt(1.0 / double(cols))), Shape{out_size, cols}, true);
+      b[k] = Parameter(initializers::Zero(), Shape{out_size}, true);
+    }
+    for (int k = 0; k < 8; ++k) register_param("w" + std::to_string(k), w[k]);
+    for (int k = 0; k < 8; ++k) register_param("b" + std::to_string(k), b[k]);
+  }
+  Parameter w[8], b[8];
+  int64_t in_, out_;
+};
+
+// Chainer's _stack_weight: interleave per unit in the order (a, i, f, o) = (2, 0, 1, 3).
+Variable stack_gates(const Parameter* p, int offset) {
+  const int order[4] = {2, 0, 1, 3};
+  std::vector<Variable> parts;
+  for (int k : order) parts.push_back(Variable(p[offset + k]));
+  Variable s = F::stack(parts, 1);  // (out, 4, ...)
+  Shape shape = s.shape();
+  Shape flat{shape[0] * shape[1]};
+  for (int d = 2; d < shape.ndim(); ++d) flat.push_back(shape[d]);
+  return F::reshape(s, flat);
+}
+
+}  // namespace
+
+NStepLSTM::NStepLSTM(int64_t n_layers, int64_t in_size, int64_t out_size, double dropout)
+    : n_layers_(n_layers), in_size_(in_size), out_size_(out_size), dropout_(dropout) {
+  positive(n_layers, "NStepLSTM", "n_layers");
+  positive(in_size, "NStepLSTM", "in_size");
+  positive(out_size, "NStepLSTM", "out_size");
+  for (int64_t l = 0; l < n_layers; ++l) append(std::make_unique<NStepLSTMLayer>(l == 0 ? in_size : out_size, out_size));
+}
+
+std::tuple<Variable, Variable, std::vector<Variable>> NStepLSTM::forward(const Variable& hx, const Variable& cx,
+                                                                         const std::vector<Variable>& xs) {
+  const int64_t batch = int64_t(xs.size());
+  if (batch == 0) throw Error(CT_INVALID_ARGUMENT, "NStepLSTM: xs is empty");
+  // Sort the sequences by length, longest first (Chainer's transpose_sequence order).
+  std::vector<size_t> order(xs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return xs[a].shape()[0] > xs[b].shape()[0]; });
+  const int64_t steps = xs[order[0]].shape()[0];
+  Device& dev = xs[0].device();
+  Dtype dt = xs[0].dtype();
+  // Per layer: the current inputs as one list of per-sequence arrays (sorted order).
+  std::vector<Variable> seqs;
+  for (size_t i : order) seqs.push_back(xs[i]);
+  std::vector<Variable> hys, cys;
+  for (int64_t l = 0; l < n_layers_; ++l) {
+    auto& layer = static_cast<NStepLSTMLayer&>((*this)[size_t(l)]);
+    Variable xw = stack_gates(layer.w, 0), hw = stack_gates(layer.w, 4);
+    Variable xb = stack_gates(layer.b, 0), hb = stack_gates(layer.b, 4);
+    // The layer's initial state, rows in sorted order.
+    auto initial = [&](const Variable& s) {
+      if (!s.defined()) return Variable(Tensor::zeros(Shape{batch, out_size_}, dt, dev), false);
+      Variable row = F::get_item(s, {F::Index(l)});
+      std::vector<int64_t> idx(order.begin(), order.end());
+      return F::get_item(row, {F::Index(Tensor::from_vector(idx, Shape{batch}, runtime().cpu()).to(dev))});
+    };
+    Variable h = initial(hx), c = initial(cx);
+    std::vector<std::vector<Variable>> outs(static_cast<size_t>(batch));
+    for (int64_t t = 0; t < steps; ++t) {
+      // The sequences still running at step t (a prefix, as they are sorted).
+      int64_t live = 0;
+      std::vector<Variable> rows;
+      for (int64_t i = 0; i < batch; ++i)
+        if (seqs[size_t(i)].shape()[0] > t) {
+          rows.push_back(F::get_item(seqs[size_t(i)], {F::Index::range(t, t + 1)}));
+          ++live;
+        }
+      Variable x = F::concat(rows, 0);
+      Variable x_in = x;
+      if (l > 0 && dropout_ > 0) x_in = F::dropout(x, dropout_);
+      Variable h_live = live == batch ? h : F::split_axis(h, std::vector<int64_t>{live}, 0)[0];
+      Variable lstm_in = F::add(F::linear(x_in, xw, xb), F::linear(h_live, hw, hb));
+      auto [c_new, h_new] = F::lstm(c, lstm_in);  // rows of c beyond `live` pass through
+      c = c_new;
+      h = live == batch ? h_new : F::concat({h_new, F::split_axis(h, std::vector<int64_t>{live}, 0)[1]}, 0);
+      auto ys = F::split_axis(h_new, live, 0);
+      for (int64_t i = 0; i < live; ++i) outs[size_t(i)].push_back(ys[size_t(i)]);
+    }
+    for (int64_t i = 0; i < batch; ++i) seqs[size_t(i)] = F::concat(outs[size_t(i)], 0);
+    // Back to the caller's order for hy, cy.
+    std::vector<int64_t> inverse(static_cast<size_t>(batch));
+    for (size_t i = 0; i < order.size(); ++i) inverse[order[i]] = int64_t(i);
+    Tensor inv = Tensor::from_vector(inverse, Shape{batch}, runtime().cpu()).to(dev);
+    hys.push_back(F::get_item(h, {F::Index(inv)}));
+    cys.push_back(F::get_item(c, {F::Index(inv)}));
+  }
+  std::vector<Variable> ys(xs.size());
+  for (size_t i = 0; i < order.size(); ++i) ys[order[i]] = seqs[i];
+  return {F::stack(hys, 0), F::stack(cys, 0), ys};
+}
+
+std::unique_ptr<Link> NStepLSTM::make_like() const {
+  return std::make_unique<NStepLSTM>(n_layers_, in_size_, out_size_, dropout_);
 }
 
 }  // namespace L

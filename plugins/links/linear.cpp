@@ -6,7 +6,7 @@ namespace L {
 
 Linear::Linear(int64_t in_size, int64_t out_size, bool nobias, Initializer initialW, Initializer initial_bias)
     : W(initialW), b(initial_bias ? initial_bias : initializers::Zero()), in_size_(in_size), out_size_(out_size),
-      nobias_(nobias) {
+      nobias_(nobias), initW_(initialW), initb_(initial_bias) {
   if (out_size <= 0 || in_size <= 0)
     throw Error(CT_INVALID_ARGUMENT, "Linear: sizes must be positive, got in_size " + std::to_string(in_size) +
                                          ", out_size " + std::to_string(out_size) +
@@ -21,7 +21,7 @@ Linear::Linear(int64_t in_size, int64_t out_size, bool nobias, Initializer initi
 
 Linear::Linear(Lazy, int64_t out_size, bool nobias, Initializer initialW, Initializer initial_bias)
     : W(initialW), b(initial_bias ? initial_bias : initializers::Zero()), in_size_(0), out_size_(out_size),
-      nobias_(nobias) {
+      nobias_(nobias), initW_(initialW), initb_(initial_bias) {
   if (out_size <= 0) throw Error(CT_INVALID_ARGUMENT, "Linear: out_size must be positive, got " + std::to_string(out_size));
   register_param("W", W);
   if (!nobias) {
@@ -38,6 +38,11 @@ Variable Linear::forward(const Variable& x, int n_batch_axes) {
     W.initialize(Shape{out_size_, in_size_}, device());
   }
   return F::linear(x, W, nobias_ ? Variable() : Variable(b), n_batch_axes);
+}
+
+std::unique_ptr<Link> Linear::make_like() const {
+  if (in_size_ == 0) return std::make_unique<Linear>(lazy(), out_size_, nobias_, initW_, initb_);
+  return std::make_unique<Linear>(in_size_, out_size_, nobias_, initW_, initb_);
 }
 
 }  // namespace L

@@ -5,7 +5,8 @@
 namespace catena {
 namespace models {
 
-MLP::MLP(int64_t n_units, int64_t n_out) : l1(L::Linear::lazy(), n_units), l2(n_units, n_units), l3(n_units, n_out) {
+MLP::MLP(int64_t n_units, int64_t n_out)
+    : l1(L::Linear::lazy(), n_units), l2(n_units, n_units), l3(n_units, n_out), n_units_(n_units), n_out_(n_out) {
   register_link("l1", l1);
   register_link("l2", l2);
   register_link("l3", l3);
@@ -18,7 +19,8 @@ Variable MLP::forward(const Variable& x) {
 }
 
 CNN::CNN(int64_t n_units, int64_t n_out)
-    : conv1(0, 32, 3, 1, 1), conv2(32, 64, 3, 1, 1), fc1(L::Linear::lazy(), n_units), fc2(n_units, n_out) {
+    : conv1(0, 32, 3, 1, 1), conv2(32, 64, 3, 1, 1), fc1(L::Linear::lazy(), n_units), fc2(n_units, n_out),
+      n_units_(n_units), n_out_(n_out) {
   register_link("conv1", conv1);
   register_link("conv2", conv2);
   register_link("fc1", fc1);
@@ -34,6 +36,9 @@ Variable CNN::forward(const Variable& x) {
   h = F::relu(fc1(h));
   return fc2(h);
 }
+
+std::unique_ptr<Link> MLP::make_like() const { return std::make_unique<MLP>(n_units_, n_out_); }
+std::unique_ptr<Link> CNN::make_like() const { return std::make_unique<CNN>(n_units_, n_out_); }
 
 std::vector<std::string> names() { return {"cnn", "mlp"}; }
 

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <typeinfo>
 #include <vector>
 
@@ -205,6 +206,35 @@ void Link::enable_update() {
 Variable Link::forward(const Variable&) {
   throw Error(CT_UNIMPLEMENTED, std::string("this link (") + typeid(*this).name() +
                                     ") has no one-input forward; call its own forward method");
+}
+
+std::unique_ptr<Link> Link::make_like() const {
+  throw Error(CT_UNIMPLEMENTED, std::string("copy: this link (") + typeid(*this).name() +
+                                    ") does not implement make_like(); override it to return a new link of the same "
+                                    "architecture");
+}
+
+std::unique_ptr<Link> Link::copy(CopyMode mode) {
+  std::unique_ptr<Link> out = make_like();
+  out->to_device(device());
+  if (mode == CopyMode::init) return out;
+  auto mine = namedparams(), theirs = out->namedparams();
+  if (mine.size() != theirs.size())
+    throw Error(CT_INTERNAL, "copy: make_like() built a link with different parameters");
+  for (size_t i = 0; i < mine.size(); ++i) {
+    Parameter& from = *mine[i].second;
+    Parameter& to = *theirs[i].second;
+    if (mine[i].first != theirs[i].first)
+      throw Error(CT_INTERNAL, "copy: make_like() built " + theirs[i].first + " where " + mine[i].first + " is");
+    if (!from.is_initialized()) continue;
+    Tensor a = mode == CopyMode::share ? from.array() : from.array().clone();
+    to = Parameter(a);
+    to.set_update_enabled(from.update_enabled());
+  }
+  auto mp = namedpersistents(), tp = out->namedpersistents();
+  for (size_t i = 0; i < mp.size() && i < tp.size(); ++i)
+    if (mp[i].second->defined()) *tp[i].second = mode == CopyMode::share ? *mp[i].second : mp[i].second->clone();
+  return out;
 }
 
 Link& ChainList::append(std::unique_ptr<Link> link) {

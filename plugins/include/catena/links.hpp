@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
 namespace catena {
 
@@ -32,10 +33,12 @@ class Linear : public Link {
   Parameter W, b;
   int64_t in_size() const { return in_size_; }
   int64_t out_size() const { return out_size_; }
+  std::unique_ptr<Link> make_like() const override;
 
  private:
   int64_t in_size_, out_size_;
   bool nobias_;
+  Initializer initW_, initb_;
 };
 
 // 2-D convolution: W is (out_channels, in_channels / groups, ksize, ksize). With
@@ -52,11 +55,12 @@ class Convolution2D : public Link {
                 bool nobias = false);
   Variable forward(const Variable& x) override;
   using Link::operator();
+  std::unique_ptr<Link> make_like() const override;
   Parameter W, b;
 
  private:
   void make_W(int64_t in_channels);
-  int64_t out_channels_, ksize_;
+  int64_t in_channels_, out_channels_, ksize_;
   Options o_;
 };
 
@@ -74,11 +78,12 @@ class Deconvolution2D : public Link {
                   bool nobias = false);
   Variable forward(const Variable& x) override;
   using Link::operator();
+  std::unique_ptr<Link> make_like() const override;
   Parameter W, b;
 
  private:
   void make_W(int64_t in_channels);
-  int64_t out_channels_, ksize_;
+  int64_t in_channels_, out_channels_, ksize_;
   Options o_;
 };
 
@@ -92,11 +97,14 @@ class BatchNormalization : public Link {
                               bool use_gamma = true, bool use_beta = true);
   Variable forward(const Variable& x) override;
   using Link::operator();
+  std::unique_ptr<Link> make_like() const override;
   Parameter gamma, beta;
   Tensor avg_mean, avg_var, N;
   double decay, eps;
 
  private:
+  int64_t size_;
+  Dtype dtype_;
   bool use_gamma_, use_beta_;
 };
 
@@ -107,10 +115,51 @@ class EmbedID : public Link {
   EmbedID(int64_t in_size, int64_t out_size, Initializer initialW = {}, std::optional<int64_t> ignore_label = {});
   Variable forward(const Variable& ids) override;  // ids: an integer array
   using Link::operator();
+  std::unique_ptr<Link> make_like() const override;
   Parameter W;
 
  private:
+  int64_t in_size_, out_size_;
+  Initializer initW_;
   std::optional<int64_t> ignore_label_;
+};
+
+// Chainer's LSTM link: upward Linear(in, 4 out) and lateral Linear(out, 4 out, nobias),
+// gates interleaved per unit (a, i, f, o) with the forget bias initialised to 1. Keeps
+// the state (c, h) between calls; a smaller batch updates the first rows only.
+class LSTM : public Link {
+ public:
+  LSTM(int64_t in_size, int64_t out_size, double forget_bias_init = 1.0);
+  Variable forward(const Variable& x) override;  // returns h
+  using Link::operator();
+  void reset_state();
+  std::unique_ptr<Link> make_like() const override;
+  Linear upward, lateral;
+  Variable c, h;
+
+ private:
+  int64_t in_size_, out_size_;
+  double forget_bias_;
+};
+
+// Chainer's NStepLSTM: n_layers of LSTM over a list of variable-length sequences.
+// Parameters per layer "<layer>/w0".."w7", "b0".."b7" as Chainer's (w0-w3 input, w4-w7
+// hidden; gates i, f, a(c), o). Dropout (ratio `dropout`) applies to each layer's input
+// but the first, in training.
+class NStepLSTM : public ChainList {
+ public:
+  NStepLSTM(int64_t n_layers, int64_t in_size, int64_t out_size, double dropout = 0.0);
+  // hx, cx: (n_layers, batch, out_size) or undefined (zeros). xs: one (length, in_size)
+  // sequence per batch element, any lengths. Returns {hy, cy, ys}.
+  std::tuple<Variable, Variable, std::vector<Variable>> forward(const Variable& hx, const Variable& cx,
+                                                                const std::vector<Variable>& xs);
+  using Link::forward;
+  std::unique_ptr<Link> make_like() const override;
+  int64_t n_layers() const { return n_layers_; }
+
+ private:
+  int64_t n_layers_, in_size_, out_size_;
+  double dropout_;
 };
 
 // Links applied one after another (functions may be added as steps too).
@@ -120,6 +169,7 @@ class Sequential : public ChainList {
   Sequential& add(std::function<Variable(const Variable&)> fn);
   Variable forward(const Variable& x) override;
   using Link::operator();
+  std::unique_ptr<Link> make_like() const override;
 
  private:
   std::vector<std::pair<Link*, std::function<Variable(const Variable&)>>> steps_;
@@ -135,6 +185,7 @@ class Classifier : public Chain, public LossLink {
   Variable loss(const Example& batch) override;
   Variable forward(const Variable& x) override { return predictor_->forward(x); }
   using Link::operator();
+  std::unique_ptr<Link> make_like() const override;
   Link& predictor() { return *predictor_; }
   bool compute_accuracy;
   Variable y;  // the last prediction

@@ -14,7 +14,11 @@ class MLP : public Chain {
  public:
   explicit MLP(int64_t n_units = 1000, int64_t n_out = 10);
   Variable forward(const Variable& x) override;
+  std::unique_ptr<Link> make_like() const override;
   L::Linear l1, l2, l3;
+
+ private:
+  int64_t n_units_, n_out_;
 };
 
 // The W2 CNN: conv(C->32, 3x3, pad 1) - relu - maxpool 2 - conv(32->64, 3x3, pad 1) - relu
@@ -24,8 +28,12 @@ class CNN : public Chain {
  public:
   explicit CNN(int64_t n_units = 128, int64_t n_out = 10);
   Variable forward(const Variable& x) override;
+  std::unique_ptr<Link> make_like() const override;
   L::Convolution2D conv1, conv2;
   L::Linear fc1, fc2;
+
+ private:
+  int64_t n_units_, n_out_;
 };
 
 // "mlp" or "cnn" with attributes n_units and n_out.

@@ -88,6 +88,15 @@ class Link {
   void enable_update();
   // Chainer's persistent values: arrays saved with the link but not trained.
   std::vector<std::pair<std::string, Tensor*>> namedpersistents();
+  // Chainer's Link.copy: a link of the same architecture whose parameters and persistent
+  // values share this link's arrays ("share"), are copies of them ("copy"), or are freshly
+  // initialised ("init"). Gradients are never shared. Needs make_like().
+  enum class CopyMode { share, copy, init };
+  std::unique_ptr<Link> copy(CopyMode mode = CopyMode::share);
+  // A new link of the same architecture with fresh parameters. The in-tree links and
+  // models implement it; a user's Chain overrides it to be copyable.
+  virtual std::unique_ptr<Link> make_like() const;
+
   // The one-input forward of links that have one (Linear, Convolution2D, a Sequential
   // ...); others throw, naming the link.
   virtual Variable forward(const Variable& x);
