@@ -65,6 +65,12 @@ Blas load() {
                                    : "chosen by Catena from the CPU's features: " + chosen;
       if (!chosen.empty()) setenv("OPENBLAS_CORETYPE", chosen.c_str(), 1);
     }
+    // OpenBLAS's idle threads spin (sched_yield) for 2^28 cycles after each call by
+    // default, taking the cores from Catena's own kernels between GEMMs; let them sleep
+    // at once instead (a user's OPENBLAS_THREAD_TIMEOUT is respected).
+    const char* user_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
+    const bool set_timeout = !(user_timeout && *user_timeout);
+    if (set_timeout) setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
     for (const char* so : sonames) {
       handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
       if (handle && dlsym(handle, "cblas_sgemm")) break;
@@ -72,6 +78,7 @@ Blas load() {
       handle = nullptr;
     }
     if (!chosen.empty()) unsetenv("OPENBLAS_CORETYPE");
+    if (set_timeout) unsetenv("OPENBLAS_THREAD_TIMEOUT");
     if (!handle) {
       b.error = "OpenBLAS not found (libopenblas.so.0): GEMM uses Catena's built-in kernel, which is much slower; "
                 "install libopenblas0";
