@@ -72,47 +72,123 @@ void store(const ct_tensor* t, const std::vector<W>& v) {
               Compute<T>::store(static_cast<typename Compute<T>::type>(v[k++]));
 }
 
-// col[(c, ky, kx), (y, x)] for channels [c0, c0 + cg) of one image.
+// The images [n0, n0 + nb) as columns: col[(c, ky, kx), (j, y, x)] for the channels
+// [c0, c0 + cg), so that one GEMM covers every image of the chunk.
 template <class W>
-void im2col(const W* img, const Geometry& g, int64_t cg, W* col) {
-  int64_t ohw = g.oh * g.ow;
-  parallel_for(cg * g.kh * g.kw, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, ohw)), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      int64_t c = r / (g.kh * g.kw), ky = (r / g.kw) % g.kh, kx = r % g.kw;
-      W* dst = col + r * ohw;
+void im2col(const W* x, const Geometry& g, int64_t n0, int64_t nb, int64_t c0, int64_t cg, W* col) {
+  const int64_t ohw = g.oh * g.ow, rows = cg * g.kh * g.kw, ld = nb * ohw;
+  parallel_for(rows * nb, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, ohw)), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t r = t / nb, j = t % nb;
+      const int64_t c = r / (g.kh * g.kw), ky = (r / g.kw) % g.kh, kx = r % g.kw;
+      const W* img = x + ((n0 + j) * g.c + c0 + c) * g.h * g.w;
+      W* dst = col + r * ld + j * ohw;
+      // The output columns whose input column is inside the image: [x_lo, x_hi).
+      const int64_t off = kx * g.dx - g.pw;
+      int64_t x_lo = off >= 0 ? 0 : (-off + g.sx - 1) / g.sx;
+      int64_t x_hi = g.w - off <= 0 ? 0 : std::min(g.ow, (g.w - off + g.sx - 1) / g.sx);
+      x_lo = std::min(x_lo, x_hi);
       for (int64_t y = 0; y < g.oh; ++y) {
-        int64_t iy = y * g.sy - g.ph + ky * g.dy;
-        for (int64_t x = 0; x < g.ow; ++x) {
-          int64_t ix = x * g.sx - g.pw + kx * g.dx;
-          dst[y * g.ow + x] = (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) ? img[(c * g.h + iy) * g.w + ix] : W(0);
+        const int64_t iy = y * g.sy - g.ph + ky * g.dy;
+        W* d = dst + y * g.ow;
+        if (iy < 0 || iy >= g.h) {
+          std::fill(d, d + g.ow, W(0));
+          continue;
         }
+        const W* srow = img + iy * g.w + off;
+        std::fill(d, d + x_lo, W(0));
+        if (g.sx == 1) {
+          std::copy(srow + x_lo, srow + x_hi, d + x_lo);
+        } else {
+          for (int64_t xx = x_lo; xx < x_hi; ++xx) d[xx] = srow[xx * g.sx];
+        }
+        std::fill(d + x_hi, d + g.ow, W(0));
       }
     }
   });
 }
 
-// img[c, iy, ix] += col[(c, ky, kx), (y, x)]; parallel over channels (disjoint outputs).
+// gx[n0 + j, c0 + c, iy, ix] += col[(c, ky, kx), (j, y, x)]; parallel over (image,
+// channel), whose outputs are disjoint.
 template <class W>
-void col2im(const W* col, const Geometry& g, int64_t cg, W* img) {
-  int64_t ohw = g.oh * g.ow;
-  parallel_for(cg, 1, [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c)
+void col2im(const W* col, const Geometry& g, int64_t n0, int64_t nb, int64_t c0, int64_t cg, W* gx) {
+  const int64_t ohw = g.oh * g.ow, ld = nb * ohw;
+  parallel_for(nb * cg, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t j = t / cg, c = t % cg;
+      W* img = gx + ((n0 + j) * g.c + c0 + c) * g.h * g.w;
       for (int64_t ky = 0; ky < g.kh; ++ky)
         for (int64_t kx = 0; kx < g.kw; ++kx) {
-          const W* src = col + ((c * g.kh + ky) * g.kw + kx) * ohw;
+          const W* src = col + ((c * g.kh + ky) * g.kw + kx) * ld + j * ohw;
+          const int64_t off = kx * g.dx - g.pw;
           for (int64_t y = 0; y < g.oh; ++y) {
-            int64_t iy = y * g.sy - g.ph + ky * g.dy;
+            const int64_t iy = y * g.sy - g.ph + ky * g.dy;
             if (iy < 0 || iy >= g.h) continue;
-            for (int64_t x = 0; x < g.ow; ++x) {
-              int64_t ix = x * g.sx - g.pw + kx * g.dx;
-              if (ix >= 0 && ix < g.w) img[(c * g.h + iy) * g.w + ix] += src[y * g.ow + x];
+            W* drow = img + iy * g.w + off;
+            const W* s = src + y * g.ow;
+            for (int64_t xx = 0; xx < g.ow; ++xx) {
+              const int64_t ix = xx * g.sx + off;
+              if (ix >= 0 && ix < g.w) drow[xx * g.sx] += s[xx];
             }
           }
         }
+    }
   });
 }
 
 enum class Mode { forward, grad_input, grad_weight };
+
+// A tensor's elements as a dense array of W: the tensor's own memory when it already is
+// one, else a converted copy.
+template <class T, class W>
+struct DenseView {
+  std::vector<W> copy;
+  const W* data;
+  explicit DenseView(const ct_tensor* t) {
+    bool contiguous = true;
+    int64_t expect = 1;
+    for (int d = t->dl.ndim - 1; d >= 0; --d) {
+      if (t->dl.shape[d] != 1 && t->dl.strides[d] != expect) contiguous = false;
+      expect *= t->dl.shape[d];
+    }
+    if constexpr (std::is_same_v<T, W>) {
+      if (contiguous) {
+        data = reinterpret_cast<const W*>(base_of(t));
+        return;
+      }
+    }
+    copy = dense<T, W>(t);
+    data = copy.data();
+  }
+};
+
+// Where an output is written: its own memory when dense and of type W, else a buffer
+// stored back at the end.
+template <class T, class W>
+struct DenseOut {
+  const ct_tensor* t;
+  std::vector<W> buffer;
+  W* data;
+  bool direct = false;
+  explicit DenseOut(const ct_tensor* tt) : t(tt) {
+    int64_t expect = 1;
+    bool contiguous = true;
+    for (int d = t->dl.ndim - 1; d >= 0; --d) {
+      if (t->dl.shape[d] != 1 && t->dl.strides[d] != expect) contiguous = false;
+      expect *= t->dl.shape[d];
+    }
+    if constexpr (std::is_same_v<T, W>) direct = contiguous;
+    if (direct) {
+      data = reinterpret_cast<W*>(base_of(t));
+    } else {
+      buffer.assign(static_cast<size_t>(numel(t)), W(0));
+      data = buffer.data();
+    }
+  }
+  void finish() {
+    if (!direct) store<T, W>(t, buffer);
+  }
+};
 
 template <Mode M>
 void run_conv(const ct_op& op) {
@@ -124,54 +200,87 @@ void run_conv(const ct_op& op) {
   g.n = x->dl.shape[0], g.c = x->dl.shape[1], g.h = x->dl.shape[2], g.w = x->dl.shape[3];
   g.oc = w->dl.shape[0], g.kh = w->dl.shape[2], g.kw = w->dl.shape[3];
   g.oh = y->dl.shape[2], g.ow = y->dl.shape[3];
-  int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, ohw = g.oh * g.ow, kdim = cg * g.kh * g.kw;
+  const int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, ohw = g.oh * g.ow, kdim = cg * g.kh * g.kw;
+  // Images per chunk: the column buffer stays under 16M elements.
+  const int64_t per_image = std::max<int64_t>(1, kdim * ohw);
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.n, (int64_t(1) << 24) / per_image));
   visit(ty_of(x->dl.dtype), [&](auto tag) {
     using T = decltype(tag);
     using W = std::conditional_t<std::is_same_v<T, double>, double, float>;
     if constexpr (std::is_integral_v<T>) {
       return 0;
     } else {
-      std::vector<W> col(static_cast<size_t>(kdim * ohw));
+      std::vector<W> col(static_cast<size_t>(kdim * chunk * ohw)), tmp(static_cast<size_t>(ocg * chunk * ohw));
       if constexpr (M == Mode::forward) {
-        std::vector<W> xv = dense<T, W>(x), wv = dense<T, W>(w);
-        std::vector<W> yv(static_cast<size_t>(g.n * g.oc * ohw), W(0));
-        for (int64_t n = 0; n < g.n; ++n)
-          for (int64_t gi = 0; gi < g.groups; ++gi) {
-            im2col(xv.data() + (n * g.c + gi * cg) * g.h * g.w, g, cg, col.data());
-            dense_gemm<W>(false, false, ocg, ohw, kdim, W(1), wv.data() + gi * ocg * kdim, kdim, col.data(), ohw, W(0),
-                          yv.data() + (n * g.oc + gi * ocg) * ohw, ohw);
-          }
-        if (op.num_inputs == 3) {  // bias
+        DenseView<T, W> xv(x), wv(w);
+        DenseOut<T, W> yo(y);
+        std::vector<W> bias(static_cast<size_t>(g.oc), W(0));
+        if (op.num_inputs == 3) {
           const ct_tensor* b = op.inputs[2];
-          const char* bb = base_of(b);
-          for (int64_t n = 0; n < g.n; ++n)
-            for (int64_t o = 0; o < g.oc; ++o) {
-              W bias = static_cast<W>(Compute<T>::load(reinterpret_cast<const T*>(bb)[o * b->dl.strides[0]]));
-              W* row = yv.data() + (n * g.oc + o) * ohw;
-              for (int64_t i = 0; i < ohw; ++i) row[i] += bias;
-            }
+          for (int64_t o = 0; o < g.oc; ++o)
+            bias[size_t(o)] = static_cast<W>(Compute<T>::load(reinterpret_cast<const T*>(base_of(b))[o * b->dl.strides[0]]));
         }
-        store<T, W>(y, yv);
-      } else if constexpr (M == Mode::grad_input) {
-        std::vector<W> gyv = dense<T, W>(y), wv = dense<T, W>(w);
-        std::vector<W> gxv(static_cast<size_t>(g.n * g.c * g.h * g.w), W(0));
-        for (int64_t n = 0; n < g.n; ++n)
+        for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+          const int64_t nb = std::min(chunk, g.n - n0), ld = nb * ohw;
           for (int64_t gi = 0; gi < g.groups; ++gi) {
-            dense_gemm<W>(true, false, kdim, ohw, ocg, W(1), wv.data() + gi * ocg * kdim, kdim,
-                          gyv.data() + (n * g.oc + gi * ocg) * ohw, ohw, W(0), col.data(), ohw);
-            col2im(col.data(), g, cg, gxv.data() + (n * g.c + gi * cg) * g.h * g.w);
+            im2col(xv.data, g, n0, nb, gi * cg, cg, col.data());
+            dense_gemm<W>(false, false, ocg, ld, kdim, W(1), wv.data + gi * ocg * kdim, kdim, col.data(), ld, W(0),
+                          tmp.data(), ld);
+            // (o, j, p) -> y[n0 + j, gi * ocg + o, p], plus the bias.
+            parallel_for(nb * ocg, 4, [&](int64_t b, int64_t e) {
+              for (int64_t t = b; t < e; ++t) {
+                const int64_t j = t / ocg, o = t % ocg;
+                const W* src = tmp.data() + o * ld + j * ohw;
+                W* dst = yo.data + ((n0 + j) * g.oc + gi * ocg + o) * ohw;
+                const W bo = bias[size_t(gi * ocg + o)];
+                for (int64_t p = 0; p < ohw; ++p) dst[p] = src[p] + bo;
+              }
+            });
           }
-        store<T, W>(x, gxv);
+        }
+        yo.finish();
       } else {
-        std::vector<W> xv = dense<T, W>(x), gyv = dense<T, W>(y);
-        std::vector<W> gwv(static_cast<size_t>(g.oc * kdim), W(0));
-        for (int64_t n = 0; n < g.n; ++n)
-          for (int64_t gi = 0; gi < g.groups; ++gi) {
-            im2col(xv.data() + (n * g.c + gi * cg) * g.h * g.w, g, cg, col.data());
-            dense_gemm<W>(false, true, ocg, kdim, ohw, W(1), gyv.data() + (n * g.oc + gi * ocg) * ohw, ohw, col.data(),
-                          ohw, W(1), gwv.data() + gi * ocg * kdim, kdim);
+        DenseView<T, W> gyv(y);
+        // gy of the chunk and group as (ocg, nb * ohw).
+        auto gather_gy = [&](int64_t n0, int64_t nb, int64_t gi) {
+          const int64_t ld = nb * ohw;
+          parallel_for(nb * ocg, 4, [&](int64_t b, int64_t e) {
+            for (int64_t t = b; t < e; ++t) {
+              const int64_t j = t / ocg, o = t % ocg;
+              const W* src = gyv.data + ((n0 + j) * g.oc + gi * ocg + o) * ohw;
+              std::copy(src, src + ohw, tmp.data() + o * ld + j * ohw);
+            }
+          });
+        };
+        if constexpr (M == Mode::grad_input) {
+          DenseView<T, W> wv(w);
+          DenseOut<T, W> gx(x);
+          if (gx.direct) std::fill(gx.data, gx.data + numel(x), W(0));
+          for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+            const int64_t nb = std::min(chunk, g.n - n0), ld = nb * ohw;
+            for (int64_t gi = 0; gi < g.groups; ++gi) {
+              gather_gy(n0, nb, gi);
+              dense_gemm<W>(true, false, kdim, ld, ocg, W(1), wv.data + gi * ocg * kdim, kdim, tmp.data(), ld, W(0),
+                            col.data(), ld);
+              col2im(col.data(), g, n0, nb, gi * cg, cg, gx.data);
+            }
           }
-        store<T, W>(w, gwv);
+          gx.finish();
+        } else {
+          DenseView<T, W> xv(x);
+          DenseOut<T, W> gw(w);
+          if (gw.direct) std::fill(gw.data, gw.data + numel(w), W(0));
+          for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+            const int64_t nb = std::min(chunk, g.n - n0), ld = nb * ohw;
+            for (int64_t gi = 0; gi < g.groups; ++gi) {
+              gather_gy(n0, nb, gi);
+              im2col(xv.data, g, n0, nb, gi * cg, cg, col.data());
+              dense_gemm<W>(false, true, ocg, kdim, ld, W(1), tmp.data(), ld, col.data(), ld, W(1),
+                            gw.data + gi * ocg * kdim, kdim);
+            }
+          }
+          gw.finish();
+        }
       }
       return 0;
     }
