@@ -5,6 +5,7 @@
 #include "threadpool.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -138,6 +139,27 @@ void col2im(const W* col, const Geometry& g, int64_t n0, int64_t nb, int64_t c0,
 
 enum class Mode { forward, grad_input, grad_weight };
 
+// Uninitialised working memory kept per thread between calls (the column buffers are tens
+// of megabytes: allocating and zero-filling them each call cost more than the copies).
+template <class W>
+class Scratch {
+ public:
+  Scratch(int slot, size_t n) {
+    thread_local std::vector<std::unique_ptr<char[]>> blocks(2);
+    thread_local std::vector<size_t> sizes(2, 0);
+    size_t bytes = n * sizeof(W);
+    if (sizes[size_t(slot)] < bytes) {
+      blocks[size_t(slot)].reset(new char[bytes]);
+      sizes[size_t(slot)] = bytes;
+    }
+    p_ = reinterpret_cast<W*>(blocks[size_t(slot)].get());
+  }
+  W* data() const { return p_; }
+
+ private:
+  W* p_;
+};
+
 // A tensor's elements as a dense array of W: the tensor's own memory when it already is
 // one, else a converted copy.
 template <class T, class W>
@@ -210,7 +232,7 @@ void run_conv(const ct_op& op) {
     if constexpr (std::is_integral_v<T>) {
       return 0;
     } else {
-      std::vector<W> col(static_cast<size_t>(kdim * chunk * ohw)), tmp(static_cast<size_t>(ocg * chunk * ohw));
+      Scratch<W> col(0, size_t(kdim * chunk * ohw)), tmp(1, size_t(ocg * chunk * ohw));
       if constexpr (M == Mode::forward) {
         DenseView<T, W> xv(x), wv(w);
         DenseOut<T, W> yo(y);

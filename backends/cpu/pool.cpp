@@ -4,6 +4,7 @@
 #include "scalar.hpp"
 #include "threadpool.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -43,10 +44,86 @@ inline int64_t at4(const ct_tensor* t, int64_t a, int64_t b, int64_t c, int64_t 
 
 enum class Kind { max, max_grad, max_gather, avg, avg_grad };
 
+bool contiguous(const ct_tensor* t) {
+  int64_t expect = 1;
+  for (int d = t->dl.ndim - 1; d >= 0; --d) {
+    if (t->dl.shape[d] != 1 && t->dl.strides[d] != expect) return false;
+    expect *= t->dl.shape[d];
+  }
+  return true;
+}
+
+// max_pool2d and its gradient on dense float32 planes: the window clipped to the image
+// once per output row and column, no per-element bounds or stride arithmetic.
+template <class T>
+void max_pool_dense(const Pool& p, const T* in, T* out, int32_t* idx, int64_t planes, int64_t H, int64_t W,
+                    int64_t OH, int64_t OW) {
+  parallel_for(planes, 1, [&](int64_t b, int64_t e) {
+    for (int64_t pl = b; pl < e; ++pl) {
+      const T* src = in + pl * H * W;
+      T* dst = out + pl * OH * OW;
+      int32_t* arg = idx + pl * OH * OW;
+      for (int64_t oy = 0; oy < OH; ++oy) {
+        const int64_t y0 = oy * p.sy - p.ph;
+        const int64_t ya = std::max<int64_t>(y0, 0), yb = std::min<int64_t>(y0 + p.kh, H);
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          const int64_t x0 = ox * p.sx - p.pw;
+          const int64_t xa = std::max<int64_t>(x0, 0), xb = std::min<int64_t>(x0 + p.kw, W);
+          T best = -std::numeric_limits<T>::infinity();
+          int32_t at = -1;
+          for (int64_t y = ya; y < yb; ++y)
+            for (int64_t x = xa; x < xb; ++x) {
+              T v = src[y * W + x];
+              if (at < 0 || v > best || (v != v && best == best)) best = v, at = int32_t(y * W + x);
+            }
+          dst[oy * OW + ox] = best;
+          arg[oy * OW + ox] = at;
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void max_pool_grad_dense(const T* gy, const int32_t* idx, T* gx, int64_t planes, int64_t HW, int64_t OHW) {
+  parallel_for(planes, 1, [&](int64_t b, int64_t e) {
+    for (int64_t pl = b; pl < e; ++pl) {
+      T* dst = gx + pl * HW;
+      std::fill(dst, dst + HW, T(0));
+      const T* g = gy + pl * OHW;
+      const int32_t* a = idx + pl * OHW;
+      for (int64_t i = 0; i < OHW; ++i)
+        if (a[i] >= 0) dst[a[i]] += g[i];
+    }
+  });
+}
+
 template <Kind K>
 void run_pool(const ct_op& op) {
   Pool p;
   read_pool(op, &p);
+  if constexpr (K == Kind::max || K == Kind::max_grad) {
+    const ct_tensor* big = K == Kind::max ? op.inputs[0] : op.outputs[0];
+    const ct_tensor* small = K == Kind::max ? op.outputs[0] : op.inputs[0];
+    const ct_tensor* idx = K == Kind::max ? op.outputs[1] : op.inputs[1];
+    Ty t = ty_of(big->dl.dtype);
+    if ((t == Ty::f32 || t == Ty::f64) && contiguous(big) && contiguous(small) && contiguous(idx)) {
+      const int64_t planes = big->dl.shape[0] * big->dl.shape[1], H = big->dl.shape[2], W = big->dl.shape[3];
+      const int64_t OH = small->dl.shape[2], OW = small->dl.shape[3];
+      int32_t* ib = reinterpret_cast<int32_t*>(base_of(idx));
+      auto go = [&](auto* bb, auto* sb) {
+        if constexpr (K == Kind::max)
+          max_pool_dense(p, bb, sb, ib, planes, H, W, OH, OW);
+        else
+          max_pool_grad_dense(sb, ib, bb, planes, H * W, OH * OW);
+      };
+      if (t == Ty::f32)
+        go(reinterpret_cast<float*>(base_of(big)), reinterpret_cast<float*>(base_of(small)));
+      else
+        go(reinterpret_cast<double*>(base_of(big)), reinterpret_cast<double*>(base_of(small)));
+      return;
+    }
+  }
   // The "big" tensor is N,C,H,W; the "small" one N,C,OH,OW.
   const ct_tensor* big = (K == Kind::max || K == Kind::avg || K == Kind::max_gather) ? op.inputs[0] : op.outputs[0];
   const ct_tensor* small = (K == Kind::max || K == Kind::avg || K == Kind::max_gather) ? op.outputs[0] : op.inputs[0];
