@@ -40,7 +40,7 @@ double train(const std::string& model_name, int batch, int warmup, int iters) {
   Device& cpu = runtime().cpu();
   auto step = [&] {
     Example b = *it.next_batch(cpu);
-    opt.update([&] { return F::softmax_cross_entropy(net.forward(Variable(b[0])), b[1]); });
+    opt.update([&] { return F::softmax_cross_entropy(net.forward(Variable(b[0], false)), b[1]); });
   };
   for (int i = 0; i < warmup; ++i) step();
   auto t0 = Clock::now();

@@ -42,7 +42,7 @@ int main(int argc, char** argv) try {
   SerialIterator it(train, 128);
   while (it.epoch < epochs) {
     Example b = *it.next_batch(device);
-    Variable loss = optimizer.update([&] { return F::softmax_cross_entropy(model(Variable(b[0])), b[1]); });
+    Variable loss = optimizer.update([&] { return F::softmax_cross_entropy(model(Variable(b[0], false)), b[1]); });
     if (optimizer.t % 100 == 0)
       std::printf("iteration %lld  loss %.4f\n", (long long)optimizer.t, loss.array().to_vector<float>()[0]);
   }

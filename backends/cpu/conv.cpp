@@ -122,14 +122,18 @@ void col2im(const W* col, const Geometry& g, int64_t n0, int64_t nb, int64_t c0,
         for (int64_t kx = 0; kx < g.kw; ++kx) {
           const W* src = col + ((c * g.kh + ky) * g.kw + kx) * ld + j * ohw;
           const int64_t off = kx * g.dx - g.pw;
+          int64_t x_lo = off >= 0 ? 0 : (-off + g.sx - 1) / g.sx;
+          int64_t x_hi = g.w - off <= 0 ? 0 : std::min(g.ow, (g.w - off + g.sx - 1) / g.sx);
+          x_lo = std::min(x_lo, x_hi);
           for (int64_t y = 0; y < g.oh; ++y) {
             const int64_t iy = y * g.sy - g.ph + ky * g.dy;
             if (iy < 0 || iy >= g.h) continue;
             W* drow = img + iy * g.w + off;
             const W* s = src + y * g.ow;
-            for (int64_t xx = 0; xx < g.ow; ++xx) {
-              const int64_t ix = xx * g.sx + off;
-              if (ix >= 0 && ix < g.w) drow[xx * g.sx] += s[xx];
+            if (g.sx == 1) {
+              for (int64_t xx = x_lo; xx < x_hi; ++xx) drow[xx] += s[xx];
+            } else {
+              for (int64_t xx = x_lo; xx < x_hi; ++xx) drow[xx * g.sx] += s[xx];
             }
           }
         }

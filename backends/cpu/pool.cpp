@@ -58,11 +58,36 @@ bool contiguous(const ct_tensor* t) {
 template <class T>
 void max_pool_dense(const Pool& p, const T* in, T* out, int32_t* idx, int64_t planes, int64_t H, int64_t W,
                     int64_t OH, int64_t OW) {
+  // The common 2x2 window, stride 2, no padding, every window inside the image.
+  const bool two = p.kh == 2 && p.kw == 2 && p.sy == 2 && p.sx == 2 && p.ph == 0 && p.pw == 0 && 2 * OH <= H &&
+                   2 * OW <= W;
   parallel_for(planes, 1, [&](int64_t b, int64_t e) {
     for (int64_t pl = b; pl < e; ++pl) {
       const T* src = in + pl * H * W;
       T* dst = out + pl * OH * OW;
       int32_t* arg = idx + pl * OH * OW;
+      if (two) {
+        for (int64_t oy = 0; oy < OH; ++oy) {
+          const T* r0 = src + 2 * oy * W;
+          const T* r1 = r0 + W;
+          const int32_t base = int32_t(2 * oy * W);
+          for (int64_t ox = 0; ox < OW; ++ox) {
+            // Row-major window order, the first maximum on ties, the first NaN wins.
+            const T v[4] = {r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]};
+            const int32_t pos[4] = {int32_t(2 * ox), int32_t(2 * ox + 1), int32_t(W + 2 * ox), int32_t(W + 2 * ox + 1)};
+            T best = v[0];
+            int32_t at = pos[0];
+            for (int k = 1; k < 4; ++k) {
+              const bool take = v[k] > best || (v[k] != v[k] && best == best);
+              best = take ? v[k] : best;
+              at = take ? pos[k] : at;
+            }
+            dst[oy * OW + ox] = best;
+            arg[oy * OW + ox] = base + at;
+          }
+        }
+        continue;
+      }
       for (int64_t oy = 0; oy < OH; ++oy) {
         const int64_t y0 = oy * p.sy - p.ph;
         const int64_t ya = std::max<int64_t>(y0, 0), yb = std::min<int64_t>(y0 + p.kh, H);

@@ -176,7 +176,7 @@ Variable Classifier::loss(const Example& batch) {
   if (batch.size() != 2)
     throw Error(CT_INVALID_ARGUMENT, "Classifier: a batch must be (x, t), got " + std::to_string(batch.size()) +
                                          " arrays");
-  y = predictor_->forward(Variable(batch[0]));
+  y = predictor_->forward(Variable(batch[0], /*requires_grad=*/false));  // data, as Chainer wraps arrays
   Variable loss = lossfun_(y, batch[1]);
   training::report("loss", loss, this);
   if (compute_accuracy) training::report("accuracy", F::accuracy(y, batch[1]), this);

@@ -267,3 +267,46 @@ TEST_CASE("bad arguments name the function, the argument and the shapes") {
   CHECK_THROWS_WITH_AS(F::hinge(Variable(Tensor::zeros(Shape{2, 3}, float32, cpu())), labels({0, 1}), "L3"),
                        doctest::Contains("norm must be"), Error);
 }
+
+TEST_CASE("conv and pooling: the dense fast paths agree with the strided general ones") {
+  // Contiguous operands take the fast paths; the same values through strided views take
+  // the general ones. Ties and a NaN exercise max pooling's tie and NaN rules.
+  for (int64_t h : {6, 7}) {
+    Tensor strided = catena_test::input(Shape{2, 3, h, 8}, float32, 11);
+    std::vector<float> v = strided.to_vector<float>();
+    v[5] = v[4];  // a tie in a window
+    v[20] = std::numeric_limits<float>::quiet_NaN();
+    Tensor wide = Tensor::zeros(Shape{2, 3, h, 16}, float32);
+    Tensor view = wide.slice(3, 0, 16, 2);
+    ops::copy(view, Tensor::from_vector(v, Shape{2, 3, h, 8}));
+    Tensor dense = view.contiguous();
+    for (int k : {2, 3}) {
+      ops::Pool2d p;
+      p.kh = p.kw = p.sy = p.sx = k;
+      p.cover_all = true;
+      auto [yd, id] = ops::max_pool2d(dense, p);
+      auto [ys, is] = ops::max_pool2d(view, p);
+      std::vector<float> a = yd.to_vector<float>(), b = ys.to_vector<float>();
+      REQUIRE(a.size() == b.size());
+      for (size_t i = 0; i < a.size(); ++i) CHECK(((a[i] == b[i]) || (std::isnan(a[i]) && std::isnan(b[i]))));
+      CHECK(id.to_vector<int32_t>() == is.to_vector<int32_t>());
+      Tensor gy = catena_test::input(yd.shape(), float32, 12);
+      CHECK(ops::max_pool2d_grad(gy.contiguous(), id, dense.shape(), p).to_vector<float>() ==
+            ops::max_pool2d_grad(gy, is, dense.shape(), p).to_vector<float>());
+    }
+    // Convolution with padding and stride 2: dense and strided operands give the same.
+    Tensor w = catena_test::input(Shape{4, 3, 3, 3}, float32, 13);
+    ops::Conv2d g;
+    g.sy = g.sx = 2;
+    g.ph = g.pw = 1;
+    Tensor finite = catena_test::input(Shape{2, 3, h, 8}, float32, 14);
+    Tensor yd = ops::conv2d(finite.contiguous(), w.contiguous(), Tensor(), g);
+    Tensor ys = ops::conv2d(finite, w, Tensor(), g);
+    std::vector<float> a = yd.to_vector<float>(), b = ys.to_vector<float>();
+    for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-5));
+    Tensor gy = catena_test::input(yd.shape(), float32, 15);
+    a = ops::conv2d_grad_input(gy.contiguous(), w.contiguous(), finite.shape(), g).to_vector<float>();
+    b = ops::conv2d_grad_input(gy, w, finite.shape(), g).to_vector<float>();
+    for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-5));
+  }
+}
