@@ -148,6 +148,7 @@ CATENA_BINARY(Div, a / b)
 CATENA_BINARY(Maximum, (a != a || b != b) ? C(a + b) : (a > b ? a : b))  // NaN propagates, as in numpy
 CATENA_BINARY(Minimum, (a != a || b != b) ? C(a + b) : (a < b ? a : b))
 CATENA_BINARY(Pow, std::pow(a, b))
+CATENA_BINARY(ReluGrad, a > C(0) ? b : C(0))
 #undef CATENA_BINARY
 
 #define CATENA_COMPARE(Name, expr)           \
@@ -309,6 +310,7 @@ void add_elementwise_kernels(std::vector<KernelDef>& k) {
   k.push_back({"core.maximum", 1, support_binary<false>, run_binary<Maximum, false>});
   k.push_back({"core.minimum", 1, support_binary<false>, run_binary<Minimum, false>});
   k.push_back({"core.pow", 1, support_binary<true>, run_binary<Pow, true>});
+  k.push_back({"core.relu_grad", 1, support_binary<true>, run_binary<ReluGrad, true>});
   k.push_back({"core.equal", 1, support_compare, run_compare<Equal>});
   k.push_back({"core.not_equal", 1, support_compare, run_compare<NotEqual>});
   k.push_back({"core.less", 1, support_compare, run_compare<Less>});

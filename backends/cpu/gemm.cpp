@@ -66,7 +66,6 @@ void builtin_gemm(const Mat<const T>& a, const Mat<const T>& b, T* y, int64_t n,
 
 template <class T>
 void blas_gemm(const Mat<const T>& a, const Mat<const T>& b, T* y, int64_t n, T alpha, T beta) {
-  const Blas& L = blas();
   bool ta, tb;
   int64_t lda, ldb;
   std::vector<T> ca, cb;
@@ -75,14 +74,7 @@ void blas_gemm(const Mat<const T>& a, const Mat<const T>& b, T* y, int64_t n, T 
   if (!blas_layout(B, &tb, &ldb)) cb = dense_copy(B), B = {cb.data(), b.rows, b.cols, b.cols, 1}, tb = false, ldb = b.cols;
   lda = std::max<int64_t>(lda, 1);
   ldb = std::max<int64_t>(ldb, 1);
-  int m = static_cast<int>(a.rows), k = static_cast<int>(a.cols), nn = static_cast<int>(n);
-  if constexpr (std::is_same_v<T, float>) {
-    L.sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, nn, k, alpha, A.p, int(lda), B.p, int(ldb),
-            beta, y, std::max(nn, 1));
-  } else {
-    L.dgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, nn, k, alpha, A.p, int(lda), B.p, int(ldb),
-            beta, y, std::max(nn, 1));
-  }
+  dense_gemm<T>(ta, tb, a.rows, n, a.cols, alpha, A.p, lda, B.p, ldb, beta, y, std::max<int64_t>(n, 1));
 }
 
 template <class T>
@@ -196,6 +188,23 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
                 int64_t ldb, T beta, T* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   const Blas& L = blas();
+  if (L.loaded && k > 0 && m == 1 && L.sgemv && L.dgemv) {
+    // One row of C: a matrix-vector product, which GEMM kernels do poorly.
+    // c[j] = alpha * sum_p a[p] * op(B)[p, j] + beta * c[j].
+    const int64_t inca = ta ? lda : 1;
+    if constexpr (std::is_same_v<T, float>) {
+      if (tb)
+        L.sgemv(kRowMajor, kNoTrans, int(n), int(k), alpha, b, int(ldb), a, int(inca), beta, c, 1);
+      else
+        L.sgemv(kRowMajor, kTrans, int(k), int(n), alpha, b, int(ldb), a, int(inca), beta, c, 1);
+    } else {
+      if (tb)
+        L.dgemv(kRowMajor, kNoTrans, int(n), int(k), alpha, b, int(ldb), a, int(inca), beta, c, 1);
+      else
+        L.dgemv(kRowMajor, kTrans, int(k), int(n), alpha, b, int(ldb), a, int(inca), beta, c, 1);
+    }
+    return;
+  }
   if (L.loaded && k > 0) {
     if constexpr (std::is_same_v<T, float>)
       L.sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(m), int(n), int(k), alpha, a, int(lda), b,

@@ -90,6 +90,8 @@ Blas load() {
   }
   b.sgemm = reinterpret_cast<sgemm_fn>(dlsym(handle, "cblas_sgemm"));
   b.dgemm = reinterpret_cast<dgemm_fn>(dlsym(handle, "cblas_dgemm"));
+  b.sgemv = reinterpret_cast<sgemv_fn>(dlsym(handle, "cblas_sgemv"));
+  b.dgemv = reinterpret_cast<dgemv_fn>(dlsym(handle, "cblas_dgemv"));
   auto corename = reinterpret_cast<char* (*)()>(dlsym(handle, "openblas_get_corename"));
   auto config = reinterpret_cast<char* (*)()>(dlsym(handle, "openblas_get_config"));
   auto set_threads = reinterpret_cast<void (*)(int)>(dlsym(handle, "openblas_set_num_threads"));

@@ -16,6 +16,10 @@ using sgemm_fn = void (*)(int order, int trans_a, int trans_b, int m, int n, int
                           int lda, const float* b, int ldb, float beta, float* c, int ldc);
 using dgemm_fn = void (*)(int order, int trans_a, int trans_b, int m, int n, int k, double alpha, const double* a,
                           int lda, const double* b, int ldb, double beta, double* c, int ldc);
+using sgemv_fn = void (*)(int order, int trans, int m, int n, float alpha, const float* a, int lda, const float* x,
+                          int incx, float beta, float* y, int incy);
+using dgemv_fn = void (*)(int order, int trans, int m, int n, double alpha, const double* a, int lda, const double* x,
+                          int incx, double beta, double* y, int incy);
 enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112 };  // CBLAS's enum values
 
 struct CpuFeatures {
@@ -38,6 +42,8 @@ struct Blas {
   bool preloaded = false; // someone loaded OpenBLAS before us
   sgemm_fn sgemm = nullptr;
   dgemm_fn dgemm = nullptr;
+  sgemv_fn sgemv = nullptr;  // for one-row products (batch-1 inference)
+  dgemv_fn dgemv = nullptr;
 };
 
 // Load (once) and return OpenBLAS. Thread-safe.

@@ -130,13 +130,32 @@ class Masked : public FloatUnary {
   Tensor mask_;
 };
 
-class Relu : public Masked {
+// gx = gy where y > 0, else 0 (one pass: core.relu_grad). Linear in gy, so its own
+// backward is itself with the same y.
+class ReluGrad : public FunctionNode {
+ public:
+  explicit ReluGrad(Tensor y) : y_(std::move(y)) {}
+  std::string label() const override { return "relu_grad"; }
+  std::vector<Tensor> forward(const std::vector<Tensor>& gy) override {
+    return {ops::binary("core.relu_grad", y_, gy[0])};
+  }
+  std::vector<Variable> backward(const std::vector<int>&, const std::vector<Variable>& ggx) override {
+    return {apply1<ReluGrad>({ggx[0]}, y_)};
+  }
+
+ private:
+  Tensor y_;
+};
+
+class Relu : public FloatUnary {
  public:
   std::string label() const override { return "relu"; }
   std::vector<Tensor> forward(const std::vector<Tensor>& x) override {
-    Tensor y = ops::relu(x[0]);
-    mask_ = ops::greater(y, Tensor::zeros(Shape{}, y.dtype(), y.device())).astype(y.dtype());
-    return {y};
+    retain_outputs({0});
+    return {ops::relu(x[0])};
+  }
+  std::vector<Variable> backward(const std::vector<int>&, const std::vector<Variable>& gy) override {
+    return {apply1<ReluGrad>({gy[0]}, get_retained_outputs()[0].array())};
   }
 };
 
