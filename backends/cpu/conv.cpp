@@ -5,6 +5,7 @@
 #include "threadpool.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -143,6 +144,60 @@ void col2im(const W* col, const Geometry& g, int64_t n0, int64_t nb, int64_t c0,
 
 enum class Mode { forward, grad_input, grad_weight };
 
+// Up to this many taps (in_channels / groups x kh x kw), direct loops beat im2col + GEMM.
+constexpr int64_t kSmallK = 32;
+
+// One image, few taps: y[o, :] = b[o] + sum_r W[o, r] col[r, :].
+template <class W>
+inline void taps_forward_t(const W* col, const W* w, const W* bias, W* y, int64_t oc, int64_t kdim, int64_t ohw) {
+  for (int64_t o = 0; o < oc; ++o) {
+    W* __restrict dst = y + o * ohw;
+    const W bo = bias[o];
+    for (int64_t q = 0; q < ohw; ++q) dst[q] = bo;
+    for (int64_t r = 0; r < kdim; ++r) {
+      const W wr = w[o * kdim + r];
+      const W* __restrict src = col + r * ohw;
+      for (int64_t q = 0; q < ohw; ++q) dst[q] += wr * src[q];
+    }
+  }
+}
+
+// One image, few taps: acc[o, r] += dot(gy[o, :], col[r, :]) (8 fixed lanes, then in order).
+template <class W>
+inline void taps_grad_weight_t(const W* col, const W* gy, double* acc, int64_t oc, int64_t kdim, int64_t ohw) {
+  for (int64_t o = 0; o < oc; ++o) {
+    const W* __restrict gyo = gy + o * ohw;
+    for (int64_t r = 0; r < kdim; ++r) {
+      const W* __restrict cr = col + r * ohw;
+      W lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t q = 0;
+      for (; q + 8 <= ohw; q += 8)
+        for (int l = 0; l < 8; ++l) lane[l] += gyo[q + l] * cr[q + l];
+      W sum = 0;
+      for (int l = 0; l < 8; ++l) sum += lane[l];
+      for (; q < ohw; ++q) sum += gyo[q] * cr[q];
+      acc[o * kdim + r] += double(sum);
+    }
+  }
+}
+
+#define CATENA_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
+CATENA_SIMD void taps_forward(const float* col, const float* w, const float* bias, float* y, int64_t oc, int64_t kdim,
+                              int64_t ohw) {
+  taps_forward_t(col, w, bias, y, oc, kdim, ohw);
+}
+void taps_forward(const double* col, const double* w, const double* bias, double* y, int64_t oc, int64_t kdim,
+                  int64_t ohw) {
+  taps_forward_t(col, w, bias, y, oc, kdim, ohw);
+}
+void taps_grad_weight(const float* col, const float* gy, double* acc, int64_t oc, int64_t kdim, int64_t ohw) {
+  taps_grad_weight_t(col, gy, acc, oc, kdim, ohw);
+}
+void taps_grad_weight(const double* col, const double* gy, double* acc, int64_t oc, int64_t kdim, int64_t ohw) {
+  taps_grad_weight_t(col, gy, acc, oc, kdim, ohw);
+}
+#undef CATENA_SIMD
+
 // Uninitialised working memory kept per thread between calls (the column buffers are tens
 // of megabytes: allocating and zero-filling them each call cost more than the copies).
 template <class W>
@@ -227,9 +282,14 @@ void run_conv(const ct_op& op) {
   g.oc = w->dl.shape[0], g.kh = w->dl.shape[2], g.kw = w->dl.shape[3];
   g.oh = y->dl.shape[2], g.ow = y->dl.shape[3];
   const int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, ohw = g.oh * g.ow, kdim = cg * g.kh * g.kw;
-  // Images per chunk: the column buffer stays under 16M elements.
+  // Images per chunk: the column buffer stays near 2M elements (8 MB for float32), so it
+  // is still in cache when the GEMM reads it (CATENA_CONV_CHUNK overrides, for tuning).
   const int64_t per_image = std::max<int64_t>(1, kdim * ohw);
-  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.n, (int64_t(1) << 24) / per_image));
+  static const int64_t budget = [] {
+    const char* v = std::getenv("CATENA_CONV_CHUNK");
+    return v && *v ? std::max<int64_t>(1, std::atoll(v)) : (int64_t(1) << 21);
+  }();
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.n, budget / per_image));
   visit(ty_of(x->dl.dtype), [&](auto tag) {
     using T = decltype(tag);
     using W = std::conditional_t<std::is_same_v<T, double>, double, float>;
@@ -245,6 +305,19 @@ void run_conv(const ct_op& op) {
           const ct_tensor* b = op.inputs[2];
           for (int64_t o = 0; o < g.oc; ++o)
             bias[size_t(o)] = static_cast<W>(Compute<T>::load(reinterpret_cast<const T*>(base_of(b))[o * b->dl.strides[0]]));
+        }
+        if (kdim <= kSmallK && g.groups == 1) {
+          // Few input taps (a first layer on 1-3 channels): per image, y[o] = b[o] +
+          // sum_r W[o, r] col[r], vectorised along the image, written in place.
+          parallel_for(g.n, 1, [&](int64_t b, int64_t e) {
+            std::vector<W> c1(size_t(kdim * ohw));
+            for (int64_t n = b; n < e; ++n) {
+              im2col(xv.data, g, n, 1, 0, g.c, c1.data());
+              taps_forward(c1.data(), wv.data, bias.data(), yo.data + n * g.oc * ohw, g.oc, kdim, ohw);
+            }
+          });
+          yo.finish();
+          return 0;
         }
         for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
           const int64_t nb = std::min(chunk, g.n - n0), ld = nb * ohw;
@@ -296,6 +369,30 @@ void run_conv(const ct_op& op) {
           DenseView<T, W> xv(x);
           DenseOut<T, W> gw(w);
           if (gw.direct) std::fill(gw.data, gw.data + numel(w), W(0));
+          if (kdim <= kSmallK && g.groups == 1) {
+            // Few taps: gW[o, r] = sum over images and pixels of gy[n, o] col_n[r], by
+            // dot products. Images go in fixed blocks whose partial sums are added in
+            // block order, so the result does not depend on the thread count.
+            const int64_t block = 8, blocks = (g.n + block - 1) / block;
+            std::vector<double> partial(size_t(blocks * g.oc * kdim), 0.0);
+            parallel_for(blocks, 1, [&](int64_t b, int64_t e) {
+              std::vector<W> c1(size_t(kdim * ohw));
+              for (int64_t bl = b; bl < e; ++bl) {
+                double* acc = partial.data() + bl * g.oc * kdim;
+                for (int64_t n = bl * block; n < std::min(g.n, (bl + 1) * block); ++n) {
+                  im2col(xv.data, g, n, 1, 0, g.c, c1.data());
+                  taps_grad_weight(c1.data(), gyv.data + n * g.oc * ohw, acc, g.oc, kdim, ohw);
+                }
+              }
+            });
+            for (int64_t i = 0; i < g.oc * kdim; ++i) {
+              double total = 0;
+              for (int64_t bl = 0; bl < blocks; ++bl) total += partial[size_t(bl * g.oc * kdim + i)];
+              gw.data[i] = W(total);
+            }
+            gw.finish();
+            return 0;
+          }
           for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
             const int64_t nb = std::min(chunk, g.n - n0), ld = nb * ohw;
             for (int64_t gi = 0; gi < g.groups; ++gi) {

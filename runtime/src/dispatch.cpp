@@ -4,6 +4,11 @@
 #include <catena/ops.hpp>
 
 #include <cstring>
+#include <cstdlib>
+#include <cstdio>
+#include <algorithm>
+#include <map>
+#include <chrono>
 
 namespace catena {
 
@@ -136,6 +141,49 @@ bool dense_extent(const Tensor& t) {
 
 }  // namespace
 
+namespace {
+
+// CATENA_PROFILE=1: the time of every launch, by op and input shapes, printed to stderr at
+// exit, largest total first (devices are synchronised after each op while it is on).
+struct OpProfile {
+  std::mutex mutex;
+  std::map<std::string, std::pair<int64_t, double>> by_key;  // count, seconds
+  ~OpProfile() {
+    std::vector<std::pair<std::string, std::pair<int64_t, double>>> rows(by_key.begin(), by_key.end());
+    std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.second > b.second.second; });
+    double total = 0;
+    for (auto& r : rows) total += r.second.second;
+    std::fprintf(stderr, "catena profile: %.3f s in %zu kinds of launch\n%10s %8s %10s  %s\n", total, rows.size(),
+                 "total ms", "calls", "us/call", "op (inputs)");
+    for (size_t i = 0; i < rows.size() && i < 40; ++i)
+      std::fprintf(stderr, "%10.2f %8lld %10.1f  %s\n", rows[i].second.second * 1e3, (long long)rows[i].second.first,
+                   rows[i].second.second * 1e6 / double(rows[i].second.first), rows[i].first.c_str());
+  }
+};
+
+OpProfile* op_profile() {
+  static OpProfile* p = [] {
+    const char* v = std::getenv("CATENA_PROFILE");
+    if (!(v && *v && *v != '0')) return static_cast<OpProfile*>(nullptr);
+    static OpProfile profile;  // printed when the process exits
+    return &profile;
+  }();
+  return p;
+}
+
+bool op_profile_enabled() { return op_profile() != nullptr; }
+
+void op_profile_add(const char* name, const Tensor* const* in, int nin, std::chrono::steady_clock::duration d) {
+  OpProfile* p = op_profile();
+  std::string key = describe(name, in, nin);
+  std::lock_guard<std::mutex> lock(p->mutex);
+  auto& e = p->by_key[key];
+  e.first += 1;
+  e.second += std::chrono::duration<double>(d).count();
+}
+
+}  // namespace
+
 void dispatch(const char* name, int version, const Tensor* const* in, int nin, const Tensor* const* out, int nout,
               const ct_attr* attrs, int nattrs, bool checked) {
   if (nin + nout > kMaxOperands)
@@ -172,10 +220,15 @@ void dispatch(const char* name, int version, const Tensor* const* in, int nin, c
   }
   if (support != CT_UNSUPPORTED) {
     ct_status* s;
+    const bool timing = op_profile_enabled();
+    std::chrono::steady_clock::time_point t0;
+    if (timing) t0 = std::chrono::steady_clock::now();
     {
       std::lock_guard<std::mutex> lock(d.stream_mutex);
       s = d.table->launch(d.ctx, d.stream, &op);
+      if (timing && !(dev.flags() & CT_DEVICE_SYNCHRONOUS)) d.table->stream_synchronize(d.ctx, d.stream);
     }
+    if (timing) op_profile_add(name, in, nin, std::chrono::steady_clock::now() - t0);
     check_status(s, [&] { return describe(name, in, nin) + " on " + dev.name(); });
     return;
   }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <map>
 #include <memory>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <string>
