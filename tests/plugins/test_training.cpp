@@ -350,10 +350,13 @@ TEST_CASE("catena train: a run on a small data set in Fashion-MNIST's format; cl
   CHECK(contains(catena_test::read_file(dir / "out/log"), "\"validation/main/accuracy\": 1.0"));
   CHECK(contains(catena_test::read_file(dir / "out/loss.svg"), "<polyline"));
   CHECK(catena_test::read_file(dir / "out/model.npz").size() > 32 * 784 * 4);
-  auto cnn = catena_test::run_command(tool + " train --model cnn --data " + dir.path +
+  auto cnn = catena_test::run_command("CATENA_PROFILE=1 " + tool + " train --model cnn --data " + dir.path +
                                       " --epoch 1 --batchsize 50 --unit 8 --no-progress --out " + (dir / "cnn"));
   INFO(cnn.output);
   CHECK(cnn.status == 0);
+  // CATENA_PROFILE=1: the time per op, printed at exit.
+  CHECK(contains(cnn.output, "catena profile: "));
+  CHECK(contains(cnn.output, "core.conv2d (float32(50, 1, 28, 28)"));
   // Errors: one line, saying what to do.
   auto e1 = catena_test::run_command(tool + " train --model resnet");
   CHECK(e1.status == 1);
