@@ -34,7 +34,11 @@ const char* kUsage =
     "  CATENA_PLUGINS      ordered allow-list of backends (e.g. cuda,cpu); cpu always loads\n"
     "  CATENA_DISABLE      backends to switch off (e.g. opencl)\n"
     "  CATENA_DEVICE       the default device (e.g. cuda:0)\n"
-    "  CATENA_FALLBACK     silent | warn | error: what to do when a device lacks an op\n";
+    "  CATENA_FALLBACK     silent | warn | error: what to do when a device lacks an op\n"
+    "  CATENA_PROFILE=1    print the time of every op (by input shapes) when the program exits\n"
+    "  CATENA_NUM_THREADS  threads of the cpu backend (default: the CPUs this process may use)\n"
+    "  CATENA_FLUSH_DENORMAL=0  keep subnormal floats in cpu kernels (default: flushed to zero)\n"
+    "  CATENA_FASHION_MNIST, CATENA_MNIST, CATENA_CIFAR10, CATENA_CIFAR100  data set folders\n";
 
 std::string human_bytes(uint64_t b) {
   if (!b) return "unknown";
