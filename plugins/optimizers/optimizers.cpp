@@ -93,7 +93,11 @@ void Optimizer::update() {
   const char* op = op_name();
   const Attrs attrs = op_attrs();
   const size_t nstate = state_names().size();
-  for (Parameter* p : params) {
+  // Last parameters first: the first layer's weights, which the next forward reads first,
+  // are then the most recently written and still in cache (updates are independent, so
+  // the order changes no result).
+  for (auto it = params.rbegin(); it != params.rend(); ++it) {
+    Parameter* p = *it;
     if (!p->is_initialized() || !p->update_enabled()) continue;
     const Tensor& w = p->array();
     Tensor g = p->grad();
