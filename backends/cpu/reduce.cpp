@@ -14,6 +14,7 @@
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 namespace catena_cpu {
 
@@ -107,6 +108,27 @@ Acc sum_run(const T* p, int64_t n) {
   return s;
 }
 
+// float32 runs are the common case (bias gradients): compiled for AVX-512 and AVX2 too.
+// Same lanes and order as sum_run, so the result does not depend on the clone.
+__attribute__((target_clones("avx512f", "avx2", "default"))) double sum_run_f32(const float* p, int64_t n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += static_cast<double>(p[i + l]);
+  double s = 0;
+  for (int l = 0; l < 8; ++l) s += lane[l];
+  for (; i < n; ++i) s += static_cast<double>(p[i]);
+  return s;
+}
+
+template <class T, class Acc>
+Acc run_sum(const T* p, int64_t n) {
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<Acc, double>)
+    return sum_run_f32(p, n);
+  else
+    return sum_run<T, Acc>(p, n);
+}
+
 template <class T, class Acc>
 Acc reduce_one(const Sub& sub, const char* base, Red red) {
   using CT = Compute<T>;
@@ -119,11 +141,11 @@ Acc reduce_one(const Sub& sub, const char* base, Red red) {
       const int64_t run = sub.shape[last];
       outer.ndim = last;
       outer.count = sub.count / run;
-      if (outer.ndim == 0) return sum_run<T, Acc>(reinterpret_cast<const T*>(base), run);
+      if (outer.ndim == 0) return run_sum<T, Acc>(reinterpret_cast<const T*>(base), run);
       int64_t idx[16] = {};
       const char* p = base;
       for (;;) {
-        acc += sum_run<T, Acc>(reinterpret_cast<const T*>(p), run);
+        acc += run_sum<T, Acc>(reinterpret_cast<const T*>(p), run);
         int d = outer.ndim - 1;
         for (; d >= 0; --d) {
           p += outer.stride[d];
@@ -181,6 +203,26 @@ void run_reduce(const ct_op& op) {
       Acc total = 0;
       for (Acc p : partial) total += p;
       *reinterpret_cast<T*>(yb) = finish(total);
+      return 0;
+    }
+    // Sums over leading axes of a dense array with dense outputs (a bias gradient): rows
+    // are added one after another into float64 accumulators, vectorised across the
+    // outputs — the same order as the general path, so the same bits.
+    bool leading = (R == Red::sum || R == Red::mean) && std::is_floating_point_v<Acc> && P.kept_ndim == 1 &&
+                   P.kept_in_stride[0] == int64_t(sizeof(T)) && P.kept_out_stride[0] == int64_t(sizeof(T)) &&
+                   P.sub.ndim == 1 && P.sub.stride[0] == P.outputs * int64_t(sizeof(T)) && P.outputs >= 64;
+    if (leading) {
+      const int64_t K = P.outputs, rows = P.sub.count;
+      const T* xs = reinterpret_cast<const T*>(xb);
+      T* ys = reinterpret_cast<T*>(yb);
+      parallel_for(K, 256, [&](int64_t k0, int64_t k1) {
+        std::vector<Acc> acc(size_t(k1 - k0), Acc(0));
+        for (int64_t r = 0; r < rows; ++r) {
+          const T* row = xs + r * K + k0;
+          for (int64_t k = 0; k < k1 - k0; ++k) acc[size_t(k)] += static_cast<Acc>(CT::load(row[k]));
+        }
+        for (int64_t k = k0; k < k1; ++k) ys[k] = finish(acc[size_t(k - k0)]);
+      });
       return 0;
     }
     int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, P.sub.count));

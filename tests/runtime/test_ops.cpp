@@ -353,3 +353,17 @@ TEST_CASE("gemm and large elementwise ops give the same bits on every run") {
   for (int i = 0; i < 512; i += 37)
     for (int j = 0; j < 512; j += 41) CHECK(e1[i * 512 + j] == std::exp(src[j * 512 + i]));
 }
+
+TEST_CASE("reductions: the dense fast paths agree with the general strided one") {
+  // Sum over leading axes (bias gradients): the same order, so the same bits.
+  Tensor wide = catena_test::input(Shape{50, 100}, float32, 21);  // a strided view
+  Tensor dense = wide.contiguous();
+  CHECK(ops::sum(dense, {0}).to_vector<float>() == ops::sum(wide, {0}).to_vector<float>());
+  CHECK(ops::mean(dense, {0}).to_vector<float>() == ops::mean(wide, {0}).to_vector<float>());
+  // Sums of contiguous runs (conv bias gradients) add in lanes: equal to rounding.
+  Tensor w4 = catena_test::input(Shape{6, 5, 7, 9}, float32, 22);
+  std::vector<float> a = ops::sum(w4.contiguous(), {0, 2, 3}).to_vector<float>();
+  std::vector<float> b = ops::sum(w4, {0, 2, 3}).to_vector<float>();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-6));
+}
