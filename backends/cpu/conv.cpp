@@ -92,19 +92,21 @@ void im2col(const W* x, const Geometry& g, int64_t n0, int64_t nb, int64_t c0, i
       x_lo = std::min(x_lo, x_hi);
       for (int64_t y = 0; y < g.oh; ++y) {
         const int64_t iy = y * g.sy - g.ph + ky * g.dy;
-        W* d = dst + y * g.ow;
+        // Plain loops: the rows are short (an image's width), where calls to memset and
+        // memmove cost more than the copying.
+        W* __restrict d = dst + y * g.ow;
         if (iy < 0 || iy >= g.h) {
-          std::fill(d, d + g.ow, W(0));
+          for (int64_t xx = 0; xx < g.ow; ++xx) d[xx] = W(0);
           continue;
         }
-        const W* srow = img + iy * g.w + off;
-        std::fill(d, d + x_lo, W(0));
+        const W* __restrict srow = img + iy * g.w + off;
+        for (int64_t xx = 0; xx < x_lo; ++xx) d[xx] = W(0);
         if (g.sx == 1) {
-          std::copy(srow + x_lo, srow + x_hi, d + x_lo);
+          for (int64_t xx = x_lo; xx < x_hi; ++xx) d[xx] = srow[xx];
         } else {
           for (int64_t xx = x_lo; xx < x_hi; ++xx) d[xx] = srow[xx * g.sx];
         }
-        std::fill(d + x_hi, d + g.ow, W(0));
+        for (int64_t xx = x_hi; xx < g.ow; ++xx) d[xx] = W(0);
       }
     }
   });
