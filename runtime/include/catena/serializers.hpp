@@ -4,6 +4,8 @@
 #include <catena/link.hpp>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace catena {
 
@@ -11,5 +13,17 @@ namespace catena {
 // numpy.load reads, with Chainer's keys ("predictor/l1/W"). Written atomically (a
 // temporary file, then rename).
 void save_npz(const std::string& path, Link& link);
+
+// Every array of an .npz file (numpy.savez or savez_compressed, Chainer's save_npz) by
+// key, on the cpu device. Entries holding a pickled object (how Chainer saves None) are
+// never unpickled: their keys go to `absent`.
+std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path,
+                                                     std::vector<std::string>* absent = nullptr);
+
+// Chainer's load_npz: each parameter and persistent value of `link` takes the array at
+// `path` + its name ("predictor/l1/W"). With strict, a missing key is an error; without,
+// it is skipped. Keys saved as None leave their value alone. Shapes must match (a lazy,
+// uninitialised parameter takes the saved shape). Nothing changes unless every key fits.
+void load_npz(const std::string& file, Link& link, const std::string& path = "", bool strict = true);
 
 }  // namespace catena
