@@ -188,6 +188,33 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
                 int64_t ldb, T beta, T* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   const Blas& L = blas();
+  if (k > 0 && m == 1 && n * k <= 32768) {
+    // A small one-row product (a classifier's last layer at batch 1): a plain loop here
+    // costs less than waking OpenBLAS's threads.
+    const int64_t inca = ta ? lda : 1;
+    if (tb && inca == 1) {
+      // Dot products in 8 fixed lanes (no latency chain; the same bits every run).
+      for (int64_t j = 0; j < n; ++j) {
+        const T* __restrict row = b + j * ldb;
+        T lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t p = 0;
+        for (; p + 8 <= k; p += 8)
+          for (int l = 0; l < 8; ++l) lane[l] += a[p + l] * row[p + l];
+        T sum = 0;
+        for (int l = 0; l < 8; ++l) sum += lane[l];
+        for (; p < k; ++p) sum += a[p] * row[p];
+        c[j] = alpha * sum + (beta == T(0) ? T(0) : beta * c[j]);
+      }
+      return;
+    }
+    std::vector<T> acc(size_t(n), T(0));
+    for (int64_t p = 0; p < k; ++p) {
+      const T ap = a[p * inca];
+      for (int64_t j = 0; j < n; ++j) acc[size_t(j)] += ap * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+    }
+    for (int64_t j = 0; j < n; ++j) c[j] = alpha * acc[size_t(j)] + (beta == T(0) ? T(0) : beta * c[j]);
+    return;
+  }
   if (L.loaded && k > 0 && m == 1 && L.sgemv && L.dgemv) {
     // One row of C: a matrix-vector product, which GEMM kernels do poorly.
     // c[j] = alpha * sum_p a[p] * op(B)[p, j] + beta * c[j].
