@@ -5,7 +5,10 @@
 #include <catena/links.hpp>
 #include <catena/models.hpp>
 #include <catena/random.hpp>
+#include <catena/optimizers.hpp>
 #include <catena/serializers.hpp>
+
+#include <algorithm>
 
 #include <doctest/doctest.h>
 
@@ -109,4 +112,54 @@ TEST_CASE("load_npz: strict and non-strict; errors name the file and the key; a 
   flipped[60] = char(flipped[60] ^ 0x55);  // inside the first .npy header
   catena_test::write_file(dir / "flip.npz", flipped);
   CHECK_THROWS_AS(load_npz(dir / "flip.npz", small), Error);
+}
+
+TEST_CASE("optimizer state saved to .npz resumes training with the same updates, bit for bit") {
+  TempDir dir;
+  Tensor x = catena_test::input(Shape{8, 5}, float32, 41);
+  Tensor t = Tensor::from_vector(std::vector<int32_t>{0, 1, 2, 0, 1, 2, 0, 1}, Shape{8});
+  auto step = [&](Link& model, Optimizer& opt) {
+    opt.update([&] { return F::softmax_cross_entropy(model.forward(Variable(x, false)), t); });
+  };
+  seed(5);
+  models::MLP a(6, 3);
+  optimizers::Adam oa(0.01);
+  oa.setup(a);
+  for (int i = 0; i < 3; ++i) step(a, oa);
+  oa.new_epoch();
+  save_npz(dir / "model.npz", a);
+  save_npz(dir / "opt.npz", oa);
+  std::vector<std::string> keys;
+  for (auto& [k, v] : read_npz(dir / "opt.npz")) keys.push_back(k);
+  CHECK(keys[0] == "t");
+  CHECK(keys[1] == "epoch");
+  CHECK(std::find(keys.begin(), keys.end(), "l1/W/m") != keys.end());
+  CHECK(std::find(keys.begin(), keys.end(), "l3/b/v") != keys.end());
+  CHECK(std::find(keys.begin(), keys.end(), "l2/W/t") != keys.end());
+  // A fresh model and optimizer, loaded, then one more step on both.
+  seed(99);
+  models::MLP b(6, 3);
+  optimizers::Adam ob(0.01);
+  ob.setup(b);
+  load_npz(dir / "model.npz", b);
+  load_npz(dir / "opt.npz", ob);
+  CHECK(ob.t == 3);
+  CHECK(ob.epoch == 1);
+  step(a, oa);
+  step(b, ob);
+  auto pa = a.namedparams(), pb = b.namedparams();
+  for (size_t i = 0; i < pa.size(); ++i)
+    CHECK(pa[i].second->array().to_vector<float>() == pb[i].second->array().to_vector<float>());
+  // Wrong shapes or missing keys: an error naming the key, nothing changed.
+  models::MLP c(4, 3);
+  c.forward(Variable(x, false));
+  optimizers::Adam oc;
+  oc.setup(c);
+  CHECK_THROWS_WITH_AS(load_npz(dir / "opt.npz", oc), doctest::Contains("'l1/W/m' has shape (6, 5)"), Error);
+  CHECK(oc.t == 0);
+  optimizers::AdaGrad og;  // its state is "h", which an Adam file does not have
+  og.setup(b);
+  CHECK_THROWS_WITH_AS(load_npz(dir / "opt.npz", og), doctest::Contains("no array 'l1/W/h'"), Error);
+  load_npz(dir / "opt.npz", og, "", /*strict=*/false);
+  CHECK(og.t == 3);
 }

@@ -52,8 +52,13 @@ class Optimizer {
     update();
     return loss;
   }
-  int64_t t = 0;  // number of updates so far
+  int64_t t = 0;      // number of updates so far
+  int64_t epoch = 0;  // Chainer's epoch count (new_epoch() increments it)
+  void new_epoch() { ++epoch; }
   Link* target() const { return target_; }
+  // Creates the (zero) state of every initialised parameter that has none yet, as the
+  // first update would; loading state into a fresh optimizer needs it.
+  void init_states();
 
   // Hooks run in the order added; a name (default: the hook's own) must be unique.
   void add_hook(std::shared_ptr<OptimizerHook> hook, const std::string& name = "");
@@ -91,6 +96,12 @@ class Optimizer {
   std::map<Parameter*, std::vector<Tensor>> states_;
   std::vector<std::pair<std::string, std::shared_ptr<OptimizerHook>>> hooks_;
 };
+
+// Chainer's optimizer serialization, to and from .npz: "t", "epoch", and for each
+// parameter "<path>/t" and its state ("l1/W/m", "l1/W/v"), so that training resumes with
+// the same updates. Loading checks every key and shape before changing anything.
+void save_npz(const std::string& path, Optimizer& optimizer);
+void load_npz(const std::string& path, Optimizer& optimizer, const std::string& prefix = "", bool strict = true);
 
 namespace optimizers {
 

@@ -13,6 +13,8 @@ namespace catena {
 // numpy.load reads, with Chainer's keys ("predictor/l1/W"). Written atomically (a
 // temporary file, then rename).
 void save_npz(const std::string& path, Link& link);
+// Any arrays under the given keys ("a/b/c" becomes the entry "a/b/c.npy").
+void save_npz(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& arrays);
 
 // Every array of an .npz file (numpy.savez or savez_compressed, Chainer's save_npz) by
 // key, on the cpu device. Entries holding a pickled object (how Chainer saves None) are

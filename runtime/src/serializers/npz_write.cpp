@@ -55,6 +55,14 @@ void save_npz(const std::string& path, Link& link) {
     if (p->is_initialized()) entries.push_back({name.substr(1), p->array()});
   for (auto& [name, t] : link.namedpersistents())
     if (t->defined()) entries.push_back({name.substr(1), *t});
+  save_npz(path, entries);
+}
+
+void save_npz(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& entries) {
+  for (size_t i = 0; i < entries.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (entries[i].first == entries[j].first)
+        throw Error(CT_ALREADY_EXISTS, "save_npz: " + path + ": the key '" + entries[i].first + "' appears twice");
   std::string zip, central;
   uint32_t count = 0;
   for (auto& [key, t] : entries) {
