@@ -164,22 +164,12 @@ inline void taps_forward_t(const W* col, const W* w, const W* bias, W* y, int64_
   }
 }
 
-// One image, few taps: acc[o, r] += dot(gy[o, :], col[r, :]) (8 fixed lanes, then in order).
+// One image, few taps: acc[o, r] += dot(gy[o, :], col[r, :]).
 template <class W>
 inline void taps_grad_weight_t(const W* col, const W* gy, double* acc, int64_t oc, int64_t kdim, int64_t ohw) {
   for (int64_t o = 0; o < oc; ++o) {
     const W* __restrict gyo = gy + o * ohw;
-    for (int64_t r = 0; r < kdim; ++r) {
-      const W* __restrict cr = col + r * ohw;
-      W lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t q = 0;
-      for (; q + 8 <= ohw; q += 8)
-        for (int l = 0; l < 8; ++l) lane[l] += gyo[q + l] * cr[q + l];
-      W sum = 0;
-      for (int l = 0; l < 8; ++l) sum += lane[l];
-      for (; q < ohw; ++q) sum += gyo[q] * cr[q];
-      acc[o * kdim + r] += double(sum);
-    }
+    for (int64_t r = 0; r < kdim; ++r) acc[o * kdim + r] += double(lane_dot(gyo, col + r * ohw, ohw));
   }
 }
 
@@ -228,14 +218,8 @@ struct DenseView {
   std::vector<W> copy;
   const W* data;
   explicit DenseView(const ct_tensor* t) {
-    bool contiguous = true;
-    int64_t expect = 1;
-    for (int d = t->dl.ndim - 1; d >= 0; --d) {
-      if (t->dl.shape[d] != 1 && t->dl.strides[d] != expect) contiguous = false;
-      expect *= t->dl.shape[d];
-    }
     if constexpr (std::is_same_v<T, W>) {
-      if (contiguous) {
+      if (is_dense(t)) {
         data = reinterpret_cast<const W*>(base_of(t));
         return;
       }
@@ -254,13 +238,7 @@ struct DenseOut {
   W* data;
   bool direct = false;
   explicit DenseOut(const ct_tensor* tt) : t(tt) {
-    int64_t expect = 1;
-    bool contiguous = true;
-    for (int d = t->dl.ndim - 1; d >= 0; --d) {
-      if (t->dl.shape[d] != 1 && t->dl.strides[d] != expect) contiguous = false;
-      expect *= t->dl.shape[d];
-    }
-    if constexpr (std::is_same_v<T, W>) direct = contiguous;
+    if constexpr (std::is_same_v<T, W>) direct = is_dense(t);
     if (direct) {
       data = reinterpret_cast<W*>(base_of(t));
     } else {

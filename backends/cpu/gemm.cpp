@@ -193,16 +193,8 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
     // costs less than waking OpenBLAS's threads.
     const int64_t inca = ta ? lda : 1;
     if (tb && inca == 1) {
-      // Dot products in 8 fixed lanes (no latency chain; the same bits every run).
       for (int64_t j = 0; j < n; ++j) {
-        const T* __restrict row = b + j * ldb;
-        T lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int64_t p = 0;
-        for (; p + 8 <= k; p += 8)
-          for (int l = 0; l < 8; ++l) lane[l] += a[p + l] * row[p + l];
-        T sum = 0;
-        for (int l = 0; l < 8; ++l) sum += lane[l];
-        for (; p < k; ++p) sum += a[p] * row[p];
+        const T sum = lane_dot(a, b + j * ldb, k);
         c[j] = alpha * sum + (beta == T(0) ? T(0) : beta * c[j]);
       }
       return;

@@ -41,6 +41,15 @@ int64_t numel(const ct_tensor* t) {
   return n;
 }
 
+bool is_dense(const ct_tensor* t) {
+  int64_t expect = 1;
+  for (int d = t->dl.ndim - 1; d >= 0; --d) {
+    if (t->dl.shape[d] != 1 && t->dl.strides[d] != expect) return false;
+    expect *= t->dl.shape[d];
+  }
+  return true;
+}
+
 bool same_shape(const ct_tensor* a, const ct_tensor* b) {
   if (a->dl.ndim != b->dl.ndim) return false;
   for (int i = 0; i < a->dl.ndim; ++i)

@@ -45,10 +45,26 @@ double attr_float(const ct_op& op, const char* name, double fallback);
 int64_t attr_int(const ct_op& op, const char* name, int64_t fallback);
 std::vector<int64_t> attr_ints(const ct_op& op, const char* name);
 
+// dot(a, b) over n elements in 8 fixed lanes (lane l takes l, l + 8, ...), the lanes added
+// in order, then the tail: no latency chain, and the same bits on every run.
+template <class T>
+inline T lane_dot(const T* __restrict a, const T* __restrict b, int64_t n) {
+  T lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += a[i + l] * b[i + l];
+  T sum = 0;
+  for (int l = 0; l < 8; ++l) sum += lane[l];
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
 // Byte address of a tensor's first element.
 inline char* base_of(const ct_tensor* t) { return static_cast<char*>(t->dl.data) + t->dl.byte_offset; }
 
 int64_t numel(const ct_tensor* t);
 bool same_shape(const ct_tensor* a, const ct_tensor* b);
+// Row-major contiguous (extents of 1 may have any stride): the kernels' fast paths.
+bool is_dense(const ct_tensor* t);
 
 }  // namespace catena_cpu

@@ -12,15 +12,6 @@ namespace catena_cpu {
 
 namespace {
 
-bool dense(const ct_tensor* t) {
-  int64_t expect = 1;
-  for (int d = t->dl.ndim - 1; d >= 0; --d) {
-    if (t->dl.shape[d] != 1 && t->dl.strides[d] != expect) return false;
-    expect *= t->dl.shape[d];
-  }
-  return true;
-}
-
 // The number of state outputs after the parameter, per rule.
 int state_count(const ct_op& op) {
   const char* n = op.name + 6;  // after "optim."
@@ -36,11 +27,11 @@ const char* support_optim(const ct_op& op) {
   const ct_tensor* g = op.inputs[0];
   Ty t = ty_of(g->dl.dtype);
   if (t != Ty::f32 && t != Ty::f64) return "float32 and float64 only";
-  if (!dense(g)) return "needs a dense gradient";
+  if (!is_dense(g)) return "needs a dense gradient";
   for (int i = 0; i < op.num_outputs; ++i) {
     const ct_tensor* o = op.outputs[i];
     if (ty_of(o->dl.dtype) != t || !same_shape(o, g)) return "parameter and state must match the gradient";
-    if (!dense(o)) return "needs dense parameter and state";
+    if (!is_dense(o)) return "needs dense parameter and state";
   }
   return nullptr;
 }

@@ -44,15 +44,6 @@ inline int64_t at4(const ct_tensor* t, int64_t a, int64_t b, int64_t c, int64_t 
 
 enum class Kind { max, max_grad, max_gather, avg, avg_grad };
 
-bool contiguous(const ct_tensor* t) {
-  int64_t expect = 1;
-  for (int d = t->dl.ndim - 1; d >= 0; --d) {
-    if (t->dl.shape[d] != 1 && t->dl.strides[d] != expect) return false;
-    expect *= t->dl.shape[d];
-  }
-  return true;
-}
-
 // max_pool2d and its gradient on dense float32 planes: the window clipped to the image
 // once per output row and column, no per-element bounds or stride arithmetic.
 template <class T>
@@ -132,7 +123,7 @@ void run_pool(const ct_op& op) {
     const ct_tensor* small = K == Kind::max ? op.outputs[0] : op.inputs[0];
     const ct_tensor* idx = K == Kind::max ? op.outputs[1] : op.inputs[1];
     Ty t = ty_of(big->dl.dtype);
-    if ((t == Ty::f32 || t == Ty::f64) && contiguous(big) && contiguous(small) && contiguous(idx)) {
+    if ((t == Ty::f32 || t == Ty::f64) && is_dense(big) && is_dense(small) && is_dense(idx)) {
       const int64_t planes = big->dl.shape[0] * big->dl.shape[1], H = big->dl.shape[2], W = big->dl.shape[3];
       const int64_t OH = small->dl.shape[2], OW = small->dl.shape[3];
       int32_t* ib = reinterpret_cast<int32_t*>(base_of(idx));

@@ -108,17 +108,11 @@ Acc sum_run(const T* p, int64_t n) {
   return s;
 }
 
-// float32 runs are the common case (bias gradients): compiled for AVX-512 and AVX2 too.
-// Same lanes and order as sum_run, so the result does not depend on the clone.
+// float32 runs are the common case (bias gradients): sum_run compiled for AVX-512 and
+// AVX2 too. The lanes and their order are sum_run's, so the result does not depend on the
+// clone that runs.
 __attribute__((target_clones("avx512f", "avx2", "default"))) double sum_run_f32(const float* p, int64_t n) {
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += static_cast<double>(p[i + l]);
-  double s = 0;
-  for (int l = 0; l < 8; ++l) s += lane[l];
-  for (; i < n; ++i) s += static_cast<double>(p[i]);
-  return s;
+  return sum_run<float, double>(p, n);
 }
 
 template <class T, class Acc>
