@@ -6,8 +6,9 @@
 #include <catena/runtime.hpp>
 #include <catena/serializers.hpp>
 
+#include "../common/named_registry.hpp"
+
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <mutex>
 #include <set>
@@ -41,10 +42,8 @@ void Optimizer::remove_hook(const std::string& name) {
 Optimizer::HyperParam Optimizer::find(const std::string& name) const {
   for (const HyperParam& h : const_cast<Optimizer*>(this)->hyperparams())
     if (name == h.name) return h;
-  std::string known;
-  for (const std::string& n : hyperparam_names()) known += (known.empty() ? "" : ", ") + n;
-  throw Error(CT_INVALID_ARGUMENT,
-              std::string(this->name()) + " has no hyper-parameter '" + name + "' (it has: " + known + ")");
+  throw Error(CT_INVALID_ARGUMENT, std::string(this->name()) + " has no hyper-parameter '" + name + "' (it has: " +
+                                       detail::join(hyperparam_names()) + ")");
 }
 
 double Optimizer::hyperparam(const std::string& name) const {
@@ -212,71 +211,33 @@ Attrs Adam::op_attrs() const {
 
 namespace {
 
-std::string canonical(const std::string& name) {
-  // "MomentumSGD" -> "momentum_sgd", "AdaGrad" -> "adagrad", "nesterov-ag" -> "nesterov_ag".
-  static const std::map<std::string, std::string> aliases = {
-      {"momentumsgd", "momentum_sgd"}, {"nesterovag", "nesterov_ag"}};
-  std::string lower, squashed;
-  for (char c : name) {
-    char l = char(std::tolower(static_cast<unsigned char>(c)));
-    lower += l == '-' ? '_' : l;
-    if (l != '_' && l != '-') squashed += l;
-  }
-  auto it = aliases.find(squashed);
-  return it != aliases.end() ? it->second : lower;
-}
-
-struct Registry {
-  std::mutex mutex;
-  std::map<std::string, Factory> factories;
-  Registry() {
-    factories["sgd"] = [] { return std::make_unique<SGD>(); };
-    factories["momentum_sgd"] = [] { return std::make_unique<MomentumSGD>(); };
-    factories["nesterov_ag"] = [] { return std::make_unique<NesterovAG>(); };
-    factories["adagrad"] = [] { return std::make_unique<AdaGrad>(); };
-    factories["rmsprop"] = [] { return std::make_unique<RMSprop>(); };
-    factories["adadelta"] = [] { return std::make_unique<AdaDelta>(); };
-    factories["adam"] = [] { return std::make_unique<Adam>(); };
-  }
-};
-
-Registry& registry() {
-  static Registry r;
-  return r;
+detail::NamedRegistry<Factory>& registry() {
+  static detail::NamedRegistry<Factory>* r = [] {
+    auto* reg = new detail::NamedRegistry<Factory>(
+        "optimizer", {{"momentumsgd", "momentum_sgd"}, {"nesterovag", "nesterov_ag"}});
+    reg->add("sgd", [] { return std::make_unique<SGD>(); });
+    reg->add("momentum_sgd", [] { return std::make_unique<MomentumSGD>(); });
+    reg->add("nesterov_ag", [] { return std::make_unique<NesterovAG>(); });
+    reg->add("adagrad", [] { return std::make_unique<AdaGrad>(); });
+    reg->add("rmsprop", [] { return std::make_unique<RMSprop>(); });
+    reg->add("adadelta", [] { return std::make_unique<AdaDelta>(); });
+    reg->add("adam", [] { return std::make_unique<Adam>(); });
+    return reg;
+  }();
+  return *r;
 }
 
 }  // namespace
 
 void register_optimizer(const std::string& name, Factory make) {
   if (!make) throw Error(CT_INVALID_ARGUMENT, "register_optimizer: the factory is empty");
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  if (!r.factories.emplace(canonical(name), std::move(make)).second)
-    throw Error(CT_ALREADY_EXISTS, "register_optimizer: '" + name + "' is already registered");
+  registry().add(name, std::move(make));
 }
 
-std::vector<std::string> names() {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  std::vector<std::string> out;
-  for (auto& f : r.factories) out.push_back(f.first);
-  return out;
-}
+std::vector<std::string> names() { return registry().names(); }
 
 std::unique_ptr<Optimizer> create(const std::string& name, const std::map<std::string, double>& hyperparams) {
-  Factory make;
-  {
-    Registry& r = registry();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    auto it = r.factories.find(canonical(name));
-    if (it != r.factories.end()) make = it->second;
-  }
-  if (!make) {
-    std::string known;
-    for (const std::string& n : names()) known += (known.empty() ? "" : ", ") + n;
-    throw Error(CT_NOT_FOUND, "unknown optimizer '" + name + "' (known: " + known + ")");
-  }
-  std::unique_ptr<Optimizer> opt = make();
+  std::unique_ptr<Optimizer> opt = registry().find(name)();
   for (auto& [k, v] : hyperparams) opt->set_hyperparam(k, v);
   return opt;
 }
