@@ -18,17 +18,45 @@ void positive(int64_t v, const char* link, const char* what) {
     throw Error(CT_INVALID_ARGUMENT, std::string(link) + ": " + what + " must be positive, got " + std::to_string(v));
 }
 
+void check_conv(const char* link, int64_t in_channels, int64_t out_channels, int64_t ksize, const ConvOptions& o) {
+  positive(out_channels, link, "out_channels");
+  positive(ksize, link, "ksize");
+  positive(o.stride, link, "stride");
+  positive(o.groups, link, "groups");
+  if (in_channels < 0)
+    throw Error(CT_INVALID_ARGUMENT, std::string(link) + ": in_channels must be >= 0 (0: from the first input)");
+}
+
+void check_nchw(const char* link, const Variable& x) {
+  if (x.ndim() != 4)
+    throw Error(CT_INVALID_ARGUMENT, std::string(link) + ": needs (N, C, H, W) input, got " + x.shape().str());
+}
+
+ops::Conv2d geometry(const ConvOptions& o) {
+  ops::Conv2d g;
+  g.sy = g.sx = o.stride;
+  g.ph = g.pw = o.pad;
+  g.dy = g.dx = o.dilate;
+  g.groups = o.groups;
+  return g;
+}
+
+template <class Options>
+Options simple_options(int64_t stride, int64_t pad, bool nobias) {
+  Options o;
+  o.stride = stride;
+  o.pad = pad;
+  o.nobias = nobias;
+  return o;
+}
+
 }  // namespace
 
 Convolution2D::Convolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, Options o)
     : W(o.initialW), b(o.initial_bias ? o.initial_bias : initializers::Zero()), in_channels_(in_channels),
       out_channels_(out_channels),
       ksize_(ksize), o_(std::move(o)) {
-  positive(out_channels, "Convolution2D", "out_channels");
-  positive(ksize, "Convolution2D", "ksize");
-  positive(o_.stride, "Convolution2D", "stride");
-  positive(o_.groups, "Convolution2D", "groups");
-  if (in_channels < 0) throw Error(CT_INVALID_ARGUMENT, "Convolution2D: in_channels must be >= 0 (0: from the first input)");
+  check_conv("Convolution2D", in_channels, out_channels, ksize, o_);
   if (out_channels % o_.groups)
     throw Error(CT_INVALID_ARGUMENT, "Convolution2D: out_channels must be a multiple of groups");
   register_param("W", W);
@@ -41,7 +69,7 @@ Convolution2D::Convolution2D(int64_t in_channels, int64_t out_channels, int64_t 
 
 Convolution2D::Convolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, int64_t stride, int64_t pad,
                              bool nobias)
-    : Convolution2D(in_channels, out_channels, ksize, Options{stride, pad, 1, 1, nobias, false, {}, {}}) {}
+    : Convolution2D(in_channels, out_channels, ksize, simple_options<Options>(stride, pad, nobias)) {}
 
 void Convolution2D::make_W(int64_t in_channels) {
   in_channels_ = in_channels;
@@ -52,13 +80,9 @@ void Convolution2D::make_W(int64_t in_channels) {
 }
 
 Variable Convolution2D::forward(const Variable& x) {
-  if (x.ndim() != 4) throw Error(CT_INVALID_ARGUMENT, "Convolution2D: needs (N, C, H, W) input, got " + x.shape().str());
+  check_nchw("Convolution2D", x);
   if (!W.is_initialized()) make_W(x.shape()[1]);
-  ops::Conv2d g;
-  g.sy = g.sx = o_.stride;
-  g.ph = g.pw = o_.pad;
-  g.dy = g.dx = o_.dilate;
-  g.groups = o_.groups;
+  ops::Conv2d g = geometry(o_);
   g.cover_all = o_.cover_all;
   return F::convolution_2d(x, W, o_.nobias ? Variable() : Variable(b), g);
 }
@@ -67,11 +91,7 @@ Deconvolution2D::Deconvolution2D(int64_t in_channels, int64_t out_channels, int6
     : W(o.initialW), b(o.initial_bias ? o.initial_bias : initializers::Zero()), in_channels_(in_channels),
       out_channels_(out_channels),
       ksize_(ksize), o_(std::move(o)) {
-  positive(out_channels, "Deconvolution2D", "out_channels");
-  positive(ksize, "Deconvolution2D", "ksize");
-  positive(o_.stride, "Deconvolution2D", "stride");
-  positive(o_.groups, "Deconvolution2D", "groups");
-  if (in_channels < 0) throw Error(CT_INVALID_ARGUMENT, "Deconvolution2D: in_channels must be >= 0 (0: from the first input)");
+  check_conv("Deconvolution2D", in_channels, out_channels, ksize, o_);
   register_param("W", W);
   if (in_channels > 0) make_W(in_channels);
   if (!o_.nobias) {
@@ -82,7 +102,7 @@ Deconvolution2D::Deconvolution2D(int64_t in_channels, int64_t out_channels, int6
 
 Deconvolution2D::Deconvolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, int64_t stride,
                                  int64_t pad, bool nobias)
-    : Deconvolution2D(in_channels, out_channels, ksize, Options{stride, pad, 1, 1, nobias, {}, {}, {}}) {}
+    : Deconvolution2D(in_channels, out_channels, ksize, simple_options<Options>(stride, pad, nobias)) {}
 
 void Deconvolution2D::make_W(int64_t in_channels) {
   in_channels_ = in_channels;
@@ -92,14 +112,9 @@ void Deconvolution2D::make_W(int64_t in_channels) {
 }
 
 Variable Deconvolution2D::forward(const Variable& x) {
-  if (x.ndim() != 4) throw Error(CT_INVALID_ARGUMENT, "Deconvolution2D: needs (N, C, H, W) input, got " + x.shape().str());
+  check_nchw("Deconvolution2D", x);
   if (!W.is_initialized()) make_W(x.shape()[1]);
-  ops::Conv2d g;
-  g.sy = g.sx = o_.stride;
-  g.ph = g.pw = o_.pad;
-  g.dy = g.dx = o_.dilate;
-  g.groups = o_.groups;
-  return F::deconvolution_2d(x, W, o_.nobias ? Variable() : Variable(b), g, o_.outsize);
+  return F::deconvolution_2d(x, W, o_.nobias ? Variable() : Variable(b), geometry(o_), o_.outsize);
 }
 
 BatchNormalization::BatchNormalization(int64_t size, double decay, double eps, Dtype dtype, bool use_gamma,

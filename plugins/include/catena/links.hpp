@@ -41,14 +41,20 @@ class Linear : public Link {
   Initializer initW_, initb_;
 };
 
+// What the convolution links share: geometry (one value for both axes), bias, and the
+// initializers of W (LeCunNormal by default) and b (zero).
+struct ConvOptions {
+  int64_t stride = 1, pad = 0, dilate = 1, groups = 1;
+  bool nobias = false;
+  Initializer initialW, initial_bias;
+};
+
 // 2-D convolution: W is (out_channels, in_channels / groups, ksize, ksize). With
-// in_channels 0 (Convolution2D::lazy), W is made at the first call.
+// in_channels 0, W is made at the first call.
 class Convolution2D : public Link {
  public:
-  struct Options {
-    int64_t stride = 1, pad = 0, dilate = 1, groups = 1;
-    bool nobias = false, cover_all = false;
-    Initializer initialW, initial_bias;
+  struct Options : ConvOptions {
+    bool cover_all = false;
   };
   Convolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, Options options);
   Convolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, int64_t stride = 1, int64_t pad = 0,
@@ -67,11 +73,8 @@ class Convolution2D : public Link {
 // Transposed convolution: W is (in_channels, out_channels / groups, ksize, ksize).
 class Deconvolution2D : public Link {
  public:
-  struct Options {
-    int64_t stride = 1, pad = 0, dilate = 1, groups = 1;
-    bool nobias = false;
+  struct Options : ConvOptions {
     std::optional<std::pair<int64_t, int64_t>> outsize;
-    Initializer initialW, initial_bias;
   };
   Deconvolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, Options options);
   Deconvolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, int64_t stride = 1, int64_t pad = 0,
