@@ -1,31 +1,17 @@
 // Evaluator, LogReport, PrintReport, ProgressBar, the hyper-parameter shifts and
 // observe_value.
 #include <catena/config.hpp>
+#include <catena/serializers.hpp>
 #include <catena/training.hpp>
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <unistd.h>
 
 namespace catena {
 namespace training {
-
-void write_file_atomic(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-    f.flush();
-    if (!f) throw Error(CT_PERMISSION_DENIED, "cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(CT_PERMISSION_DENIED, "cannot move " + tmp + " to " + path);
-  }
-}
 
 namespace {
 

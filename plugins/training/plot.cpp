@@ -1,4 +1,5 @@
 // PlotReport: the curves of reported values as an SVG image.
+#include <catena/serializers.hpp>
 #include <catena/training.hpp>
 
 #include <algorithm>

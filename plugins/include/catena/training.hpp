@@ -395,8 +395,6 @@ class PlotReport : public Extension {
   std::map<std::string, std::vector<std::pair<double, double>>> series_;
 };
 
-// Writes `text` to `path` atomically (a temporary file in the same folder, then rename).
-void write_file_atomic(const std::string& path, const std::string& text);
 
 }  // namespace training
 }  // namespace catena

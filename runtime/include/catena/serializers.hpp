@@ -9,6 +9,10 @@
 
 namespace catena {
 
+// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a
+// rename, so readers see the old file or the new one, never half of one.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
 // Writes the link's parameters and persistent values to an uncompressed .npz that
 // numpy.load reads, with Chainer's keys ("predictor/l1/W"). Written atomically (a
 // temporary file, then rename).

@@ -49,6 +49,23 @@ void put32(std::string& s, uint32_t v) { put16(s, v & 0xffff), put16(s, v >> 16)
 
 }  // namespace
 
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(bytes.data(), std::streamsize(bytes.size()));
+    f.flush();
+    if (!f) {
+      std::remove(tmp.c_str());
+      throw Error(CT_PERMISSION_DENIED, "cannot write " + tmp);
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(CT_PERMISSION_DENIED, "cannot move " + tmp + " to " + path);
+  }
+}
+
 void save_npz(const std::string& path, Link& link) {
   std::vector<std::pair<std::string, Tensor>> entries;
   for (auto& [name, p] : link.namedparams())
@@ -91,17 +108,7 @@ void save_npz(const std::string& path, const std::vector<std::pair<std::string, 
   put32(zip, 0x06054b50);
   put16(zip, 0), put16(zip, 0), put16(zip, count), put16(zip, count);
   put32(zip, uint32_t(central.size())), put32(zip, cd_offset), put16(zip, 0);
-  std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(zip.data(), std::streamsize(zip.size()));
-    f.flush();
-    if (!f) throw Error(CT_PERMISSION_DENIED, "save_npz: cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(CT_PERMISSION_DENIED, "save_npz: cannot move " + tmp + " to " + path);
-  }
+  write_file_atomic(path, zip);
 }
 
 }  // namespace catena
