@@ -19,8 +19,8 @@ class Iterator {
  public:
   virtual ~Iterator() = default;
   // The next batch as a list of examples; nullopt once a non-repeating iterator has
-  // finished its epoch (Chainer's StopIteration).
-  virtual std::optional<std::vector<Example>> next() = 0;
+  // finished its epoch (Chainer's StopIteration). next_batch, unstacked.
+  std::optional<std::vector<Example>> next();
   // The next batch stacked on `device` (concat_examples); nullopt as above.
   virtual std::optional<Example> next_batch(Device& device = default_device()) = 0;
   virtual void reset() = 0;
@@ -43,7 +43,6 @@ class SerialIterator : public Iterator {
  public:
   SerialIterator(DatasetPtr dataset, size_t batch_size, bool repeat = true, bool shuffle = true,
                  std::optional<uint64_t> seed = {});
-  std::optional<std::vector<Example>> next() override;
   std::optional<Example> next_batch(Device& device = default_device()) override;
   void reset() override;
   size_t batch_size() const override { return batch_size_; }
@@ -92,7 +91,6 @@ class MultithreadIterator : public SerialIterator {
   MultithreadIterator(DatasetPtr dataset, size_t batch_size, bool repeat = true, bool shuffle = true,
                       std::optional<uint64_t> seed = {}, int n_threads = 2, int n_prefetch = 4);
   ~MultithreadIterator() override;
-  std::optional<std::vector<Example>> next() override;
   std::optional<Example> next_batch(Device& device = default_device()) override;
   void reset() override;
 

@@ -136,12 +136,11 @@ std::optional<Example> SerialIterator::next_batch(Device& device) {
   if (!idx) return std::nullopt;
   publish(idx->after);
   Example e = read(*dataset_, *idx);
-  if (&device != &runtime().cpu())
-    for (Tensor& t : e) t = t.to(device);
+  for (Tensor& t : e) t = t.to(device);  // no copy when already there
   return e;
 }
 
-std::optional<std::vector<Example>> SerialIterator::next() {
+std::optional<std::vector<Example>> Iterator::next() {
   std::optional<Example> b = next_batch(runtime().cpu());
   if (!b) return std::nullopt;
   return unstack(*b);
@@ -212,15 +211,8 @@ std::optional<Example> MultithreadIterator::next_batch(Device& device) {
   fill();  // keep the workers busy while this batch is used
   Example e = p.batch.get();
   publish(p.after);
-  if (&device != &runtime().cpu())
-    for (Tensor& t : e) t = t.to(device);
+  for (Tensor& t : e) t = t.to(device);
   return e;
-}
-
-std::optional<std::vector<Example>> MultithreadIterator::next() {
-  std::optional<Example> b = next_batch(runtime().cpu());
-  if (!b) return std::nullopt;
-  return unstack(*b);
 }
 
 void MultithreadIterator::reset() {
