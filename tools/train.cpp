@@ -65,7 +65,6 @@ int cmd_train(const std::vector<std::string>& args) {
        "NAME[:HYPER=VALUE,...], e.g. adam:alpha=0.001 or momentum_sgd:lr=0.05,momentum=0.9")
       ("out", po::value<std::string>()->default_value("result"), "folder for the log, the plots and model.npz")
       ("seed", po::value<uint64_t>(), "seed for initialisation and shuffling (default: $CATENA_SEED, else 0)")
-      ("frequency", po::value<int>()->default_value(0), "not used yet; reserved for snapshots")
       ("no-progress", "do not show the progress bar");
   po::variables_map vm;
   if (!parse("train",
@@ -102,10 +101,8 @@ int cmd_train(const std::vector<std::string>& args) {
     o.ndim = model_name == "cnn" ? 3 : 1;
     data = dataset == "mnist" ? datasets::get_mnist(dir, o) : datasets::get_fashion_mnist(dir, o);
   }
-  if (model_name == "mlp" && dataset == "cifar10") {
-    // The MLP takes flat vectors; Linear's lazy in_size flattens (N, 3, 32, 32) itself.
-  }
-  const int64_t n_out = dataset == "cifar10" ? 10 : 10;
+  // Every data set here has 10 classes. The MLP's lazy first layer flattens images itself.
+  const int64_t n_out = 10;
 
   std::cout << "Device: " << dev.name() << "\n"
             << "# unit: " << unit << "\n"

@@ -8,7 +8,6 @@ namespace training {
 
 namespace {
 thread_local Reporter* current_reporter = nullptr;
-thread_local Observation* current_observation = nullptr;
 }  // namespace
 
 void Observation::set(const std::string& key, double value) {
@@ -58,7 +57,6 @@ Reporter::Scope::Scope(Reporter& r, Observation& o)
     : prev_reporter_(current_reporter), prev_observation_(r.observation_), r_(r) {
   current_reporter = &r;
   r.observation_ = &o;
-  (void)current_observation;
 }
 
 Reporter::Scope::~Scope() {
