@@ -10,6 +10,7 @@
 #include <fstream>
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <sys/stat.h>
 
@@ -160,7 +161,8 @@ Npy parse_npy(const std::string& d, const std::string& where) {
   size_t q1 = descr.find('\''), q2 = q1 == std::string::npos ? q1 : descr.find('\'', q1 + 1);
   if (q2 == std::string::npos) throw Error(CT_DATA_LOSS, where + ": bad dtype in the .npy header");
   descr = descr.substr(q1 + 1, q2 - q1 - 1);
-  const bool fortran = field("fortran_order").find("True") < field("fortran_order").find(',');
+  const std::string fortran_field = field("fortran_order");
+  const bool fortran = fortran_field.find("True") < fortran_field.find(',');
   std::string shp = field("shape");
   size_t open = shp.find('('), close = shp.find(')');
   if (open == std::string::npos || close == std::string::npos) throw Error(CT_DATA_LOSS, where + ": bad shape");
@@ -253,23 +255,27 @@ void load_npz(const std::string& path, Link& link, const std::string& prefix, bo
                                     " (load with strict=false to skip missing keys, or give the sub-tree path)");
     return nullptr;
   };
-  for (auto& [name, p] : link.namedparams()) {
-    const Tensor* v = find(name, "parameter");
-    if (!v) continue;
-    if (p->is_initialized() && v->shape() != p->shape())
+  // The saved array converted to the current value's dtype and device (or, for a value not
+  // made yet, to `dtype` (the saved one if none) on the link's device); false if skipped.
+  auto prepare = [&](const std::string& name, const char* what, const Tensor& current, std::optional<Dtype> dtype,
+                     Tensor* out) {
+    const Tensor* v = find(name, what);
+    if (!v) return false;
+    if (current.defined() && v->shape() != current.shape())
       throw Error(CT_INVALID_ARGUMENT, path + ": '" + prefix + name.substr(1) + "' has shape " + v->shape().str() +
-                                           " but the parameter " + name + " is " + p->shape().str());
-    Dtype dt = p->is_initialized() ? p->dtype() : p->param_dtype();
-    plan.push_back({p, nullptr, v->astype(dt).to(p->is_initialized() ? p->device() : link.device())});
+                                           " but the " + what + " " + name + " is " + current.shape().str());
+    Dtype dt = current.defined() ? current.dtype() : dtype.value_or(v->dtype());
+    *out = v->astype(dt).to(current.defined() ? current.device() : link.device());
+    return true;
+  };
+  for (auto& [name, p] : link.namedparams()) {
+    Tensor value;
+    if (prepare(name, "parameter", p->is_initialized() ? p->array() : Tensor(), p->param_dtype(), &value))
+      plan.push_back({p, nullptr, value});
   }
   for (auto& [name, t] : link.namedpersistents()) {
-    const Tensor* v = find(name, "persistent value");
-    if (!v) continue;
-    if (t->defined() && v->shape() != t->shape())
-      throw Error(CT_INVALID_ARGUMENT, path + ": '" + prefix + name.substr(1) + "' has shape " + v->shape().str() +
-                                           " but the persistent value " + name + " is " + t->shape().str());
-    Dtype dt = t->defined() ? t->dtype() : v->dtype();
-    plan.push_back({nullptr, t, v->astype(dt).to(t->defined() ? t->device() : link.device())});
+    Tensor value;
+    if (prepare(name, "persistent value", *t, std::nullopt, &value)) plan.push_back({nullptr, t, value});
   }
   for (Plan& p : plan) {
     if (p.param) {
