@@ -5,6 +5,8 @@
 #include <catena/runtime.hpp>
 #include <catena/tensor.hpp>
 
+#include <zlib.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -113,6 +115,22 @@ struct TempDir {
 inline void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// An MNIST-format IDX file of uint8 values (the dimensions big-endian, as the format has them).
+inline std::string idx_u8(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
+  std::string s{0, 0, 8, char(dims.size())};
+  for (uint32_t d : dims) s += std::string{char(d >> 24), char(d >> 16), char(d >> 8), char(d)};
+  s.append(data.begin(), data.end());
+  return s;
+}
+
+// `bytes` gzip'd into `path`; false if it cannot be written.
+inline bool write_gz(const std::string& path, const std::string& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  if (!f) return false;
+  bool ok = gzwrite(f, bytes.data(), unsigned(bytes.size())) == int(bytes.size());
+  return gzclose(f) == Z_OK && ok;
 }
 
 inline std::string read_file(const std::string& path) {

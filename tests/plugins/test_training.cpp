@@ -10,7 +10,6 @@
 
 #include <doctest/doctest.h>
 
-#include <zlib.h>
 
 #include <cmath>
 #include <sstream>
@@ -317,12 +316,7 @@ TEST_CASE("save_npz writes what numpy.load reads, with Chainer's keys") {
 namespace {
 
 void write_idx_gz(const std::string& path, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
-  std::string s{0, 0, 8, char(dims.size())};
-  for (uint32_t d : dims) s += std::string{char(d >> 24), char(d >> 16), char(d >> 8), char(d)};
-  s.append(data.begin(), data.end());
-  gzFile f = gzopen(path.c_str(), "wb");
-  gzwrite(f, s.data(), unsigned(s.size()));
-  gzclose(f);
+  REQUIRE(catena_test::write_gz(path, catena_test::idx_u8(dims, data)));
 }
 
 }  // namespace

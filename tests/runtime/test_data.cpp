@@ -8,7 +8,6 @@
 
 #include <doctest/doctest.h>
 
-#include <zlib.h>
 
 #include <algorithm>
 #include <set>
@@ -22,19 +21,9 @@ std::string be32(uint32_t v) {
   return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
 }
 
-std::string idx_u8(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
-  std::string s{0, 0, 8, char(dims.size())};
-  for (uint32_t d : dims) s += be32(d);
-  s.append(data.begin(), data.end());
-  return s;
-}
+using catena_test::idx_u8;
 
-void write_gz(const std::string& path, const std::string& bytes) {
-  gzFile f = gzopen(path.c_str(), "wb");
-  REQUIRE(f);
-  gzwrite(f, bytes.data(), unsigned(bytes.size()));
-  gzclose(f);
-}
+void write_gz(const std::string& path, const std::string& bytes) { REQUIRE(catena_test::write_gz(path, bytes)); }
 
 DatasetPtr numbers(int n) {
   std::vector<float> x(size_t(n) * 2);
@@ -229,23 +218,18 @@ TEST_CASE("SerialIterator: Chainer's epoch bookkeeping, repeat filling, shufflin
 }
 
 TEST_CASE("MultithreadIterator gives SerialIterator's batches, augmented data included, whatever the threads") {
-  // A random transform: adds a uniform number to x.
-  auto noisy = std::make_shared<datasets::TransformDataset>(
-      numbers(23),
-      [](Example e, std::mt19937_64& rng) {
-        float u = float(rng() % 1000) / 1000.0f;
-        e[0] = ops::add(e[0], Tensor::full(Shape{}, double(u), float32, runtime().cpu()));
-        return e;
-      },
-      11);
-  auto fresh = std::make_shared<datasets::TransformDataset>(
-      numbers(23),
-      [](Example e, std::mt19937_64& rng) {
-        float u = float(rng() % 1000) / 1000.0f;
-        e[0] = ops::add(e[0], Tensor::full(Shape{}, double(u), float32, runtime().cpu()));
-        return e;
-      },
-      11);
+  // Two separate datasets with the same random transform (adds a uniform number to x).
+  auto noisy_numbers = [] {
+    return std::make_shared<datasets::TransformDataset>(
+        numbers(23),
+        [](Example e, std::mt19937_64& rng) {
+          float u = float(rng() % 1000) / 1000.0f;
+          e[0] = ops::add(e[0], Tensor::full(Shape{}, double(u), float32, runtime().cpu()));
+          return e;
+        },
+        11);
+  };
+  auto noisy = noisy_numbers(), fresh = noisy_numbers();
   SerialIterator serial(noisy, 6, true, true, 3);
   MultithreadIterator threaded(fresh, 6, true, true, 3, /*n_threads=*/3, /*n_prefetch=*/5);
   for (int i = 0; i < 12; ++i) {
