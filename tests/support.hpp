@@ -95,6 +95,9 @@ inline catena::Tensor input(const catena::Shape& s, catena::Dtype dt, uint32_t s
   return last >= 0 ? w.slice(last, 0, wide[last], 2) : w;
 }
 
+// A tensor's elements as float64, row-major (for comparisons in tests).
+inline std::vector<double> vals(const catena::Tensor& t) { return t.astype(catena::float64).to_vector<double>(); }
+
 // A fresh folder under $TMPDIR, removed with everything in it at the end of the scope.
 struct TempDir {
   std::string path;

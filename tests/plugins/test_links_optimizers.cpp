@@ -31,7 +31,7 @@ struct Classifier : Chain {
   Classifier() { register_link("predictor", predictor); }
 };
 
-std::vector<double> vals(const Tensor& t) { return t.astype(float64).to_vector<double>(); }
+using catena_test::vals;
 
 }  // namespace
 

@@ -21,7 +21,7 @@ using catena_test::TempDir;
 
 namespace {
 
-std::vector<double> vals(const Tensor& t) { return t.astype(float64).to_vector<double>(); }
+using catena_test::vals;
 
 // Two separable classes in 4 dimensions.
 DatasetPtr blobs(int n, uint32_t seed) {

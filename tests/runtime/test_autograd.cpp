@@ -15,7 +15,7 @@ namespace {
 Variable var(std::vector<double> v, Shape s, bool requires_grad = true) {
   return Variable(Tensor::from_vector(v, s, runtime().cpu()), requires_grad);
 }
-std::vector<double> vals(const Tensor& t) { return t.astype(float64).to_vector<double>(); }
+using catena_test::vals;
 
 }  // namespace
 

@@ -21,7 +21,7 @@ Device& cpu() { return runtime().cpu(); }
 
 using catena_test::input;
 
-std::vector<double> vals(const Tensor& t) { return t.astype(float64).to_vector<double>(); }
+using catena_test::vals;
 
 void check_close(const std::vector<double>& got, const std::vector<double>& want, double atol, double rtol) {
   REQUIRE(got.size() == want.size());
