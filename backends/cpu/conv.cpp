@@ -1,8 +1,11 @@
 // 2-D convolution: core.conv2d, core.conv2d_grad_input, core.conv2d_grad_weight, by
 // im2col / col2im and GEMM, per image and group. float16/bfloat16 compute in float32.
 #include "kernels.hpp"
+#include "openblas.hpp"
 #include "scalar.hpp"
 #include "threadpool.hpp"
+
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -74,6 +77,58 @@ void store(const ct_tensor* t, const std::vector<W>& v) {
               Compute<T>::store(static_cast<typename Compute<T>::type>(v[k++]));
 }
 
+// Rows with stride 1 along x, on AVX-512: 16 columns per step, masked, so the short rows
+// of small images (14, 28 wide) cost one or two instructions instead of a loop each.
+bool use_avx512_rows() {
+  static const bool on = __builtin_cpu_supports("avx512f");
+  return on;
+}
+
+// Lanes [lo, hi) of 16, clamped.
+inline uint32_t lane_mask(int64_t lo, int64_t hi) {
+  lo = std::max<int64_t>(lo, 0);
+  hi = std::min<int64_t>(hi, 16);
+  if (hi <= lo) return 0;
+  return (hi - lo == 16 ? 0xffffu : ((1u << (hi - lo)) - 1u)) << lo;
+}
+
+// dst[y, x] = img[y * sy - ph + ky * dy, x + off] for x in [x_lo, x_hi), else 0.
+__attribute__((target("avx512f"))) void im2col_rows_avx512(const float* img, float* dst, const Geometry& g,
+                                                          int64_t ky, int64_t off, int64_t x_lo, int64_t x_hi) {
+  for (int64_t y = 0; y < g.oh; ++y) {
+    const int64_t iy = y * g.sy - g.ph + ky * g.dy;
+    float* d = dst + y * g.ow;
+    const bool inside = iy >= 0 && iy < g.h;
+    // Addresses as integers: the masked-off lanes may lie outside the image.
+    const uintptr_t srow = reinterpret_cast<uintptr_t>(img) + uintptr_t((iy * g.w + off) * int64_t(sizeof(float)));
+    for (int64_t x0 = 0; x0 < g.ow; x0 += 16) {
+      const __mmask16 store = __mmask16(lane_mask(0, g.ow - x0));
+      const __mmask16 load = inside ? __mmask16(lane_mask(x_lo - x0, x_hi - x0) & store) : __mmask16(0);
+      const __m512 v = _mm512_maskz_loadu_ps(load, reinterpret_cast<const float*>(srow + uintptr_t(x0 * 4)));
+      _mm512_mask_storeu_ps(d + x0, store, v);
+    }
+  }
+}
+
+// img[y * sy - ph + ky * dy, x + off] += src[y, x] for x in [x_lo, x_hi), rows inside.
+__attribute__((target("avx512f"))) void col2im_rows_avx512(const float* src, float* img, const Geometry& g,
+                                                          int64_t ky, int64_t off, int64_t x_lo, int64_t x_hi) {
+  for (int64_t y = 0; y < g.oh; ++y) {
+    const int64_t iy = y * g.sy - g.ph + ky * g.dy;
+    if (iy < 0 || iy >= g.h) continue;
+    const uintptr_t drow = reinterpret_cast<uintptr_t>(img) + uintptr_t((iy * g.w + off) * int64_t(sizeof(float)));
+    const float* s = src + y * g.ow;
+    for (int64_t x0 = 0; x0 < g.ow; x0 += 16) {
+      const __mmask16 m = __mmask16(lane_mask(x_lo - x0, x_hi - x0) & lane_mask(0, g.ow - x0));
+      if (!m) continue;
+      float* d = reinterpret_cast<float*>(drow + uintptr_t(x0 * 4));
+      const __m512 a = _mm512_maskz_loadu_ps(m, d);
+      const __m512 b = _mm512_maskz_loadu_ps(m, s + x0);
+      _mm512_mask_storeu_ps(d, m, _mm512_add_ps(a, b));
+    }
+  }
+}
+
 // The images [n0, n0 + nb) as columns: col[(c, ky, kx), (j, y, x)] for the channels
 // [c0, c0 + cg), so that one GEMM covers every image of the chunk.
 template <class W>
@@ -90,6 +145,12 @@ void im2col(const W* x, const Geometry& g, int64_t n0, int64_t nb, int64_t c0, i
       int64_t x_lo = off >= 0 ? 0 : (-off + g.sx - 1) / g.sx;
       int64_t x_hi = g.w - off <= 0 ? 0 : std::min(g.ow, (g.w - off + g.sx - 1) / g.sx);
       x_lo = std::min(x_lo, x_hi);
+      if constexpr (std::is_same_v<W, float>) {
+        if (g.sx == 1 && use_avx512_rows()) {
+          im2col_rows_avx512(img, dst, g, ky, off, x_lo, x_hi);
+          continue;
+        }
+      }
       for (int64_t y = 0; y < g.oh; ++y) {
         const int64_t iy = y * g.sy - g.ph + ky * g.dy;
         // Plain loops: the rows are short (an image's width), where calls to memset and
@@ -128,6 +189,12 @@ void col2im(const W* col, const Geometry& g, int64_t n0, int64_t nb, int64_t c0,
           int64_t x_lo = off >= 0 ? 0 : (-off + g.sx - 1) / g.sx;
           int64_t x_hi = g.w - off <= 0 ? 0 : std::min(g.ow, (g.w - off + g.sx - 1) / g.sx);
           x_lo = std::min(x_lo, x_hi);
+          if constexpr (std::is_same_v<W, float>) {
+            if (g.sx == 1 && use_avx512_rows()) {
+              col2im_rows_avx512(src, img, g, ky, off, x_lo, x_hi);
+              continue;
+            }
+          }
           for (int64_t y = 0; y < g.oh; ++y) {
             const int64_t iy = y * g.sy - g.ph + ky * g.dy;
             if (iy < 0 || iy >= g.h) continue;
@@ -151,7 +218,7 @@ constexpr int64_t kSmallK = 32;
 
 // One image, few taps: y[o, :] = b[o] + sum_r W[o, r] col[r, :].
 template <class W>
-inline void taps_forward_t(const W* col, const W* w, const W* bias, W* y, int64_t oc, int64_t kdim, int64_t ohw) {
+__attribute__((always_inline)) inline void taps_forward_t(const W* col, const W* w, const W* bias, W* y, int64_t oc, int64_t kdim, int64_t ohw) {
   for (int64_t o = 0; o < oc; ++o) {
     W* __restrict dst = y + o * ohw;
     const W bo = bias[o];
@@ -164,12 +231,27 @@ inline void taps_forward_t(const W* col, const W* w, const W* bias, W* y, int64_
   }
 }
 
-// One image, few taps: acc[o, r] += dot(gy[o, :], col[r, :]).
+// One image, few taps: acc[o, r] += dot(gy[o, :], col[r, :]). Every tap of one output
+// channel is summed at once, in 16 fixed lanes each (independent chains, one read of
+// gy[o]), the lanes added in order: the same bits on every run.
 template <class W>
-inline void taps_grad_weight_t(const W* col, const W* gy, double* acc, int64_t oc, int64_t kdim, int64_t ohw) {
+__attribute__((always_inline)) inline void taps_grad_weight_t(const W* col, const W* gy, double* acc, int64_t oc, int64_t kdim, int64_t ohw) {
+  constexpr int64_t L = 16;
   for (int64_t o = 0; o < oc; ++o) {
     const W* __restrict gyo = gy + o * ohw;
-    for (int64_t r = 0; r < kdim; ++r) acc[o * kdim + r] += double(lane_dot(gyo, col + r * ohw, ohw));
+    W lanes[kSmallK][L] = {};
+    int64_t q = 0;
+    for (; q + L <= ohw; q += L)
+      for (int64_t r = 0; r < kdim; ++r) {
+        const W* __restrict c = col + r * ohw + q;
+        for (int64_t l = 0; l < L; ++l) lanes[r][l] += gyo[q + l] * c[l];
+      }
+    for (int64_t r = 0; r < kdim; ++r) {
+      W sum = 0;
+      for (int64_t l = 0; l < L; ++l) sum += lanes[r][l];
+      for (int64_t t = q; t < ohw; ++t) sum += gyo[t] * col[r * ohw + t];
+      acc[o * kdim + r] += double(sum);
+    }
   }
 }
 
@@ -182,7 +264,8 @@ void taps_forward(const double* col, const double* w, const double* bias, double
                   int64_t ohw) {
   taps_forward_t(col, w, bias, y, oc, kdim, ohw);
 }
-void taps_grad_weight(const float* col, const float* gy, double* acc, int64_t oc, int64_t kdim, int64_t ohw) {
+CATENA_SIMD void taps_grad_weight(const float* col, const float* gy, double* acc, int64_t oc, int64_t kdim,
+                                  int64_t ohw) {
   taps_grad_weight_t(col, gy, acc, oc, kdim, ohw);
 }
 void taps_grad_weight(const double* col, const double* gy, double* acc, int64_t oc, int64_t kdim, int64_t ohw) {
@@ -251,6 +334,44 @@ struct DenseOut {
   }
 };
 
+// How the images are taken, in chunks whose columns are built and multiplied together.
+// With enough images, each thread takes whole chunks sized for its own core's L2 cache and
+// multiplies them with single-threaded GEMMs while the columns are still there; otherwise
+// the chunks are larger and go one after another, each step spread over the threads.
+struct Plan {
+  int64_t chunk = 1;        // images per chunk
+  int64_t small = 1;        // images per chunk that fits a core's cache
+  bool per_thread = false;  // chunks run in parallel, GEMMs single-threaded
+};
+
+Plan plan_chunks(int64_t n, int64_t per_image) {
+  // Column elements per chunk (CATENA_CONV_CHUNK overrides the per-thread one, for tuning).
+  static const int64_t small = [] {
+    const char* v = std::getenv("CATENA_CONV_CHUNK");
+    return v && *v ? std::max<int64_t>(1, std::atoll(v)) : (int64_t(1) << 17);
+  }();
+  const int64_t large = int64_t(1) << 21;
+  per_image = std::max<int64_t>(1, per_image);
+  Plan p;
+  p.small = p.chunk = std::max<int64_t>(1, std::min<int64_t>(n, small / per_image));
+  p.per_thread = num_threads() > 1 && (n + p.chunk - 1) / p.chunk >= 2 * num_threads();
+  if (!p.per_thread) p.chunk = std::max<int64_t>(1, std::min<int64_t>(n, large / per_image));
+  return p;
+}
+
+// Run body(first, count) over the units [0, units) of `size` images each (the last may be
+// shorter), as the plan says. Which thread runs a unit never changes what it computes.
+template <class Fn>
+void for_units(const Plan& p, int64_t n, int64_t size, const Fn& body) {
+  const int64_t units = (n + size - 1) / size;
+  auto run = [&](int64_t b, int64_t e) {
+    for (int64_t u = b; u < e; ++u) body(u * size, std::min(size, n - u * size));
+  };
+  if (!p.per_thread) return run(0, units);
+  SerialBlasScope serial;
+  parallel_for(units, 1, run);
+}
+
 template <Mode M>
 void run_conv(const ct_op& op) {
   Geometry g;
@@ -262,21 +383,18 @@ void run_conv(const ct_op& op) {
   g.oc = w->dl.shape[0], g.kh = w->dl.shape[2], g.kw = w->dl.shape[3];
   g.oh = y->dl.shape[2], g.ow = y->dl.shape[3];
   const int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, ohw = g.oh * g.ow, kdim = cg * g.kh * g.kw;
-  // Images per chunk: the column buffer stays near 2M elements (8 MB for float32), so it
-  // is still in cache when the GEMM reads it (CATENA_CONV_CHUNK overrides, for tuning).
-  const int64_t per_image = std::max<int64_t>(1, kdim * ohw);
-  static const int64_t budget = [] {
-    const char* v = std::getenv("CATENA_CONV_CHUNK");
-    return v && *v ? std::max<int64_t>(1, std::atoll(v)) : (int64_t(1) << 21);
-  }();
-  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.n, budget / per_image));
+  const Plan plan = plan_chunks(g.n, kdim * ohw);
+  const int64_t chunk = plan.chunk;
   visit(ty_of(x->dl.dtype), [&](auto tag) {
     using T = decltype(tag);
     using W = std::conditional_t<std::is_same_v<T, double>, double, float>;
     if constexpr (std::is_integral_v<T>) {
       return 0;
     } else {
-      Scratch<W> col(0, size_t(kdim * chunk * ohw)), tmp(1, size_t(ocg * chunk * ohw));
+      // The calling thread's working memory for one chunk: columns and a GEMM result.
+      auto scratch = [&] {
+        return std::make_pair(Scratch<W>(0, size_t(kdim * chunk * ohw)), Scratch<W>(1, size_t(ocg * chunk * ohw)));
+      };
       if constexpr (M == Mode::forward) {
         DenseView<T, W> xv(x), wv(w);
         DenseOut<T, W> yo(y);
@@ -299,8 +417,9 @@ void run_conv(const ct_op& op) {
           yo.finish();
           return 0;
         }
-        for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-          const int64_t nb = std::min(chunk, g.n - n0), ld = nb * ohw;
+        for_units(plan, g.n, chunk, [&](int64_t n0, int64_t nb) {
+          auto [col, tmp] = scratch();
+          const int64_t ld = nb * ohw;
           for (int64_t gi = 0; gi < g.groups; ++gi) {
             im2col(xv.data, g, n0, nb, gi * cg, cg, col.data());
             dense_gemm<W>(false, false, ocg, ld, kdim, W(1), wv.data + gi * ocg * kdim, kdim, col.data(), ld, W(0),
@@ -316,39 +435,40 @@ void run_conv(const ct_op& op) {
               }
             });
           }
-        }
+        });
         yo.finish();
       } else {
         DenseView<T, W> gyv(y);
-        // gy of the chunk and group as (ocg, nb * ohw).
-        auto gather_gy = [&](int64_t n0, int64_t nb, int64_t gi) {
+        // gy of the chunk and group as (ocg, nb * ohw), into buf.
+        auto gather_gy = [&](int64_t n0, int64_t nb, int64_t gi, W* buf) {
           const int64_t ld = nb * ohw;
           parallel_for(nb * ocg, 4, [&](int64_t b, int64_t e) {
             for (int64_t t = b; t < e; ++t) {
               const int64_t j = t / ocg, o = t % ocg;
               const W* src = gyv.data + ((n0 + j) * g.oc + gi * ocg + o) * ohw;
-              std::copy(src, src + ohw, tmp.data() + o * ld + j * ohw);
+              std::copy(src, src + ohw, buf + o * ld + j * ohw);
             }
           });
         };
         if constexpr (M == Mode::grad_input) {
           DenseView<T, W> wv(w);
           DenseOut<T, W> gx(x);
-          if (gx.direct) std::fill(gx.data, gx.data + numel(x), W(0));
-          for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-            const int64_t nb = std::min(chunk, g.n - n0), ld = nb * ohw;
+          const int64_t image = g.c * g.h * g.w;
+          for_units(plan, g.n, chunk, [&](int64_t n0, int64_t nb) {
+            auto [col, tmp] = scratch();
+            const int64_t ld = nb * ohw;
+            std::fill(gx.data + n0 * image, gx.data + (n0 + nb) * image, W(0));
             for (int64_t gi = 0; gi < g.groups; ++gi) {
-              gather_gy(n0, nb, gi);
+              gather_gy(n0, nb, gi, tmp.data());
               dense_gemm<W>(true, false, kdim, ld, ocg, W(1), wv.data + gi * ocg * kdim, kdim, tmp.data(), ld, W(0),
                             col.data(), ld);
               col2im(col.data(), g, n0, nb, gi * cg, cg, gx.data);
             }
-          }
+          });
           gx.finish();
         } else {
           DenseView<T, W> xv(x);
           DenseOut<T, W> gw(w);
-          if (gw.direct) std::fill(gw.data, gw.data + numel(w), W(0));
           if (kdim <= kSmallK && g.groups == 1) {
             // Few taps: gW[o, r] = sum over images and pixels of gy[n, o] col_n[r], by
             // dot products. Images go in fixed blocks whose partial sums are added in
@@ -373,14 +493,34 @@ void run_conv(const ct_op& op) {
             gw.finish();
             return 0;
           }
-          for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-            const int64_t nb = std::min(chunk, g.n - n0), ld = nb * ohw;
-            for (int64_t gi = 0; gi < g.groups; ++gi) {
-              gather_gy(n0, nb, gi);
-              im2col(xv.data, g, n0, nb, gi * cg, cg, col.data());
-              dense_gemm<W>(false, true, ocg, kdim, ld, W(1), tmp.data(), ld, col.data(), ld, W(1),
-                            gw.data + gi * ocg * kdim, kdim);
+          // Each unit of up to 8 cache-sized chunks sums its images into its own partial
+          // gW; the partials are added in unit order. Units and chunks depend only on
+          // the shapes, so the result does not depend on the threads.
+          const int64_t small = plan.small, per_unit = 8 * small;
+          const int64_t units = (g.n + per_unit - 1) / per_unit, wsize = g.oc * kdim;
+          std::vector<W> partial(size_t(units > 1 ? units * wsize : 0));
+          for_units(plan, g.n, per_unit, [&](int64_t u0, int64_t un) {
+            auto [col, tmp] = scratch();
+            W* acc = units > 1 ? partial.data() + (u0 / per_unit) * wsize : gw.data;
+            for (int64_t n0 = u0; n0 < u0 + un; n0 += small) {
+              const int64_t nb = std::min(small, u0 + un - n0), ld = nb * ohw;
+              const W beta = n0 == u0 ? W(0) : W(1);
+              for (int64_t gi = 0; gi < g.groups; ++gi) {
+                gather_gy(n0, nb, gi, tmp.data());
+                im2col(xv.data, g, n0, nb, gi * cg, cg, col.data());
+                dense_gemm<W>(false, true, ocg, kdim, ld, W(1), tmp.data(), ld, col.data(), ld, beta,
+                              acc + gi * ocg * kdim, kdim);
+              }
             }
+          });
+          if (units > 1) {
+            parallel_for(wsize, 4096, [&](int64_t b, int64_t e) {
+              for (int64_t i = b; i < e; ++i) {
+                W total = partial[size_t(i)];
+                for (int64_t u = 1; u < units; ++u) total += partial[size_t(u * wsize + i)];
+                gw.data[i] = total;
+              }
+            });
           }
           gw.finish();
         }

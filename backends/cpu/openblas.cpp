@@ -103,7 +103,11 @@ Blas load() {
   }
   if (corename) b.corename = corename();
   if (config) b.config = config();
-  if (set_threads) set_threads(num_threads());
+  b.threads = num_threads();
+  if (set_threads) {
+    set_threads(b.threads);
+    b.set_threads = set_threads;
+  }
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(b.sgemm), &info) && info.dli_fname) b.library = info.dli_fname;
   b.loaded = true;
@@ -115,6 +119,25 @@ Blas load() {
 const Blas& blas() {
   static Blas* b = new Blas(load());
   return *b;
+}
+
+namespace {
+std::mutex serial_mutex;
+int serial_depth = 0;
+}  // namespace
+
+SerialBlasScope::SerialBlasScope() {
+  const Blas& b = blas();
+  if (!b.set_threads || b.threads <= 1) return;
+  std::lock_guard<std::mutex> g(serial_mutex);
+  if (serial_depth++ == 0) b.set_threads(1);
+}
+
+SerialBlasScope::~SerialBlasScope() {
+  const Blas& b = blas();
+  if (!b.set_threads || b.threads <= 1) return;
+  std::lock_guard<std::mutex> g(serial_mutex);
+  if (--serial_depth == 0) b.set_threads(b.threads);
 }
 
 }  // namespace catena_cpu
