@@ -12,6 +12,7 @@
 #include <catena/training.hpp>
 
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -65,11 +66,18 @@ int cmd_train(const std::vector<std::string>& args) {
        "NAME[:HYPER=VALUE,...], e.g. adam:alpha=0.001 or momentum_sgd:lr=0.05,momentum=0.9")
       ("out", po::value<std::string>()->default_value("result"), "folder for the log, the plots and model.npz")
       ("seed", po::value<uint64_t>(), "seed for initialisation and shuffling (default: $CATENA_SEED, else 0)")
+      ("snapshot-every", po::value<int>()->default_value(1),
+       "write out/snapshot_epoch_N.npz (the whole training state) every this many epochs; 0: never")
+      ("keep", po::value<int>()->default_value(2), "snapshots to keep (the newest)")
+      ("resume", po::value<std::string>(),
+       "continue the training saved in this snapshot (give the same model, data set and options); the losses "
+       "are those of a run never stopped")
       ("no-progress", "do not show the progress bar");
   po::variables_map vm;
   if (!parse("train",
              "Train a classifier as Chainer's MNIST example does, and write out/log (JSON), out/loss.svg,\n"
-             "out/accuracy.svg and out/model.npz (numpy.load reads it; keys as Chainer's: predictor/l1/W ...).\n"
+             "out/accuracy.svg, out/model.npz (numpy.load reads it; keys as Chainer's: predictor/l1/W ...) and\n"
+             "snapshots of the whole training state (out/snapshot_epoch_N.npz; continue one with --resume).\n"
              "Example: catena train --model mlp --dataset fashion-mnist --epoch 5",
              opts, args, vm))
     return 0;
@@ -83,6 +91,13 @@ int cmd_train(const std::vector<std::string>& args) {
   if (epochs < 1) throw Error(CT_INVALID_ARGUMENT, "--epoch must be at least 1, got " + std::to_string(epochs));
   if (batch < 1) throw Error(CT_INVALID_ARGUMENT, "--batchsize must be at least 1, got " + std::to_string(batch));
   if (unit < 0) throw Error(CT_INVALID_ARGUMENT, "--unit must be positive, got " + std::to_string(unit));
+  const int snapshot_every = vm["snapshot-every"].as<int>(), keep = vm["keep"].as<int>();
+  if (snapshot_every < 0)
+    throw Error(CT_INVALID_ARGUMENT, "--snapshot-every must be 0 (never) or more, got " + std::to_string(snapshot_every));
+  if (keep < 1) throw Error(CT_INVALID_ARGUMENT, "--keep must be at least 1, got " + std::to_string(keep));
+  const std::string resume_from = vm.count("resume") ? vm["resume"].as<std::string>() : "";
+  if (!resume_from.empty() && !std::ifstream(resume_from))
+    throw Error(CT_NOT_FOUND, "--resume: cannot open " + resume_from + " (give a snapshot file, e.g. result/snapshot_epoch_1.npz)");
   if (unit == 0) unit = model_name == "mlp" ? 1000 : 128;
   auto [opt_name, hyper] = parse_optimizer(vm["optimizer"].as<std::string>());
   std::unique_ptr<Optimizer> optimizer = optimizers::create(opt_name, hyper);  // checks names before any work
@@ -134,6 +149,14 @@ int cmd_train(const std::vector<std::string>& args) {
       "epoch", "main/loss", "validation/main/loss", "main/accuracy", "validation/main/accuracy", "elapsed_time"}));
   if (!vm.count("no-progress"))
     trainer.extend(std::make_shared<training::ProgressBar>(std::nullopt, 100, 50, &std::cerr));
+  if (snapshot_every > 0)
+    trainer.extend(std::make_shared<training::Snapshot>("snapshot_epoch_{epoch}.npz", keep), "",
+                   training::every(snapshot_every, training::Unit::epoch));
+  if (!resume_from.empty()) {
+    training::resume(trainer, resume_from);
+    std::cout << "# resumed from " << resume_from << " at epoch " << updater.epoch() << ", iteration "
+              << updater.iteration << "\n";
+  }
   trainer.run();
 
   save_npz(out + "/model.npz", model);

@@ -93,55 +93,41 @@ void Optimizer::init_states() {
   }
 }
 
-void save_npz(const std::string& path, Optimizer& opt) {
-  if (!opt.target()) throw Error(CT_FAILED_PRECONDITION, "save_npz: the optimizer has no target; call setup(link) first");
-  Device& cpu = runtime().cpu();
-  std::vector<std::pair<std::string, Tensor>> arrays{
-      {"t", Tensor::full(Shape{}, double(opt.t), int64, cpu)}, {"epoch", Tensor::full(Shape{}, double(opt.epoch), int64, cpu)}};
+void Optimizer::serialize(Serializer& s) {
+  if (!target_)
+    throw Error(CT_FAILED_PRECONDITION, std::string(name()) + ": an optimizer is saved or loaded after setup(link)");
+  s("t", t);
+  s("epoch", epoch);
+  for (const std::string& h : hyperparam_names()) {
+    const std::string key = "hyperparam/" + h;
+    if (s.saving()) {
+      double v = hyperparam(h);
+      s(key, v);
+    } else if (s.contains(key)) {
+      const Tensor* v = s.get(key);
+      if (v && v->numel() != 1) s.fail(key, "is not one number");
+      if (v && s.applying()) set_hyperparam(h, v->astype(float64).to_vector<double>()[0]);
+    }
+  }
+  // A fresh optimizer has no state yet: make it (zeros, as the first update would) so that
+  // both passes check the stored state's shapes.
+  if (s.loading()) init_states();
   std::set<std::string> with_state;
-  for (auto& [key, tensor] : opt.namedstates()) {
-    arrays.push_back({key.substr(1), *tensor});
+  for (auto& [key, tensor] : namedstates()) {
+    s(key.substr(1), *tensor);
     with_state.insert(key.substr(1, key.rfind('/') - 1));
   }
-  for (auto& [name, p] : opt.target()->namedparams())
-    if (with_state.count(name.substr(1))) arrays.push_back({name.substr(1) + "/t", Tensor::full(Shape{}, double(opt.t), int64, cpu)});
-  save_npz(path, arrays);
+  for (auto& [name, p] : target_->namedparams()) {
+    if (!with_state.count(name.substr(1))) continue;
+    int64_t rule_t = t;  // Chainer keeps one count per parameter; Catena's are all t
+    s(name.substr(1) + "/t", rule_t);
+  }
 }
 
+void save_npz(const std::string& path, Optimizer& opt) { save(path, opt, "npz"); }
+
 void load_npz(const std::string& path, Optimizer& opt, const std::string& prefix, bool strict) {
-  if (!opt.target()) throw Error(CT_FAILED_PRECONDITION, "load_npz: the optimizer has no target; call setup(link) first");
-  std::map<std::string, Tensor> arrays;
-  for (auto& [k, v] : read_npz(path)) arrays[k] = v;
-  auto scalar = [&](const std::string& key, int64_t* out) {
-    auto it = arrays.find(prefix + key);
-    if (it == arrays.end()) {
-      if (strict) throw Error(CT_NOT_FOUND, path + ": no array '" + prefix + key + "' (the optimizer's " + key + ")");
-      return;
-    }
-    if (it->second.numel() != 1) throw Error(CT_INVALID_ARGUMENT, path + ": '" + prefix + key + "' is not a scalar");
-    *out = int64_t(it->second.astype(float64).to_vector<double>()[0]);
-  };
-  int64_t t = opt.t, epoch = opt.epoch;
-  scalar("t", &t);
-  scalar("epoch", &epoch);
-  opt.init_states();
-  // Check every state array first, then copy.
-  std::vector<std::pair<Tensor*, Tensor>> plan;
-  for (auto& [key, tensor] : opt.namedstates()) {
-    std::string k = prefix + key.substr(1);
-    auto it = arrays.find(k);
-    if (it == arrays.end()) {
-      if (strict) throw Error(CT_NOT_FOUND, path + ": no array '" + k + "' for the optimizer state " + key);
-      continue;
-    }
-    if (it->second.shape() != tensor->shape())
-      throw Error(CT_INVALID_ARGUMENT, path + ": '" + k + "' has shape " + it->second.shape().str() +
-                                           " but the optimizer state " + key + " is " + tensor->shape().str());
-    plan.push_back({tensor, it->second.astype(tensor->dtype()).to(tensor->device())});
-  }
-  for (auto& [dst, value] : plan) ops::copy(*dst, value);
-  opt.t = t;
-  opt.epoch = epoch;
+  load(path, opt, prefix, strict, "npz");
 }
 
 void Optimizer::update() {

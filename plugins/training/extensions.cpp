@@ -272,14 +272,18 @@ ExponentialShift::ExponentialShift(std::string attr, double rate, std::optional<
 void ExponentialShift::initialize(Trainer& t) {
   Optimizer& opt = find_optimizer(t, optimizer_);
   if (!init_) init_ = opt.hyperparam(attr_);
-  opt.set_hyperparam(attr_, *init_ * std::pow(rate_, double(t_)));
+  opt.set_hyperparam(attr_, value());
+}
+
+double ExponentialShift::value() const {
+  double v = *init_ * std::pow(rate_, double(t_));
+  if (target_) v = rate_ > 1 ? std::min(v, *target_) : std::max(v, *target_);
+  return v;
 }
 
 void ExponentialShift::operator()(Trainer& t) {
   ++t_;
-  double v = *init_ * std::pow(rate_, double(t_));
-  if (target_) v = rate_ > 1 ? std::min(v, *target_) : std::max(v, *target_);
-  find_optimizer(t, optimizer_).set_hyperparam(attr_, v);
+  find_optimizer(t, optimizer_).set_hyperparam(attr_, value());
 }
 
 LinearShift::LinearShift(std::string attr, std::pair<double, double> value_range,

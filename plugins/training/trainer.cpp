@@ -131,7 +131,8 @@ Extension& Trainer::get_extension(const std::string& name) {
 }
 
 double Trainer::elapsed_time() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  if (!running_) return elapsed_before_;
+  return elapsed_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
 void Trainer::run() {
@@ -143,12 +144,19 @@ void Trainer::run() {
   std::stable_sort(extensions_.begin(), extensions_.end(),
                    [](const Entry& a, const Entry& b) { return a.priority > b.priority; });
   start_ = std::chrono::steady_clock::now();
+  running_ = true;
   auto finalize = [&] {
     for (Entry& e : extensions_) e.ext->finalize();
     updater.finalize();
+    running_ = false;
   };
   try {
-    for (Entry& e : extensions_) e.ext->initialize(*this);
+    // Snapshots that load themselves (autoload) first, so the other extensions start
+    // from the loaded state.
+    for (Entry& e : extensions_)
+      if (dynamic_cast<Snapshot*>(e.ext.get())) e.ext->initialize(*this);
+    for (Entry& e : extensions_)
+      if (!dynamic_cast<Snapshot*>(e.ext.get())) e.ext->initialize(*this);
     if (updater.iteration == 0) {
       observation.clear();
       Reporter::Scope scope(reporter, observation);

@@ -246,3 +246,41 @@ Link& ChainList::append(std::unique_ptr<Link> link) {
 }
 
 }  // namespace catena
+
+namespace catena {
+
+void Link::serialize(Serializer& s) {
+  for (auto& [name, p] : params_) {
+    if (s.saving()) {
+      s.put(name, p->is_initialized() ? p->array() : Tensor());
+      continue;
+    }
+    const Tensor* v = s.get(name);
+    if (!v) continue;  // None or (not strict) missing: the parameter stays as it is
+    if (!v->dtype().is_float()) s.fail(name, std::string("is ") + v->dtype().name() + ", not floating point");
+    if (p->is_initialized()) {
+      if (v->shape() != p->array().shape())
+        s.fail(name, "has shape " + v->shape().str() + ", but the parameter is " + p->array().shape().str());
+      if (s.applying()) ops::copy(p->array(), v->astype(p->array().dtype()).to(p->array().device()));
+    } else if (s.applying()) {
+      // A lazy parameter takes the stored shape (Chainer initialises it from the file).
+      const bool enabled = p->update_enabled();
+      *p = Parameter(v->astype(p->param_dtype()).to(device()));
+      p->set_update_enabled(enabled);
+    }
+  }
+  for (auto& [name, t] : persistents_) {
+    if (t->defined() || s.saving()) {
+      s(name, *t);
+      continue;
+    }
+    Tensor value;  // not made yet: takes the stored array, on this link's device
+    if (s(name, value) && s.applying()) *t = value.to(device());
+  }
+  for (auto& [name, child] : children_) {
+    Serializer sub = s[name];
+    child->serialize(sub);
+  }
+}
+
+}  // namespace catena

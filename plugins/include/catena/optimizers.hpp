@@ -30,7 +30,7 @@ class OptimizerHook {
   virtual void operator()(Optimizer& optimizer) = 0;
 };
 
-class Optimizer {
+class Optimizer : public Serializable {
  public:
   virtual ~Optimizer() = default;
   // The registered name ("adam", "momentum_sgd", ...).
@@ -75,6 +75,11 @@ class Optimizer {
   // Per-parameter state with Chainer's keys ("/predictor/l1/W/m"), for serializers;
   // "t" is the update count.
   std::vector<std::pair<std::string, Tensor*>> namedstates();
+  // Chainer's Optimizer.serialize: "t", "epoch", and for each parameter with state
+  // "<path>/t" and the state arrays ("predictor/l1/W/m"); plus the hyper-parameters under
+  // "hyperparam/<name>" (Chainer saves none; read when present), so a resumed run also
+  // continues a learning-rate schedule exactly.
+  void serialize(Serializer& s) override;
 
  protected:
   struct HyperParam {
@@ -97,9 +102,8 @@ class Optimizer {
   std::vector<std::pair<std::string, std::shared_ptr<OptimizerHook>>> hooks_;
 };
 
-// Chainer's optimizer serialization, to and from .npz: "t", "epoch", and for each
-// parameter "<path>/t" and its state ("l1/W/m", "l1/W/v"), so that training resumes with
-// the same updates. Loading checks every key and shape before changing anything.
+// Optimizer::serialize to and from .npz, so that training resumes with the same updates.
+// Loading checks every key and shape before changing anything.
 void save_npz(const std::string& path, Optimizer& optimizer);
 void load_npz(const std::string& path, Optimizer& optimizer, const std::string& prefix = "", bool strict = true);
 

@@ -86,6 +86,8 @@ class DictSummary {
   // Means plus "<key>.std" entries.
   Observation make_statistics() const;
   void clear() { keys_.clear(), stats_.clear(); }
+  // "_names" (one per line) and "_summaries/<i>/{_x,_x2,_n}", as Chainer's keys.
+  void serialize(Serializer& s);
 
  private:
   struct Stat {
@@ -98,7 +100,7 @@ class DictSummary {
 
 // --- Updaters --------------------------------------------------------------------------
 
-class Updater {
+class Updater : public Serializable {
  public:
   virtual ~Updater() = default;
   // One training iteration; must increment `iteration`.
@@ -111,6 +113,10 @@ class Updater {
   double epoch_detail() { return iterator().epoch_detail; }
   double previous_epoch_detail() { return iterator().previous_epoch_detail; }
   bool is_new_epoch() { return iterator().is_new_epoch; }
+  // Chainer's keys: "iterator:main", "optimizer:<name>", "model:<name>" (the optimizer's
+  // target), "iteration". Models are read before their optimizers' state, so lazily
+  // initialised parameters exist when their state is loaded.
+  void serialize(Serializer& s) override;
 };
 
 using LossFunction = std::function<Variable(const Example& batch)>;
@@ -130,6 +136,8 @@ class StandardUpdater : public Updater {
   Optimizer& optimizer(const std::string& name = "main") { return *optimizers_.at(name); }
   std::map<std::string, Optimizer*> optimizers() override { return optimizers_; }
   Device& device() const { return *device_; }
+  // Every iterator ("iterator:<name>"), then as Updater::serialize.
+  void serialize(Serializer& s) override;
 
  protected:
   virtual void update_core();
@@ -152,6 +160,8 @@ class Trigger {
   virtual bool operator()(Trainer& trainer) = 0;
   // For progress bars: the length this trigger stops training at, if it is one.
   virtual std::optional<std::pair<double, Unit>> training_length() const { return std::nullopt; }
+  // For snapshots: triggers with state save it (Chainer's previous_epoch_detail ...).
+  virtual void serialize(Serializer&) {}
 };
 using TriggerPtr = std::shared_ptr<Trigger>;
 
@@ -161,6 +171,7 @@ class IntervalTrigger : public Trigger {
   IntervalTrigger(double period, Unit unit);
   bool operator()(Trainer& trainer) override;
   std::optional<std::pair<double, Unit>> training_length() const override { return std::make_pair(period_, unit_); }
+  void serialize(Serializer& s) override;
 
  private:
   double period_;
@@ -173,6 +184,7 @@ class ManualScheduleTrigger : public Trigger {
  public:
   ManualScheduleTrigger(std::vector<double> points, Unit unit);
   bool operator()(Trainer& trainer) override;
+  void serialize(Serializer& s) override;
   bool finished = false;
 
  private:
@@ -187,6 +199,7 @@ class BestValueTrigger : public Trigger {
  public:
   BestValueTrigger(std::string key, bool maximize, TriggerPtr interval);
   bool operator()(Trainer& trainer) override;
+  void serialize(Serializer& s) override;
 
  private:
   std::string key_;
@@ -213,9 +226,11 @@ class Extension {
   virtual int priority() const { return PRIORITY_READER; }
   virtual void initialize(Trainer&) {}
   virtual void finalize() {}
+  // For snapshots: extensions with state save it under "extensions/<name>/".
+  virtual void serialize(Serializer&) {}
 };
 
-class Trainer {
+class Trainer : public Serializable {
  public:
   Trainer(Updater& updater, TriggerPtr stop_trigger, std::string out = "result");
   Trainer(Updater& updater, std::pair<double, Unit> stop, std::string out = "result");
@@ -227,7 +242,13 @@ class Trainer {
   // finalized and the error propagates.
   void run();
   Extension& get_extension(const std::string& name);
-  double elapsed_time() const;  // seconds since run() began
+  // Seconds of training: since run() began, plus the time of the run a snapshot resumed.
+  double elapsed_time() const;
+  // Chainer's trainer snapshot: "updater/...", "stop_trigger/...", "extensions/<name>/...",
+  // "extension_triggers/<name>/...", "_snapshot_elapsed_time"; plus the state of
+  // catena's random generator ("_random_state/{seed,offset}"), so a resumed run draws the
+  // same numbers (dropout, noise) as one never stopped.
+  void serialize(Serializer& s) override;
 
   Updater& updater;
   TriggerPtr stop_trigger;
@@ -245,7 +266,9 @@ class Trainer {
   };
   std::vector<Entry> extensions_;
   bool done_ = false;
+  bool running_ = false;
   std::chrono::steady_clock::time_point start_;
+  double elapsed_before_ = 0;  // restored from a snapshot
 };
 
 // Runs the target over a whole (non-repeating) iterator with train=false and no graph,
@@ -279,6 +302,8 @@ class LogReport : public Extension {
   TriggerPtr default_trigger() const override { return every(1, Unit::iteration); }
   const std::vector<Observation>& log() const { return log_; }
   std::function<void(Observation&)> postprocess;
+  // "_trigger/...", "_summary/...", and "_log" (the entries as text, exact).
+  void serialize(Serializer& s) override;
 
  private:
   void write(const std::string& dir);
@@ -333,8 +358,10 @@ class ExponentialShift : public Extension {
   void operator()(Trainer& trainer) override;
   void initialize(Trainer& trainer) override;
   std::string default_name() const override { return "ExponentialShift"; }
+  void serialize(Serializer& s) override;  // "_t", "_init"
 
  private:
+  double value() const;  // at step t_
   std::string attr_, optimizer_;
   double rate_;
   std::optional<double> init_, target_;
@@ -350,6 +377,7 @@ class LinearShift : public Extension {
   void operator()(Trainer& trainer) override;
   void initialize(Trainer& trainer) override;
   std::string default_name() const override { return "LinearShift"; }
+  void serialize(Serializer& s) override;  // "_t"
 
  private:
   double value_at(int64_t t) const;
@@ -382,6 +410,7 @@ class PlotReport : public Extension {
              std::string filename = "plot.svg");
   void operator()(Trainer& trainer) override;
   std::string default_name() const override { return "PlotReport"; }
+  void serialize(Serializer& s) override;  // the trigger, summary and points drawn
   // The SVG for the given series (for tests and other uses).
   static std::string render(const std::vector<std::string>& y_keys, const std::string& x_key,
                             const std::map<std::string, std::vector<std::pair<double, double>>>& series);
@@ -395,6 +424,33 @@ class PlotReport : public Extension {
   std::map<std::string, std::vector<std::pair<double, double>>> series_;
 };
 
+// Chainer's snapshot(): at each trigger (default: every epoch) writes the whole trainer —
+// model, optimizer state, updater, iterator positions, random state, extensions — to
+// out/<filename>, where "{iteration}" and "{epoch}" in the name are replaced. Written
+// atomically (temporary file, fsync, rename): a crash leaves the previous snapshot whole.
+// n_retains > 0 keeps only that many newest snapshots of this pattern. With autoload, the
+// newest snapshot of the pattern in out is loaded when training starts.
+class Snapshot : public Extension {
+ public:
+  explicit Snapshot(std::string filename = "snapshot_iter_{iteration}.npz", int n_retains = -1, bool autoload = false);
+  void operator()(Trainer& trainer) override;
+  void initialize(Trainer& trainer) override;
+  std::string default_name() const override { return "_Snapshot"; }
+  TriggerPtr default_trigger() const override { return every(1, Unit::epoch); }
+  int priority() const override { return -100; }
+  // The file name for a trainer's state.
+  std::string file_name(Trainer& trainer) const;
+  // The snapshots of this pattern in `dir`, oldest (lowest iteration) first.
+  std::vector<std::string> existing(const std::string& dir) const;
+
+ private:
+  std::string pattern_;
+  int n_retains_;
+  bool autoload_;
+};
+
+// Loads a trainer snapshot into `trainer` (all or nothing) before run().
+void resume(Trainer& trainer, const std::string& snapshot_file);
 
 }  // namespace training
 }  // namespace catena

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <catena/dataset.hpp>
+#include <catena/serializer.hpp>
 
 #include <condition_variable>
 #include <deque>
@@ -15,7 +16,7 @@
 
 namespace catena {
 
-class Iterator {
+class Iterator : public Serializable {
  public:
   virtual ~Iterator() = default;
   // The next batch as a list of examples; nullopt once a non-repeating iterator has
@@ -33,6 +34,9 @@ class Iterator {
   double epoch_detail = 0.0;           // epoch + position / size
   double previous_epoch_detail = -1.0; // epoch_detail before the last batch (-1 at first)
   size_t current_position = 0;
+
+  // Where iteration stands, for snapshots. Iterators that cannot be saved say so.
+  void serialize(Serializer& s) override;
 };
 
 // Chainer's SerialIterator: batches in order, or in a new random order each epoch. With
@@ -48,8 +52,12 @@ class SerialIterator : public Iterator {
   size_t batch_size() const override { return batch_size_; }
   bool repeat() const override { return repeat_; }
   size_t dataset_size() const override { return dataset_->size(); }
-  const std::vector<size_t>& order() const { return order_; }  // empty without shuffle
+  const std::vector<size_t>& order() const;  // empty without shuffle
   uint64_t seed() const { return seed_; }
+  // Chainer's keys (current_position, epoch, is_new_epoch, order, previous_epoch_detail)
+  // plus the shuffling generator's state (_rng_state), so a resumed run draws the same
+  // orders as one never stopped.
+  void serialize(Serializer& s) override;
 
   // Where iteration stands after a batch (what the public fields show).
   struct State {
@@ -72,6 +80,18 @@ class SerialIterator : public Iterator {
  protected:
   void publish(const State& s);
   DatasetPtr dataset_;
+  // Everything that decides the next batches: a copy taken before a batch is sampled
+  // lets a prefetching iterator save itself at the point its consumer has reached.
+  struct Sampler {
+    State state;
+    std::shared_ptr<const std::vector<size_t>> order;
+    std::mt19937_64 rng;
+  };
+  Sampler sampler() const { return {sampler_, order_, rng_}; }
+  // The sampler to save: the current one here; a prefetching iterator's consumer is behind.
+  virtual Sampler saved_sampler() const { return sampler(); }
+  // Called before a loaded sampler replaces the current one (drop prefetched batches).
+  virtual void discard_ahead() {}
 
  private:
   void new_order();
@@ -79,7 +99,7 @@ class SerialIterator : public Iterator {
   bool repeat_, shuffle_;
   uint64_t seed_;
   std::mt19937_64 rng_;
-  std::vector<size_t> order_;
+  std::shared_ptr<const std::vector<size_t>> order_;
   State sampler_;
 };
 
@@ -98,7 +118,10 @@ class MultithreadIterator : public SerialIterator {
   struct Pending {
     std::shared_future<Example> batch;
     State after;
+    Sampler before;  // the sampler before this batch was drawn
   };
+  Sampler saved_sampler() const override;
+  void discard_ahead() override;
   void fill();
   void drain();
   void worker();

@@ -11,6 +11,7 @@
 // Links register members by reference, so a link is neither copied nor moved.
 #pragma once
 
+#include <catena/serializer.hpp>
 #include <catena/variable.hpp>
 
 #include <functional>
@@ -66,7 +67,7 @@ class Parameter : public Variable {
   bool update_enabled_ = true;
 };
 
-class Link {
+class Link : public Serializable {
  public:
   Link() = default;
   virtual ~Link() = default;
@@ -96,6 +97,11 @@ class Link {
   // A new link of the same architecture with fresh parameters. The in-tree links and
   // models implement it; a user's Chain overrides it to be copyable.
   virtual std::unique_ptr<Link> make_like() const;
+
+  // Chainer's Link.serialize: the parameters (None when uninitialised), then the persistent
+  // values, then each child under its name. Loading copies into initialised parameters
+  // (same shape; the dtype converted) and initialises lazy ones from the stored array.
+  void serialize(Serializer& s) override;
 
   // The one-input forward of links that have one (Linear, Convolution2D, a Sequential
   // ...); others throw, naming the link.

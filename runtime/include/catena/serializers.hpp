@@ -1,7 +1,9 @@
-// Serialization of links.
+// Serialization of links in Chainer's formats: NPZ (the generic protocol, formats and
+// save/load of any Serializable are in serializer.hpp).
 #pragma once
 
 #include <catena/link.hpp>
+#include <catena/serializer.hpp>
 
 #include <string>
 #include <utility>
@@ -9,8 +11,9 @@
 
 namespace catena {
 
-// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a
-// rename, so readers see the old file or the new one, never half of one.
+// Writes `bytes` to `path` atomically: a temporary file in the same folder, written to
+// disk (fsync), then renamed over `path` (and the folder synced), so readers and a crash
+// leave the old file or the new one, never half of one.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
 // Writes the link's parameters and persistent values to an uncompressed .npz that
@@ -19,6 +22,12 @@ void write_file_atomic(const std::string& path, const std::string& bytes);
 void save_npz(const std::string& path, Link& link);
 // Any arrays under the given keys ("a/b/c" becomes the entry "a/b/c.npy").
 void save_npz(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& arrays);
+
+// A key space as an .npz: a zip of .npy files, stored or deflated (compress); None as
+// numpy pickles it (Chainer's None).
+void write_npz(const std::string& path, const KeyStore& store, bool compress = false);
+// Every key of an .npz file; pickled objects (Chainer's None) are None, never unpickled.
+KeyStore read_npz_keys(const std::string& path);
 
 // Every array of an .npz file (numpy.savez or savez_compressed, Chainer's save_npz) by
 // key, on the cpu device. Entries holding a pickled object (how Chainer saves None) are

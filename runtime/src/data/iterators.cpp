@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <numeric>
+#include <sstream>
 
 namespace catena {
 
@@ -35,14 +36,20 @@ SerialIterator::SerialIterator(DatasetPtr dataset, size_t batch_size, bool repea
 
 void SerialIterator::new_order() {
   if (!shuffle_) return;
-  order_.resize(dataset_->size());
-  std::iota(order_.begin(), order_.end(), size_t(0));
-  for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng_() % i]);
+  auto order = std::make_shared<std::vector<size_t>>(dataset_->size());
+  std::iota(order->begin(), order->end(), size_t(0));
+  for (size_t i = order->size(); i > 1; --i) std::swap((*order)[i - 1], (*order)[rng_() % i]);
+  order_ = std::move(order);
+}
+
+const std::vector<size_t>& SerialIterator::order() const {
+  static const std::vector<size_t> none;
+  return order_ ? *order_ : none;
 }
 
 void SerialIterator::reset() {
   rng_.seed(seed_);
-  order_.clear();
+  order_.reset();
   new_order();
   sampler_ = State();
   publish(sampler_);
@@ -63,12 +70,14 @@ std::optional<SerialIterator::Indices> SerialIterator::next_indices() {
   Indices idx;
   idx.epoch = uint64_t(s.epoch);
   s.previous_epoch_detail = s.epoch_detail;
-  auto at = [&](size_t i) { return order_.empty() ? i : order_[i]; };
+  std::shared_ptr<const std::vector<size_t>> order = order_;
+  auto at = [&](size_t i) { return order ? (*order)[i] : i; };
   size_t i = s.current_position, end = i + batch_size_;
   for (size_t k = i; k < std::min(end, n); ++k) idx.first.push_back(at(k));
   if (end >= n) {
     size_t rest = end - n;
     new_order();
+    order = order_;  // the rest of the batch comes from the next epoch's order
     if (repeat_) {
       // Fill the batch from the next epoch's order (looping if the batch is larger than
       // the dataset).
@@ -146,6 +155,79 @@ std::optional<std::vector<Example>> Iterator::next() {
   return unstack(*b);
 }
 
+void Iterator::serialize(Serializer& s) {
+  throw Error(CT_UNIMPLEMENTED, "this iterator (" + s.path() +
+                                    ") cannot be saved in a snapshot: give it a serialize() (SerialIterator and "
+                                    "MultithreadIterator have one)");
+}
+
+void SerialIterator::serialize(Serializer& s) {
+  Sampler m = saved_sampler();
+  int64_t position = int64_t(m.state.current_position), ep = m.state.epoch;
+  bool new_epoch = m.state.is_new_epoch;
+  double previous = m.state.previous_epoch_detail;
+  std::ostringstream rng_text;
+  rng_text << m.rng;
+  std::string rng_state = rng_text.str();
+  Tensor order;
+  if (m.order) {
+    std::vector<int64_t> o(m.order->begin(), m.order->end());
+    order = Tensor::from_vector(o, Shape{int64_t(o.size())}, runtime().cpu());
+  }
+  s("current_position", position);
+  s("epoch", ep);
+  s("is_new_epoch", new_epoch);
+  if (s.saving() || s.contains("previous_epoch_detail")) s("previous_epoch_detail", previous);
+  if (s.saving()) {
+    if (shuffle_) s("order", order);
+    // Catena's own key: Chainer draws orders from numpy's global generator and saves none.
+    s("_rng_state", rng_state);
+    return;
+  }
+  // Loading: everything is checked in both passes, assigned in the second.
+  const size_t n = dataset_->size();
+  std::shared_ptr<std::vector<size_t>> loaded;
+  if (const Tensor* o = shuffle_ ? s.get("order") : nullptr) {
+    if (o->ndim() != 1 || size_t(o->numel()) != n || o->dtype().is_float())
+      s.fail("order", "is not a list of " + std::to_string(n) + " indices (the data set's size)");
+    std::vector<int64_t> v = o->astype(int64).to_vector<int64_t>();
+    std::vector<char> seen(n, 0);
+    for (int64_t i : v) {
+      if (i < 0 || size_t(i) >= n || seen[size_t(i)]) s.fail("order", "is not a permutation of the data set's indices");
+      seen[size_t(i)] = 1;
+    }
+    loaded = std::make_shared<std::vector<size_t>>(v.begin(), v.end());
+  }
+  std::mt19937_64 rng = rng_;
+  const bool has_rng = s.contains("_rng_state");
+  if (has_rng) {
+    const Tensor* t = s.get("_rng_state");
+    std::string text = t && t->dtype() == uint8 && t->ndim() == 1 ? std::string(size_t(t->numel()), '\0') : "";
+    if (!text.empty()) t->copy_to_host(&text[0], text.size());
+    std::istringstream in(text);
+    in >> rng;
+    if (text.empty() || !in) s.fail("_rng_state", "is not the state of a std::mt19937_64");
+  }
+  auto peek = [&](const char* key, int64_t fallback) {
+    const Tensor* t = s.get(key);
+    return t && t->numel() == 1 ? t->astype(int64).to_vector<int64_t>()[0] : fallback;
+  };
+  const int64_t pos_in = peek("current_position", position), ep_in = peek("epoch", ep);
+  if (pos_in < 0 || size_t(pos_in) >= n || ep_in < 0)
+    s.fail("current_position", "is " + std::to_string(pos_in) + " (epoch " + std::to_string(ep_in) +
+                                   "), outside a data set of " + std::to_string(n) + " examples");
+  if (!s.applying()) return;
+  discard_ahead();
+  sampler_.current_position = size_t(position);
+  sampler_.epoch = ep;
+  sampler_.is_new_epoch = new_epoch;
+  sampler_.previous_epoch_detail = previous;
+  sampler_.epoch_detail = double(ep) + double(position) / double(n);
+  if (loaded) order_ = std::move(loaded);
+  rng_ = rng;
+  publish(sampler_);
+}
+
 MultithreadIterator::MultithreadIterator(DatasetPtr dataset, size_t batch_size, bool repeat, bool shuffle,
                                          std::optional<uint64_t> seed, int n_threads, int n_prefetch)
     : SerialIterator(std::move(dataset), batch_size, repeat, shuffle, seed),
@@ -180,6 +262,7 @@ void MultithreadIterator::worker() {
 
 void MultithreadIterator::fill() {
   while (!exhausted_ && pending_.size() < size_t(n_prefetch_)) {
+    Sampler before = sampler();
     std::optional<Indices> idx = next_indices();
     if (!idx) {
       exhausted_ = true;
@@ -188,7 +271,7 @@ void MultithreadIterator::fill() {
     DatasetPtr d = dataset_;
     Indices copy = *idx;
     std::packaged_task<Example()> task([d, copy] { return SerialIterator::read(*d, copy); });
-    Pending p{task.get_future().share(), idx->after};
+    Pending p{task.get_future().share(), idx->after, std::move(before)};
     {
       std::lock_guard<std::mutex> lock(mutex_);
       tasks_.push_back(std::move(task));
@@ -213,6 +296,15 @@ std::optional<Example> MultithreadIterator::next_batch(Device& device) {
   publish(p.after);
   for (Tensor& t : e) t = t.to(device);
   return e;
+}
+
+SerialIterator::Sampler MultithreadIterator::saved_sampler() const {
+  return pending_.empty() ? sampler() : pending_.front().before;
+}
+
+void MultithreadIterator::discard_ahead() {
+  drain();
+  exhausted_ = false;
 }
 
 void MultithreadIterator::reset() {

@@ -233,61 +233,24 @@ std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path, st
   return out;
 }
 
+KeyStore read_npz_keys(const std::string& path) {
+  Bytes f = slurp(path);
+  KeyStore out;
+  for (const Entry& e : directory(f)) {
+    std::string key = e.name;
+    if (key.size() > 4 && key.compare(key.size() - 4, 4, ".npy") == 0) key.resize(key.size() - 4);
+    if (out.contains(key)) throw Error(CT_INVALID_ARGUMENT, path + ": the key '" + key + "' appears twice");
+    Npy a = parse_npy(extract(f, e), path + ": " + key);
+    if (a.absent)
+      out.put_none(key);
+    else
+      out.put(key, a.array);
+  }
+  return out;
+}
+
 void load_npz(const std::string& path, Link& link, const std::string& prefix, bool strict) {
-  std::vector<std::string> none;
-  std::map<std::string, Tensor> arrays;
-  for (auto& [k, t] : read_npz(path, &none)) arrays[k] = t;
-  std::set<std::string> absent(none.begin(), none.end());
-  // Check everything first; change the link only when every key fits.
-  struct Plan {
-    Parameter* param;
-    Tensor* persistent;
-    Tensor value;
-  };
-  std::vector<Plan> plan;
-  auto find = [&](const std::string& name, const char* what) -> const Tensor* {
-    std::string key = prefix + name.substr(1);
-    auto it = arrays.find(key);
-    if (it != arrays.end()) return &it->second;
-    if (absent.count(key)) return nullptr;  // saved as None: stays as it is
-    if (strict)
-      throw Error(CT_NOT_FOUND, path + ": no array '" + key + "' for the " + what + " " + name +
-                                    " (load with strict=false to skip missing keys, or give the sub-tree path)");
-    return nullptr;
-  };
-  // The saved array converted to the current value's dtype and device (or, for a value not
-  // made yet, to `dtype` (the saved one if none) on the link's device); false if skipped.
-  auto prepare = [&](const std::string& name, const char* what, const Tensor& current, std::optional<Dtype> dtype,
-                     Tensor* out) {
-    const Tensor* v = find(name, what);
-    if (!v) return false;
-    if (current.defined() && v->shape() != current.shape())
-      throw Error(CT_INVALID_ARGUMENT, path + ": '" + prefix + name.substr(1) + "' has shape " + v->shape().str() +
-                                           " but the " + what + " " + name + " is " + current.shape().str());
-    Dtype dt = current.defined() ? current.dtype() : dtype.value_or(v->dtype());
-    *out = v->astype(dt).to(current.defined() ? current.device() : link.device());
-    return true;
-  };
-  for (auto& [name, p] : link.namedparams()) {
-    Tensor value;
-    if (prepare(name, "parameter", p->is_initialized() ? p->array() : Tensor(), p->param_dtype(), &value))
-      plan.push_back({p, nullptr, value});
-  }
-  for (auto& [name, t] : link.namedpersistents()) {
-    Tensor value;
-    if (prepare(name, "persistent value", *t, std::nullopt, &value)) plan.push_back({nullptr, t, value});
-  }
-  for (Plan& p : plan) {
-    if (p.param) {
-      bool enabled = p.param->update_enabled();
-      Tensor grad = p.param->is_initialized() ? p.param->grad() : Tensor();
-      *p.param = Parameter(p.value);
-      p.param->set_update_enabled(enabled);
-      if (grad.defined() && grad.shape() == p.value.shape()) p.param->set_grad(grad);
-    } else {
-      *p.persistent = p.value;
-    }
-  }
+  load(path, link, prefix, strict, "npz");
 }
 
 }  // namespace catena
