@@ -1,6 +1,7 @@
 // Helpers shared by the test files.
 #pragma once
 
+#include <catena/dataset.hpp>
 #include <catena/ops.hpp>
 #include <catena/runtime.hpp>
 #include <catena/tensor.hpp>
@@ -139,6 +140,36 @@ inline bool write_gz(const std::string& path, const std::string& bytes) {
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Two Gaussian blobs in 4-D (labels 0 and 1), a data set small enough for training tests.
+inline catena::DatasetPtr blobs(int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0, 0.3f);
+  std::vector<float> x(size_t(n) * 4);
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    t[size_t(i)] = i % 2;
+    for (int k = 0; k < 4; ++k) x[size_t(i) * 4 + size_t(k)] = (t[size_t(i)] ? 1.0f : -1.0f) + noise(rng);
+  }
+  return std::make_shared<catena::datasets::TupleDataset>(
+      std::vector<catena::Tensor>{catena::Tensor::from_vector(x, catena::Shape{n, 4}, catena::runtime().cpu()),
+                                  catena::Tensor::from_vector(t, catena::Shape{n}, catena::runtime().cpu())});
+}
+
+// n images and labels in Fashion-MNIST's files (train and t10k alike) in `dir`: pixel k of
+// image i is bright when k % 10 is its class, so a model learns it in an epoch or two.
+inline void write_tiny_fashion_mnist(const std::string& dir, uint32_t n) {
+  std::vector<uint8_t> img(size_t(n) * 784), lab(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    lab[i] = uint8_t(i % 10);
+    for (size_t k = 0; k < 784; ++k) img[i * 784 + k] = uint8_t((k % 10 == lab[i]) ? 250 : 5);
+  }
+  for (const char* split : {"train", "t10k"}) {
+    if (!write_gz(dir + "/" + split + "-images-idx3-ubyte.gz", idx_u8({n, 28, 28}, img)) ||
+        !write_gz(dir + "/" + split + "-labels-idx1-ubyte.gz", idx_u8({n}, lab)))
+      throw std::runtime_error("cannot write the test data set in " + dir);
+  }
 }
 
 }  // namespace catena_test

@@ -15,6 +15,7 @@
 #include <sstream>
 
 using namespace catena;
+using catena_test::blobs;
 using namespace catena::training;
 using catena_test::contains;
 using catena_test::TempDir;
@@ -24,18 +25,6 @@ namespace {
 using catena_test::vals;
 
 // Two separable classes in 4 dimensions.
-DatasetPtr blobs(int n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> noise(0, 0.3f);
-  std::vector<float> x(size_t(n) * 4);
-  std::vector<int32_t> t(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    t[size_t(i)] = i % 2;
-    for (int k = 0; k < 4; ++k) x[size_t(i) * 4 + size_t(k)] = (t[size_t(i)] ? 1.0f : -1.0f) + noise(rng);
-  }
-  return std::make_shared<datasets::TupleDataset>(std::vector<Tensor>{
-      Tensor::from_vector(x, Shape{n, 4}, runtime().cpu()), Tensor::from_vector(t, Shape{n}, runtime().cpu())});
-}
 
 }  // namespace
 
@@ -313,27 +302,10 @@ TEST_CASE("save_npz writes what numpy.load reads, with Chainer's keys") {
   CHECK(contains(r.output, std::string(w00).substr(0, 10)));
 }
 
-namespace {
-
-void write_idx_gz(const std::string& path, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
-  REQUIRE(catena_test::write_gz(path, catena_test::idx_u8(dims, data)));
-}
-
-}  // namespace
 
 TEST_CASE("catena train: a run on a small data set in Fashion-MNIST's format; clear errors") {
   TempDir dir;
-  // 200 images whose brightness encodes the class.
-  const uint32_t n = 200;
-  std::vector<uint8_t> img(size_t(n) * 784), lab(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    lab[i] = uint8_t(i % 10);
-    for (size_t k = 0; k < 784; ++k) img[i * 784 + k] = uint8_t((k % 10 == lab[i]) ? 250 : 5);
-  }
-  for (const char* split : {"train", "t10k"}) {
-    write_idx_gz(dir / (std::string(split) + "-images-idx3-ubyte.gz"), {n, 28, 28}, img);
-    write_idx_gz(dir / (std::string(split) + "-labels-idx1-ubyte.gz"), {n}, lab);
-  }
+  catena_test::write_tiny_fashion_mnist(dir.path, 200);
   std::string tool = catena_test::catena_tool();
   auto r = catena_test::run_command(tool + " train --data " + dir.path + " --epoch 2 --batchsize 20 --unit 32 --out " +
                                     (dir / "out") + " --optimizer adam:alpha=0.01 --seed 1 --no-progress");

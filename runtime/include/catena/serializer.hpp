@@ -74,7 +74,8 @@ class Serializer {
   // The full key of `key` here.
   std::string key(const std::string& key) const { return path_ + key; }
 
-  // Saving: a host copy of value (an undefined Tensor is stored as None). Loading: the
+  // Saving: value on the host (an undefined Tensor is stored as None; an array already on
+  // the host is referred to, not copied: write the key space before changing it). Loading: the
   // stored array converted to value's dtype and copied onto value's device, when the
   // shapes match; an undefined value takes the stored array as it is. Returns whether a
   // value was read: false for None, or for a missing key when not strict (a missing key

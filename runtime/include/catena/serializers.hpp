@@ -16,6 +16,25 @@ namespace catena {
 // leave the old file or the new one, never half of one.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
+// The same, streamed: write() pieces, then commit(). Without commit() (an error, an
+// exception) the temporary file is removed and `path` is untouched.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void write(const void* data, size_t bytes);
+  uint64_t written() const { return written_; }
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+  uint64_t written_ = 0;
+  bool committed_ = false;
+};
+
 // Writes the link's parameters and persistent values to an uncompressed .npz that
 // numpy.load reads, with Chainer's keys ("predictor/l1/W"). Written atomically (a
 // temporary file, then rename).

@@ -1,10 +1,10 @@
-// A minimal .npz writer: a zip (stored, no compression) of .npy files.
-#include <catena/serializers.hpp>
+// Writing .npz files: a zip of .npy files, stored or deflated, streamed to a temporary
+// file (no copy of the arrays in memory) that replaces the target when whole.
 #include <catena/runtime.hpp>
+#include <catena/serializer.hpp>
+#include <catena/serializers.hpp>
 
 #include <zlib.h>
-
-#include <catena/serializer.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -29,7 +29,8 @@ std::string npy_descr(Dtype d) {
   throw Error(CT_UNIMPLEMENTED, std::string("save_npz: numpy has no dtype for ") + d.name());
 }
 
-std::string npy(const Tensor& t) {
+// The .npy header (magic, version 1.0, length, the dictionary padded to 64 bytes) of t.
+std::string npy_header(const Tensor& t) {
   std::string shape = "(";
   for (int i = 0; i < t.ndim(); ++i) shape += std::to_string(t.shape()[i]) + (t.ndim() == 1 ? "," : i + 1 < t.ndim() ? ", " : "");
   shape += ")";
@@ -41,12 +42,7 @@ std::string npy(const Tensor& t) {
   out += char(0);
   out += char(header.size() & 0xff);
   out += char(header.size() >> 8);
-  out += header;
-  size_t bytes = size_t(t.numel()) * t.dtype().size();
-  size_t at = out.size();
-  out.resize(at + bytes);
-  if (bytes) t.copy_to_host(&out[at], bytes);
-  return out;
+  return out + header;
 }
 
 // numpy.save(numpy.asarray(None), allow_pickle=True): how Chainer stores None (an
@@ -78,44 +74,55 @@ void put32(std::string& s, uint32_t v) { put16(s, v & 0xffff), put16(s, v >> 16)
 
 }  // namespace
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  // A temporary file in the same folder, its data forced to disk, then renamed over the
-  // target and the folder's entry forced to disk too: after a crash at any moment the
-  // path holds the old file or the new one, whole.
-  std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw Error(CT_PERMISSION_DENIED, "cannot write " + tmp + ": " + std::strerror(errno) +
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  tmp_ = path_ + ".tmp" + std::to_string(::getpid());
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0)
+    throw Error(CT_PERMISSION_DENIED, "cannot write " + tmp_ + ": " + std::strerror(errno) +
                                           " (does the folder exist, and may it be written?)");
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) std::remove(tmp_.c_str());
+}
+
+void AtomicFile::write(const void* data, size_t bytes) {
+  const char* p = static_cast<const char*>(data);
+  while (bytes > 0) {
+    ssize_t n = ::write(fd_, p, bytes);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      std::string why = std::strerror(errno);
-      ::close(fd);
-      std::remove(tmp.c_str());
-      throw Error(CT_PERMISSION_DENIED, "cannot write " + tmp + ": " + why);
-    }
-    done += size_t(n);
+    if (n <= 0) throw Error(CT_PERMISSION_DENIED, "cannot write " + tmp_ + ": " + std::strerror(errno));
+    p += n;
+    bytes -= size_t(n);
+    written_ += uint64_t(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw Error(CT_PERMISSION_DENIED, "cannot write " + tmp + " to disk: " + why);
+}
+
+void AtomicFile::commit() {
+  // The data on disk first, then the rename, then the folder's entry: after a crash at any
+  // moment the path holds the old file or the new one, whole.
+  if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
+    fd_ = -1;
+    throw Error(CT_PERMISSION_DENIED, "cannot write " + tmp_ + " to disk: " + std::strerror(errno));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw Error(CT_PERMISSION_DENIED, "cannot move " + tmp + " to " + path + ": " + why);
-  }
-  size_t slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  fd_ = -1;
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
+    throw Error(CT_PERMISSION_DENIED, "cannot move " + tmp_ + " to " + path_ + ": " + std::strerror(errno));
+  committed_ = true;
+  size_t slash = path_.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path_.substr(0, slash));
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  AtomicFile f(path);
+  f.write(bytes.data(), bytes.size());
+  f.commit();
 }
 
 void save_npz(const std::string& path, Link& link) { save(path, link, "npz"); }
@@ -131,57 +138,81 @@ void save_npz(const std::string& path, const std::vector<std::pair<std::string, 
 }
 
 void write_npz(const std::string& path, const KeyStore& store, bool compress) {
-  std::string zip, central;
+  AtomicFile file(path);
+  std::string central, local;
   uint32_t count = 0;
   for (const std::string& key : store.keys()) {
     const Tensor* t = store.find(key);
-    std::string name = key + ".npy", data = t ? npy(*t) : none_npy();
-    std::string stored = data;
+    // The entry's bytes: a header and the array's memory (or the whole None file).
+    Tensor dense = t ? t->contiguous() : Tensor();
+    const std::string head = t ? npy_header(dense) : none_npy();
+    const char* body = t && dense.numel() ? static_cast<const char*>(dense.host_data()) : nullptr;
+    const size_t body_size = t ? size_t(dense.numel()) * dense.dtype().size() : 0;
+    const uint64_t usize = head.size() + body_size;
+    uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(head.data()), uInt(head.size()));
+    for (size_t at = 0; at < body_size; at += (size_t(1) << 30))
+      crc = crc32(crc, reinterpret_cast<const Bytef*>(body + at), uInt(std::min(body_size - at, size_t(1) << 30)));
+    std::string packed;  // the deflated bytes, when compressing
     uint16_t method = 0;
-    if (compress && !data.empty()) {
+    if (compress && usize > 0) {
       // Raw deflate (no zlib header), as zip entries hold it.
       z_stream z{};
       if (deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         throw Error(CT_RESOURCE_EXHAUSTED, "save_npz: " + path + ": zlib could not start");
-      std::string out(deflateBound(&z, uLong(data.size())), '\0');
-      z.next_in = reinterpret_cast<Bytef*>(&data[0]);
-      z.avail_in = uInt(data.size());
-      z.next_out = reinterpret_cast<Bytef*>(&out[0]);
-      z.avail_out = uInt(out.size());
-      int rc = deflate(&z, Z_FINISH);
-      out.resize(z.total_out);
+      packed.resize(deflateBound(&z, uLong(usize)));
+      z.next_out = reinterpret_cast<Bytef*>(&packed[0]);
+      z.avail_out = uInt(packed.size());
+      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(head.data()));
+      z.avail_in = uInt(head.size());
+      int rc = deflate(&z, body_size ? Z_NO_FLUSH : Z_FINISH);
+      if (body_size && rc == Z_OK) {
+        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body));
+        z.avail_in = uInt(body_size);
+        rc = deflate(&z, Z_FINISH);
+      }
+      packed.resize(z.total_out);
       deflateEnd(&z);
       if (rc != Z_STREAM_END) throw Error(CT_INTERNAL, "save_npz: " + path + ": compressing '" + key + "' failed");
-      stored = std::move(out);
       method = 8;
     }
-    if (stored.size() >= 0xffffffffu || data.size() >= 0xffffffffu || zip.size() >= 0xffffffffu)
-      throw Error(CT_UNIMPLEMENTED, "save_npz: " + path + ": arrays over 4 GiB need zip64, which is not written yet");
+    const uint64_t csize = method ? packed.size() : usize;
+    const uint64_t offset = file.written();
+    if (csize >= 0xffffffffu || usize >= 0xffffffffu || offset >= 0xffffffffu)
+      throw Error(CT_UNIMPLEMENTED, "save_npz: " + path + ": files and arrays over 4 GiB need zip64, which is not written yet");
+    const std::string name = key + ".npy";
     if (name.size() > 0xffff) throw Error(CT_INVALID_ARGUMENT, "save_npz: " + path + ": the key '" + key + "' is too long");
-    uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(data.data()), uInt(data.size())));
-    uint32_t offset = uint32_t(zip.size());
-    // Local file header.
-    put32(zip, 0x04034b50);
-    put16(zip, 20), put16(zip, 0), put16(zip, method), put16(zip, 0), put16(zip, 0x21);
-    put32(zip, crc), put32(zip, uint32_t(stored.size())), put32(zip, uint32_t(data.size()));
-    put16(zip, uint32_t(name.size())), put16(zip, 0);
-    zip += name + stored;
-    // Central directory entry.
+    local.clear();
+    put32(local, 0x04034b50);
+    put16(local, 20), put16(local, 0), put16(local, method), put16(local, 0), put16(local, 0x21);
+    put32(local, uint32_t(crc)), put32(local, uint32_t(csize)), put32(local, uint32_t(usize));
+    put16(local, uint32_t(name.size())), put16(local, 0);
+    local += name;
+    file.write(local.data(), local.size());
+    if (method) {
+      file.write(packed.data(), packed.size());
+    } else {
+      file.write(head.data(), head.size());
+      if (body_size) file.write(body, body_size);
+    }
     put32(central, 0x02014b50);
     put16(central, 20), put16(central, 20), put16(central, 0), put16(central, method), put16(central, 0),
         put16(central, 0x21);
-    put32(central, crc), put32(central, uint32_t(stored.size())), put32(central, uint32_t(data.size()));
+    put32(central, uint32_t(crc)), put32(central, uint32_t(csize)), put32(central, uint32_t(usize));
     put16(central, uint32_t(name.size())), put16(central, 0), put16(central, 0), put16(central, 0), put16(central, 0);
-    put32(central, 0), put32(central, offset);
+    put32(central, 0), put32(central, uint32_t(offset));
     central += name;
     if (++count > 0xffff) throw Error(CT_UNIMPLEMENTED, "save_npz: " + path + ": over 65535 keys need zip64");
   }
-  uint32_t cd_offset = uint32_t(zip.size());
-  zip += central;
-  put32(zip, 0x06054b50);
-  put16(zip, 0), put16(zip, 0), put16(zip, count), put16(zip, count);
-  put32(zip, uint32_t(central.size())), put32(zip, cd_offset), put16(zip, 0);
-  write_file_atomic(path, zip);
+  const uint64_t cd_offset = file.written();
+  if (cd_offset >= 0xffffffffu)
+    throw Error(CT_UNIMPLEMENTED, "save_npz: " + path + ": files over 4 GiB need zip64, which is not written yet");
+  std::string end;
+  put32(end, 0x06054b50);
+  put16(end, 0), put16(end, 0), put16(end, count), put16(end, count);
+  put32(end, uint32_t(central.size())), put32(end, uint32_t(cd_offset)), put16(end, 0);
+  file.write(central.data(), central.size());
+  file.write(end.data(), end.size());
+  file.commit();
 }
 
 }  // namespace catena

@@ -83,9 +83,9 @@ void Serializer::put(const std::string& key, const Tensor& value) {
     store_->put_none(k);
     return;
   }
-  // A host copy, so that later changes to the value do not reach the file.
-  Device& cpu = runtime().cpu();
-  store_->put(k, &value.device() == &cpu ? value.clone() : value.to(cpu).contiguous());
+  // On the host; an array already there is not copied (the key space is written before
+  // training goes on).
+  store_->put(k, value.to(runtime().cpu()));
 }
 
 bool Serializer::contains(const std::string& key) const { return store_->contains(path_ + strip(key, false)); }
