@@ -26,6 +26,9 @@ const char* kUsage =
     "  plugins    show the plugin load report: every file found, and what happened to it\n"
     "  ops        list every op and function, and whether each device runs it natively, by fallback, or not\n"
     "  train      train a classifier (mlp or cnn) on Fashion-MNIST, MNIST or CIFAR-10\n"
+    "  eval       evaluate a saved whole model (catena train's model.npz) on a data set\n"
+    "  inspect    show what a parameter file, whole-model file or snapshot holds\n"
+    "  convert    rewrite such a file in another format (npz <-> hdf5)\n"
     "\n"
     "Run `catena <command> --help` for a command's options.\n"
     "\n"
@@ -56,9 +59,10 @@ std::string human_bytes(uint64_t b) {
 namespace catena_tool {
 // Parse a subcommand's options; returns false (after printing help) when --help was given.
 bool parse(const std::string& name, const std::string& summary, po::options_description& opts,
-           const std::vector<std::string>& args, po::variables_map& vm) {
+           const std::vector<std::string>& args, po::variables_map& vm, const po::positional_options_description* positional) {
   opts.add_options()("help,h", "show this help");
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  po::positional_options_description none;
+  po::store(po::command_line_parser(args).options(opts).positional(positional ? *positional : none).run(), vm);
   po::notify(vm);
   if (vm.count("help")) {
     std::cout << "Usage: catena " << name << " [options]\n\n" << summary << "\n\n" << opts;
@@ -256,10 +260,13 @@ int main(int argc, char** argv) {
       {"plugins", cmd_plugins},
       {"ops", cmd_ops},
       {"train", catena_tool::cmd_train},
+      {"eval", catena_tool::cmd_eval},
+      {"inspect", catena_tool::cmd_inspect},
+      {"convert", catena_tool::cmd_convert},
   };
   auto it = commands.find(cmd);
   if (it == commands.end()) {
-    std::cerr << "catena: unknown command '" << cmd << "'. Commands: devices, plugins, ops, train. See `catena --help`.\n";
+    std::cerr << "catena: unknown command '" << cmd << "'. Commands: devices, plugins, ops, train, eval, inspect, convert. See `catena --help`.\n";
     return 2;
   }
   try {

@@ -10,8 +10,12 @@ namespace catena_tool {
 
 // Parses a subcommand's options; false (after printing help) when --help was given.
 bool parse(const std::string& name, const std::string& summary, boost::program_options::options_description& opts,
-           const std::vector<std::string>& args, boost::program_options::variables_map& vm);
+           const std::vector<std::string>& args, boost::program_options::variables_map& vm,
+           const boost::program_options::positional_options_description* positional = nullptr);
 
 int cmd_train(const std::vector<std::string>& args);
+int cmd_inspect(const std::vector<std::string>& args);
+int cmd_convert(const std::vector<std::string>& args);
+int cmd_eval(const std::vector<std::string>& args);
 
 }  // namespace catena_tool

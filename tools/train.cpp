@@ -5,6 +5,7 @@
 
 #include <catena/dataset.hpp>
 #include <catena/iterator.hpp>
+#include <catena/model_file.hpp>
 #include <catena/models.hpp>
 #include <catena/optimizers.hpp>
 #include <catena/random.hpp>
@@ -159,7 +160,7 @@ int cmd_train(const std::vector<std::string>& args) {
   }
   trainer.run();
 
-  save_npz(out + "/model.npz", model);
+  save_model(out + "/model.npz", model);
   if (!log->log().empty())
     if (const double* acc = log->log().back().find("validation/main/accuracy")) {
       char line[64];

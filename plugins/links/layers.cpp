@@ -164,25 +164,88 @@ Variable EmbedID::forward(const Variable& ids) { return F::embed_id(ids.array(),
 
 Sequential& Sequential::add(std::unique_ptr<Link> link) {
   Link& l = append(std::move(link));
-  steps_.push_back({&l, {}});
+  steps_.push_back({&l, {}, {}});
   return *this;
 }
 
 Sequential& Sequential::add(std::function<Variable(const Variable&)> fn) {
   if (!fn) throw Error(CT_INVALID_ARGUMENT, "Sequential::add: the function is empty");
-  steps_.push_back({nullptr, std::move(fn)});
+  steps_.push_back({nullptr, std::move(fn), Recipe{"", {}, {}, true}});
+  return *this;
+}
+
+namespace {
+
+// The functions a Sequential takes by name, with their attributes and defaults.
+std::function<Variable(const Variable&)> named_step(const std::string& name, const std::map<std::string, double>& a) {
+  auto get = [&](const char* key, double fallback) {
+    auto it = a.find(key);
+    return it == a.end() ? fallback : it->second;
+  };
+  auto allow = [&](std::initializer_list<const char*> keys) {
+    for (auto& [k, v] : a) {
+      bool known = false;
+      for (const char* key : keys) known = known || k == key;
+      if (!known) {
+        std::string list;
+        for (const char* key : keys) list += (list.empty() ? "" : ", ") + std::string(key);
+        throw Error(CT_INVALID_ARGUMENT, "Sequential: the function " + name + " has no attribute '" + k + "'" +
+                                             (list.empty() ? " (it takes none)" : " (it has: " + list + ")"));
+      }
+    }
+  };
+  if (name == "relu") return allow({}), [](const Variable& x) { return F::relu(x); };
+  if (name == "sigmoid") return allow({}), [](const Variable& x) { return F::sigmoid(x); };
+  if (name == "tanh") return allow({}), [](const Variable& x) { return F::tanh(x); };
+  if (name == "flatten") return allow({}), [](const Variable& x) { return F::flatten(x); };
+  if (name == "leaky_relu") {
+    allow({"slope"});
+    double slope = get("slope", 0.2);
+    return [slope](const Variable& x) { return F::leaky_relu(x, slope); };
+  }
+  if (name == "softmax" || name == "log_softmax") {
+    allow({"axis"});
+    int axis = int(get("axis", 1));
+    if (name == "softmax") return [axis](const Variable& x) { return F::softmax(x, axis); };
+    return [axis](const Variable& x) { return F::log_softmax(x, axis); };
+  }
+  if (name == "dropout") {
+    allow({"ratio"});
+    double ratio = get("ratio", 0.5);
+    return [ratio](const Variable& x) { return F::dropout(x, ratio); };
+  }
+  if (name == "max_pooling_2d" || name == "average_pooling_2d") {
+    const bool max = name == "max_pooling_2d";
+    if (max) allow({"ksize", "stride", "pad", "cover_all"});
+    else allow({"ksize", "stride", "pad"});
+    if (!a.count("ksize")) throw Error(CT_INVALID_ARGUMENT, "Sequential: " + name + " needs the attribute 'ksize'");
+    int64_t k = int64_t(get("ksize", 1)), stride = int64_t(get("stride", double(k))), pad = int64_t(get("pad", 0));
+    bool cover_all = get("cover_all", 1) != 0;
+    if (max) return [=](const Variable& x) { return F::max_pooling_2d(x, k, stride, pad, cover_all); };
+    return [=](const Variable& x) { return F::average_pooling_2d(x, k, stride, pad); };
+  }
+  throw Error(CT_NOT_FOUND, "Sequential: no function named '" + name +
+                                "' (known: relu, sigmoid, tanh, leaky_relu, softmax, log_softmax, dropout, flatten, "
+                                "max_pooling_2d, average_pooling_2d)");
+}
+
+}  // namespace
+
+Sequential& Sequential::add(const std::string& function, const std::map<std::string, double>& attributes) {
+  steps_.push_back({nullptr, named_step(function, attributes), Recipe{function, attributes, {}, true}});
   return *this;
 }
 
 Variable Sequential::forward(const Variable& x) {
   Variable h = x;
-  for (auto& [link, fn] : steps_) h = link ? link->forward(h) : fn(h);
+  for (Step& s : steps_) h = s.link ? s.link->forward(h) : s.fn(h);
   return h;
 }
 
 Classifier::Classifier(std::shared_ptr<Link> predictor, LossFn lossfun, bool compute_accuracy)
     : compute_accuracy(compute_accuracy), predictor_(std::move(predictor)), lossfun_(std::move(lossfun)) {
   if (!predictor_) throw Error(CT_INVALID_ARGUMENT, "Classifier: the predictor is null");
+  custom_loss = bool(lossfun_);
   if (!lossfun_) lossfun_ = [](const Variable& y, const Tensor& t) { return F::softmax_cross_entropy(y, t); };
   register_link("predictor", *predictor_);
 }
@@ -216,15 +279,84 @@ std::unique_ptr<Link> EmbedID::make_like() const {
 
 std::unique_ptr<Link> Sequential::make_like() const {
   auto out = std::make_unique<Sequential>();
-  for (auto& [link, fn] : steps_) {
-    if (link) out->add(link->make_like());
-    else out->add(fn);
+  for (const Step& s : steps_) {
+    if (s.link) out->add(s.link->make_like());
+    else out->steps_.push_back(s);
   }
   return out;
 }
 
 std::unique_ptr<Link> Classifier::make_like() const {
-  return std::make_unique<Classifier>(std::shared_ptr<Link>(predictor_->make_like()), lossfun_, compute_accuracy);
+  return std::make_unique<Classifier>(std::shared_ptr<Link>(predictor_->make_like()), custom_loss ? lossfun_ : LossFn(),
+                                      compute_accuracy);
+}
+
+// --- Recipes (whole-model files) -------------------------------------------------------
+
+namespace {
+void conv_attributes(Link::Recipe& r, const ConvOptions& o) {
+  r.attributes["stride"] = double(o.stride);
+  r.attributes["pad"] = double(o.pad);
+  r.attributes["dilate"] = double(o.dilate);
+  r.attributes["groups"] = double(o.groups);
+  r.attributes["nobias"] = o.nobias;
+}
+}  // namespace
+
+Link::Recipe Convolution2D::recipe() const {
+  Recipe r{"convolution_2d", {{"in_channels", double(in_channels_)}, {"out_channels", double(out_channels_)},
+                              {"ksize", double(ksize_)}, {"cover_all", o_.cover_all ? 1.0 : 0.0}}, {}, false};
+  conv_attributes(r, o_);
+  return r;
+}
+
+Link::Recipe Deconvolution2D::recipe() const {
+  if (o_.outsize) return {};  // an output size fixed by the user is not an attribute of the registry
+  Recipe r{"deconvolution_2d",
+           {{"in_channels", double(in_channels_)}, {"out_channels", double(out_channels_)}, {"ksize", double(ksize_)}},
+           {},
+           false};
+  conv_attributes(r, o_);
+  return r;
+}
+
+Link::Recipe BatchNormalization::recipe() const {
+  if (dtype_ != float32) return {};
+  return {"batch_normalization",
+          {{"size", double(size_)}, {"decay", decay}, {"eps", eps}, {"use_gamma", use_gamma_ ? 1.0 : 0.0},
+           {"use_beta", use_beta_ ? 1.0 : 0.0}},
+          {},
+          false};
+}
+
+Link::Recipe EmbedID::recipe() const {
+  Recipe r{"embed_id", {{"in_size", double(in_size_)}, {"out_size", double(out_size_)}}, {}, false};
+  if (ignore_label_) r.attributes["ignore_label"] = double(*ignore_label_);
+  return r;
+}
+
+Link::Recipe LSTM::recipe() const {
+  if (forget_bias_ != 1.0) return {};
+  return {"lstm", {{"in_size", double(in_size_)}, {"out_size", double(out_size_)}}, {}, false};
+}
+
+Link::Recipe NStepLSTM::recipe() const {
+  return {"n_step_lstm",
+          {{"n_layers", double(n_layers_)}, {"in_size", double(in_size_)}, {"out_size", double(out_size_)},
+           {"dropout", dropout_}},
+          {},
+          false};
+}
+
+Link::Recipe Sequential::recipe() const {
+  Recipe r{"sequential", {}, {}, false};
+  for (const Step& s : steps_) r.parts.push_back(s.link ? s.link->recipe() : s.named);
+  return r;
+}
+
+Link::Recipe Classifier::recipe() const {
+  if (custom_loss) return {};
+  return {"classifier", {{"compute_accuracy", compute_accuracy ? 1.0 : 0.0}}, {predictor_->recipe()}, false};
 }
 
 // --- LSTM ------------------------------------------------------------------------------

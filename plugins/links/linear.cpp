@@ -45,5 +45,10 @@ std::unique_ptr<Link> Linear::make_like() const {
   return std::make_unique<Linear>(in_size_, out_size_, nobias_, initW_, initb_);
 }
 
+Link::Recipe Linear::recipe() const {
+  return {"linear", {{"in_size", double(in_size_)}, {"out_size", double(out_size_)}, {"nobias", nobias_ ? 1.0 : 0.0}},
+          {}, false};
+}
+
 }  // namespace L
 }  // namespace catena

@@ -43,7 +43,8 @@ detail::NamedRegistry<Entry>& registry() {
     auto* reg = new detail::NamedRegistry<Entry>("link", {{"convolution2d", "convolution_2d"},
                                                           {"deconvolution2d", "deconvolution_2d"},
                                                           {"batchnormalization", "batch_normalization"},
-                                                          {"embedid", "embed_id"}});
+                                                          {"embedid", "embed_id"},
+                                                          {"nsteplstm", "n_step_lstm"}});
     reg->add("linear", {{"in_size", "out_size", "nobias"}, [](const Attributes& a) -> std::unique_ptr<Link> {
                            int64_t in = int64_t(get(a, "in_size", 0)), out = need(a, "linear", "out_size");
                            bool nobias = get(a, "nobias", 0) != 0;
@@ -79,6 +80,16 @@ detail::NamedRegistry<Entry>& registry() {
                             return std::make_unique<L::EmbedID>(need(a, "embed_id", "in_size"),
                                                                 need(a, "embed_id", "out_size"), Initializer(), ignore);
                           }});
+    reg->add("lstm", {{"in_size", "out_size"}, [](const Attributes& a) -> std::unique_ptr<Link> {
+                        return std::make_unique<L::LSTM>(need(a, "lstm", "in_size"), need(a, "lstm", "out_size"));
+                      }});
+    reg->add("n_step_lstm", {{"n_layers", "in_size", "out_size", "dropout"},
+                             [](const Attributes& a) -> std::unique_ptr<Link> {
+                               return std::make_unique<L::NStepLSTM>(need(a, "n_step_lstm", "n_layers"),
+                                                                     need(a, "n_step_lstm", "in_size"),
+                                                                     need(a, "n_step_lstm", "out_size"),
+                                                                     get(a, "dropout", 0.0));
+                             }});
     return reg;
   }();
   return *r;

@@ -40,6 +40,9 @@ Variable CNN::forward(const Variable& x) {
 std::unique_ptr<Link> MLP::make_like() const { return std::make_unique<MLP>(n_units_, n_out_); }
 std::unique_ptr<Link> CNN::make_like() const { return std::make_unique<CNN>(n_units_, n_out_); }
 
+Link::Recipe MLP::recipe() const { return {"mlp", {{"n_units", double(n_units_)}, {"n_out", double(n_out_)}}, {}, false}; }
+Link::Recipe CNN::recipe() const { return {"cnn", {{"n_units", double(n_units_)}, {"n_out", double(n_out_)}}, {}, false}; }
+
 std::vector<std::string> names() { return {"cnn", "mlp"}; }
 
 std::unique_ptr<Link> create(const std::string& name, const links::Attributes& a) {

@@ -34,6 +34,7 @@ class Linear : public Link {
   int64_t in_size() const { return in_size_; }
   int64_t out_size() const { return out_size_; }
   std::unique_ptr<Link> make_like() const override;
+  Recipe recipe() const override;
 
  private:
   int64_t in_size_, out_size_;
@@ -62,6 +63,7 @@ class Convolution2D : public Link {
   Variable forward(const Variable& x) override;
   using Link::operator();
   std::unique_ptr<Link> make_like() const override;
+  Recipe recipe() const override;
   Parameter W, b;
 
  private:
@@ -82,6 +84,7 @@ class Deconvolution2D : public Link {
   Variable forward(const Variable& x) override;
   using Link::operator();
   std::unique_ptr<Link> make_like() const override;
+  Recipe recipe() const override;
   Parameter W, b;
 
  private:
@@ -101,6 +104,7 @@ class BatchNormalization : public Link {
   Variable forward(const Variable& x) override;
   using Link::operator();
   std::unique_ptr<Link> make_like() const override;
+  Recipe recipe() const override;
   Parameter gamma, beta;
   Tensor avg_mean, avg_var, N;
   double decay, eps;
@@ -119,6 +123,7 @@ class EmbedID : public Link {
   Variable forward(const Variable& ids) override;  // ids: an integer array
   using Link::operator();
   std::unique_ptr<Link> make_like() const override;
+  Recipe recipe() const override;
   Parameter W;
 
  private:
@@ -137,6 +142,7 @@ class LSTM : public Link {
   using Link::operator();
   void reset_state();
   std::unique_ptr<Link> make_like() const override;
+  Recipe recipe() const override;
   Linear upward, lateral;
   Variable c, h;
 
@@ -158,6 +164,7 @@ class NStepLSTM : public ChainList {
                                                                 const std::vector<Variable>& xs);
   using Link::forward;
   std::unique_ptr<Link> make_like() const override;
+  Recipe recipe() const override;
   int64_t n_layers() const { return n_layers_; }
 
  private:
@@ -169,13 +176,24 @@ class NStepLSTM : public ChainList {
 class Sequential : public ChainList {
  public:
   Sequential& add(std::unique_ptr<Link> link);
+  // An anonymous function step: runs, but a model with one cannot be saved whole.
   Sequential& add(std::function<Variable(const Variable&)> fn);
+  // A function by name, with its attributes: relu, sigmoid, tanh, leaky_relu (slope),
+  // softmax / log_softmax (axis), dropout (ratio), flatten, max_pooling_2d (ksize,
+  // stride, pad, cover_all), average_pooling_2d (ksize, stride, pad). Saved whole.
+  Sequential& add(const std::string& function, const std::map<std::string, double>& attributes = {});
   Variable forward(const Variable& x) override;
   using Link::operator();
   std::unique_ptr<Link> make_like() const override;
+  Recipe recipe() const override;
 
  private:
-  std::vector<std::pair<Link*, std::function<Variable(const Variable&)>>> steps_;
+  struct Step {
+    Link* link;
+    std::function<Variable(const Variable&)> fn;
+    Recipe named;  // a function added by name
+  };
+  std::vector<Step> steps_;
 };
 
 // Chainer's Classifier: loss = lossfun(predictor(x), t); reports "loss" and, if
@@ -189,8 +207,10 @@ class Classifier : public Chain, public LossLink {
   Variable forward(const Variable& x) override { return predictor_->forward(x); }
   using Link::operator();
   std::unique_ptr<Link> make_like() const override;
+  Recipe recipe() const override;
   Link& predictor() { return *predictor_; }
   bool compute_accuracy;
+  bool custom_loss = false;  // made with a loss function of its own (not saveable whole)
   Variable y;  // the last prediction
 
  private:
@@ -206,7 +226,7 @@ namespace links {
 using Attributes = std::map<std::string, double>;
 using Factory = std::function<std::unique_ptr<Link>(const Attributes&)>;
 // Registered in-tree: linear, convolution_2d, deconvolution_2d, batch_normalization,
-// embed_id (Chainer's class names are accepted too). Unknown names or attributes throw,
+// embed_id, lstm, n_step_lstm (Chainer's class names are accepted too). Unknown names or attributes throw,
 // listing the known ones.
 void register_link(const std::string& name, std::vector<std::string> attribute_names, Factory make);
 std::unique_ptr<Link> create(const std::string& name, const Attributes& attributes);

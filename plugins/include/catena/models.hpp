@@ -15,6 +15,7 @@ class MLP : public Chain {
   explicit MLP(int64_t n_units = 1000, int64_t n_out = 10);
   Variable forward(const Variable& x) override;
   std::unique_ptr<Link> make_like() const override;
+  Recipe recipe() const override;
   L::Linear l1, l2, l3;
 
  private:
@@ -29,6 +30,7 @@ class CNN : public Chain {
   explicit CNN(int64_t n_units = 128, int64_t n_out = 10);
   Variable forward(const Variable& x) override;
   std::unique_ptr<Link> make_like() const override;
+  Recipe recipe() const override;
   L::Convolution2D conv1, conv2;
   L::Linear fc1, fc2;
 

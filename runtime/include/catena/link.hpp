@@ -15,6 +15,7 @@
 #include <catena/variable.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -97,6 +98,19 @@ class Link : public Serializable {
   // A new link of the same architecture with fresh parameters. The in-tree links and
   // models implement it; a user's Chain overrides it to be copyable.
   virtual std::unique_ptr<Link> make_like() const;
+
+  // How this link is made again from registered parts, for whole-model files (see
+  // catena/model_file.hpp): its registered type and attributes, and its parts (a
+  // Sequential's steps, a Classifier's predictor; a step that is a function has
+  // function = true). The in-tree links and models say; an empty type means the link's
+  // forward is known only to its C++ class.
+  struct Recipe {
+    std::string type;
+    std::map<std::string, double> attributes;
+    std::vector<Recipe> parts;
+    bool function = false;
+  };
+  virtual Recipe recipe() const { return {}; }
 
   // Chainer's Link.serialize: the parameters (None when uninitialised), then the persistent
   // values, then each child under its name. Loading copies into initialised parameters
