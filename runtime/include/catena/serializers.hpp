@@ -47,6 +47,12 @@ void save_npz(const std::string& path, const std::vector<std::pair<std::string, 
 void write_npz(const std::string& path, const KeyStore& store, bool compress = false);
 // Every key of an .npz file; pickled objects (Chainer's None) are None, never unpickled.
 KeyStore read_npz_keys(const std::string& path);
+// The same from the file's bytes in memory (`name` names it in errors).
+KeyStore read_npz_bytes(const std::string& bytes, const std::string& name = "memory");
+// HDF5 files (when this build has HDF5; see serializer_format("hdf5").unavailable).
+KeyStore read_hdf5_keys(const std::string& path);
+KeyStore read_hdf5_bytes(const std::string& bytes, const std::string& name = "memory");
+void write_hdf5(const std::string& path, const KeyStore& store, bool compress = false);
 
 // Every array of an .npz file (numpy.savez or savez_compressed, Chainer's save_npz) by
 // key, on the cpu device. Entries holding a pickled object (how Chainer saves None) are

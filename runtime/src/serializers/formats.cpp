@@ -3,9 +3,15 @@
 
 namespace catena {
 
-#ifdef CATENA_HAVE_HDF5
-void write_hdf5(const std::string& path, const KeyStore& store, bool compress);
-KeyStore read_hdf5_keys(const std::string& path);
+#ifndef CATENA_HAVE_HDF5
+namespace {
+[[noreturn]] void no_hdf5(const std::string& name) {
+  throw Error(CT_UNIMPLEMENTED, name + ": this build of Catena has no HDF5 support: install libhdf5-dev (Debian) and rebuild");
+}
+}  // namespace
+KeyStore read_hdf5_keys(const std::string& path) { no_hdf5(path); }
+KeyStore read_hdf5_bytes(const std::string&, const std::string& name) { no_hdf5(name); }
+void write_hdf5(const std::string& path, const KeyStore&, bool) { no_hdf5(path); }
 #endif
 
 void register_builtin_formats() {

@@ -7,8 +7,16 @@
 
 #include <hdf5.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <mutex>
 
 #include <cstring>
 #include <memory>
@@ -42,6 +50,13 @@ void quiet() {
     return true;
   }();
   (void)done;
+}
+
+// One thread at a time uses libhdf5 here (it is built without thread safety), and a
+// reader process is never forked while another thread is inside it.
+std::mutex& hdf5_mutex() {
+  static std::mutex m;
+  return m;
 }
 
 // IEEE half precision as h5py defines it.
@@ -106,6 +121,7 @@ std::vector<std::string> split_key(const std::string& key) {
 }  // namespace
 
 void write_hdf5(const std::string& path, const KeyStore& store, bool compress) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
   quiet();
   // The file is built in memory (the core driver, no backing store) and its image then
   // written atomically like every other Catena file.
@@ -189,29 +205,84 @@ Dtype dtype_of(hid_t type, hid_t* mem, const std::string& where) {
 
 }  // namespace
 
-KeyStore read_hdf5_keys(const std::string& path) {
-  quiet();
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) throw Error(CT_NOT_FOUND, path + ": no such file");
-  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(CT_DATA_LOSS, path + ": not an HDF5 file");
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file.ok()) throw Error(CT_DATA_LOSS, path + ": HDF5 cannot open it (truncated or corrupt?)");
+namespace {
+
+// libhdf5 trusts a dataset's storage description: on a damaged file it reads past the end
+// of the file's image. So the storage is checked first: every byte a dataset's data
+// occupies must lie inside the file, and hold at least the elements its shape claims.
+void check_storage(hid_t ds, hid_t type, uint64_t numel, uint64_t file_size, const std::string& where) {
+  auto bad = [&](const std::string& what) { throw Error(CT_DATA_LOSS, where + ": " + what + " (truncated or corrupt?)"); };
+  const uint64_t need = numel * uint64_t(H5Tget_size(type));
+  Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+  if (!dcpl.ok()) bad("its storage cannot be read");
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout == H5D_COMPACT) {
+    if (H5Dget_storage_size(ds) < need) bad("its data is smaller than its shape");
+    return;
+  }
+  if (layout == H5D_CONTIGUOUS) {
+    if (numel == 0) return;
+    const haddr_t at = H5Dget_offset(ds);
+    const hsize_t size = H5Dget_storage_size(ds);
+    if (at == HADDR_UNDEF) bad("its data was never written");
+    if (size < need || at > file_size || size > file_size - at) bad("its data lies outside the file");
+    return;
+  }
+  if (layout != H5D_CHUNKED) bad("its storage layout is not one Catena reads (contiguous, chunked or compact)");
+  const int rank = H5Pget_chunk(dcpl.get(), 0, nullptr);
+  if (rank < 0 || rank > 16) bad("bad chunk shape");
+  std::vector<hsize_t> chunk(static_cast<size_t>(rank) + 1, hsize_t(0));
+  if (rank > 0 && H5Pget_chunk(dcpl.get(), rank, chunk.data()) < 0) bad("bad chunk shape");
+  uint64_t chunk_bytes = uint64_t(H5Tget_size(type));
+  for (int i = 0; i < rank; ++i) {
+    if (chunk[size_t(i)] == 0 || chunk[size_t(i)] > (uint64_t(1) << 32)) bad("bad chunk shape");
+    chunk_bytes *= chunk[size_t(i)];
+    if (chunk_bytes > std::max<uint64_t>(file_size * 1100, uint64_t(1) << 20)) bad("its chunks are impossibly large");
+  }
+  hsize_t count = 0;
+  Handle space(H5Dget_space(ds), H5Sclose);
+  if (H5Dget_num_chunks(ds, space.get(), &count) < 0) bad("its chunks cannot be listed");
+  if (count > file_size) bad("more chunks than the file can hold");
+  std::vector<hsize_t> offset(static_cast<size_t>(rank) + 1, hsize_t(0));
+  for (hsize_t i = 0; i < count; ++i) {
+    unsigned mask = 0;
+    haddr_t at = 0;
+    hsize_t size = 0;
+    if (H5Dget_chunk_info(ds, space.get(), i, offset.data(), &mask, &at, &size) < 0) bad("a chunk cannot be read");
+    if (at == HADDR_UNDEF || at > file_size || size > file_size - at) bad("a chunk lies outside the file");
+  }
+}
+
+// One dataset as read: None, or an array's dtype, shape and bytes.
+struct Record {
+  std::string key;
+  bool none = false;
+  Dtype dtype;
+  std::vector<int64_t> shape;
+  std::string data;
+};
+
+// Every dataset of an open file, to `sink`; `file_size` bounds what arrays may claim.
+template <class Sink>
+void datasets_of(hid_t file_id, uint64_t file_size, const std::string& path, Sink&& sink) {
   Visit v;
-  if (H5Ovisit(file.get(), H5_INDEX_NAME, H5_ITER_INC, collect, &v) < 0)
+  if (H5Ovisit(file_id, H5_INDEX_NAME, H5_ITER_INC, collect, &v) < 0)
     throw Error(CT_DATA_LOSS, path + ": its groups cannot be read (truncated or corrupt?)");
   // No array may claim more than the file could hold: gzip expands at most ~1032 times.
-  const uint64_t limit = std::max<uint64_t>(uint64_t(st.st_size) * 1100, uint64_t(1) << 20);
-  KeyStore out;
+  const uint64_t limit = std::max<uint64_t>(file_size * 1100, uint64_t(1) << 20);
   uint64_t total = 0;
   for (const std::string& key : v.datasets) {
     const std::string where = path + ": '" + key + "'";
-    Handle ds(H5Dopen2(file.get(), key.c_str(), H5P_DEFAULT), H5Dclose);
+    Record r;
+    r.key = key;
+    Handle ds(H5Dopen2(file_id, key.c_str(), H5P_DEFAULT), H5Dclose);
     if (!ds.ok()) throw Error(CT_DATA_LOSS, where + " cannot be opened (corrupt?)");
     Handle space(H5Dget_space(ds.get()), H5Sclose);
     if (!space.ok()) throw Error(CT_DATA_LOSS, where + ": its shape cannot be read");
     H5S_class_t sc = H5Sget_simple_extent_type(space.get());
     if (sc == H5S_NULL) {
-      out.put_none(key);
+      r.none = true;
+      sink(r);
       continue;
     }
     int ndim = sc == H5S_SCALAR ? 0 : H5Sget_simple_extent_ndims(space.get());
@@ -221,29 +292,202 @@ KeyStore read_hdf5_keys(const std::string& path) {
       throw Error(CT_DATA_LOSS, where + ": its shape cannot be read");
     Handle type(H5Dget_type(ds.get()), H5Tclose);
     hid_t mem_id = -1;
-    Dtype dt = dtype_of(type.get(), &mem_id, where);
+    r.dtype = dtype_of(type.get(), &mem_id, where);
     Handle mem(mem_id, H5Tclose);
-    Shape shape;
     uint64_t numel = 1;
     for (hsize_t d : dims) {
       if (d > (uint64_t(1) << 40) || (d && numel > (uint64_t(1) << 62) / d))
         throw Error(CT_DATA_LOSS, where + ": its shape is impossibly large");
       numel *= d;
-      shape.push_back(int64_t(d));
+      r.shape.push_back(int64_t(d));
     }
-    const uint64_t bytes = numel * dt.size();
+    const uint64_t bytes = numel * r.dtype.size();
     total += bytes;
     if (bytes > limit || total > limit)
       throw Error(CT_DATA_LOSS, where + " claims " + std::to_string(bytes) + " bytes, more than a " +
-                                    std::to_string(st.st_size) + "-byte file can hold");
-    std::string data(size_t(bytes), '\0');
-    if (bytes && H5Dread(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &data[0]) < 0)
+                                    std::to_string(file_size) + "-byte file can hold");
+    check_storage(ds.get(), type.get(), numel, file_size, where);
+    r.data.assign(size_t(bytes), '\0');
+    if (bytes && H5Dread(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &r.data[0]) < 0)
       throw Error(CT_DATA_LOSS, where + ": its data cannot be read (truncated or corrupt?)");
-    if (dt == bool_)
-      for (char& c : data) c = c != 0;
-    out.put(key, Tensor::from_host(data.data(), data.size(), shape, dt, runtime().cpu()));
+    if (r.dtype == bool_)
+      for (char& c : r.data) c = c != 0;
+    sink(r);
   }
-  return out;
+}
+
+// libhdf5 (1.10) can crash on a damaged file: it trusts what the file says in places
+// Catena cannot check first. So files are read in a child process, which sends the
+// records back through a pipe; a crash there is an error here, naming the file.
+//
+// Records: u8 kind (1 array, 0 None, 2 error, 3 end), then for arrays u32 key length,
+// key, u8 dtype code, u8 bits, u8 ndim, u64 dims..., u64 byte count, bytes; for None the
+// key; for an error u32 length and the message.
+void put_bytes(int fd, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) ::_exit(4);  // the parent is gone
+    p += w;
+    n -= size_t(w);
+  }
+}
+
+template <class T>
+void put_value(int fd, T v) {
+  put_bytes(fd, &v, sizeof v);
+}
+
+void put_string(int fd, const std::string& s) {
+  put_value<uint32_t>(fd, uint32_t(s.size()));
+  put_bytes(fd, s.data(), s.size());
+}
+
+// Reads exactly n bytes, waiting at most `timeout_ms` for each piece; false at EOF.
+bool get_bytes(int fd, void* data, size_t n, int timeout_ms, const std::string& path) {
+  char* p = static_cast<char*>(data);
+  while (n > 0) {
+    pollfd pfd{fd, POLLIN, 0};
+    int ready = ::poll(&pfd, 1, timeout_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0)
+      throw Error(CT_DEADLINE_EXCEEDED, path + ": reading it took over " + std::to_string(timeout_ms / 1000) +
+                                            " s without progress (a damaged file that makes libhdf5 loop?)");
+    ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= size_t(r);
+  }
+  return true;
+}
+
+template <class Open>
+KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw Error(CT_RESOURCE_EXHAUSTED, path + ": no pipe for the HDF5 reader");
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]), ::close(fds[1]);
+    throw Error(CT_RESOURCE_EXHAUSTED, path + ": cannot start the HDF5 reader process");
+  }
+  if (pid == 0) {  // the child: HDF5 calls, writes to the pipe, nothing else
+    ::close(fds[0]);
+    int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) ::dup2(null, 2);
+    const int out = fds[1];
+    try {
+      quiet();
+      hid_t file = open();
+      if (file < 0) throw Error(CT_DATA_LOSS, path + ": HDF5 cannot open it (truncated or corrupt?)");
+      datasets_of(file, file_size, path, [&](const Record& r) {
+        put_value<uint8_t>(out, r.none ? 0 : 1);
+        put_string(out, r.key);
+        if (r.none) return;
+        put_value<uint8_t>(out, uint8_t(r.dtype.raw.code));
+        put_value<uint8_t>(out, uint8_t(r.dtype.raw.bits));
+        put_value<uint8_t>(out, uint8_t(r.shape.size()));
+        for (int64_t d : r.shape) put_value<uint64_t>(out, uint64_t(d));
+        put_value<uint64_t>(out, uint64_t(r.data.size()));
+        put_bytes(out, r.data.data(), r.data.size());
+      });
+      put_value<uint8_t>(out, 3);
+    } catch (const std::exception& e) {
+      put_value<uint8_t>(out, 2);
+      put_string(out, e.what());
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  const int in = fds[0];
+  KeyStore keys;
+  std::string error;
+  bool ended = false;
+  const int timeout_ms = 120000;
+  const uint64_t limit = std::max<uint64_t>(file_size * 1100, uint64_t(1) << 20);
+  try {
+    for (;;) {
+      uint8_t kind = 0;
+      if (!get_bytes(in, &kind, 1, timeout_ms, path)) break;
+      if (kind == 3) {
+        ended = true;
+        break;
+      }
+      uint32_t len = 0;
+      if (!get_bytes(in, &len, 4, timeout_ms, path) || len > (1u << 20)) break;
+      std::string text(len, '\0');
+      if (len && !get_bytes(in, &text[0], len, timeout_ms, path)) break;
+      if (kind == 2) {
+        error = text;
+        ended = true;
+        break;
+      }
+      if (kind == 0) {
+        keys.put_none(text);
+        continue;
+      }
+      uint8_t code = 0, bits = 0, ndim = 0;
+      if (!get_bytes(in, &code, 1, timeout_ms, path) || !get_bytes(in, &bits, 1, timeout_ms, path) ||
+          !get_bytes(in, &ndim, 1, timeout_ms, path) || ndim > 16)
+        break;
+      Shape shape;
+      for (int i = 0; i < ndim; ++i) {
+        uint64_t d = 0;
+        if (!get_bytes(in, &d, 8, timeout_ms, path)) break;
+        shape.push_back(int64_t(d));
+      }
+      uint64_t n = 0;
+      if (!get_bytes(in, &n, 8, timeout_ms, path) || n > limit) break;
+      Tensor t = Tensor::empty(shape, Dtype(ct_dtype_code(code), bits), runtime().cpu());
+      if (uint64_t(t.numel()) * t.dtype().size() != n) break;
+      if (n && !get_bytes(in, t.host_data(), size_t(n), timeout_ms, path)) break;
+      keys.put(text, t);
+    }
+  } catch (...) {
+    ::close(in);
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    throw;
+  }
+  ::close(in);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!error.empty()) throw Error(CT_DATA_LOSS, error);
+  if (!ended || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string how = WIFSIGNALED(status) ? "crashed (signal " + std::to_string(WTERMSIG(status)) + ")"
+                                          : "stopped (status " + std::to_string(WEXITSTATUS(status)) + ")";
+    throw Error(CT_DATA_LOSS, path + ": libhdf5 " + how + " reading it: the file is damaged (Catena reads HDF5 in a "
+                                     "separate process, so this process is safe)");
+  }
+  return keys;
+}
+
+}  // namespace
+
+KeyStore read_hdf5_keys(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw Error(CT_NOT_FOUND, path + ": no such file");
+  {
+    std::string head(8, '\0');
+    std::ifstream f(path, std::ios::binary);
+    if (!f || !f.read(&head[0], 8) || head != std::string("\x89HDF\r\n\x1a\n", 8))
+      throw Error(CT_DATA_LOSS, path + ": not an HDF5 file");
+  }
+  return read_isolated(path, uint64_t(st.st_size), [&] { return H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT); });
+}
+
+KeyStore read_hdf5_bytes(const std::string& bytes, const std::string& name) {
+  if (bytes.size() < 8 || bytes.compare(0, 8, "\x89HDF\r\n\x1a\n") != 0)
+    throw Error(CT_DATA_LOSS, name + ": not an HDF5 file");
+  return read_isolated(name, bytes.size(), [&] {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, size_t(1) << 16, 0);
+    H5Pset_file_image(fapl, const_cast<char*>(bytes.data()), bytes.size());
+    return H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl);
+  });
 }
 
 }  // namespace catena

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace catena {
 
@@ -33,8 +34,8 @@ Bytes slurp(const std::string& path) {
   return b;
 }
 
-uint64_t le(const std::string& s, size_t at, int bytes, const std::string& path) {
-  if (at + size_t(bytes) > s.size()) throw Error(CT_DATA_LOSS, path + ": truncated zip structure");
+uint64_t le(const std::string& s, uint64_t at, int bytes, const std::string& path) {
+  if (at > s.size() || s.size() - at < uint64_t(bytes)) throw Error(CT_DATA_LOSS, path + ": truncated zip structure");
   uint64_t v = 0;
   for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | uint8_t(s[at + size_t(i)]);
   return v;
@@ -67,7 +68,9 @@ std::vector<Entry> directory(const Bytes& f) {
     cd_size = le(s, size_t(rec) + 40, 8, f.path);
     cd_off = le(s, size_t(rec) + 48, 8, f.path);
   }
-  if (cd_off + cd_size > s.size()) throw Error(CT_DATA_LOSS, f.path + ": truncated (the central directory is cut off)");
+  if (cd_off > s.size() || cd_size > s.size() - cd_off)
+    throw Error(CT_DATA_LOSS, f.path + ": truncated (the central directory is cut off)");
+  if (count > cd_size / 46) throw Error(CT_DATA_LOSS, f.path + ": corrupt central directory (too many entries for its size)");
   std::vector<Entry> out;
   size_t p = size_t(cd_off);
   for (uint64_t i = 0; i < count; ++i) {
@@ -78,7 +81,7 @@ std::vector<Entry> directory(const Bytes& f) {
     e.usize = le(s, p + 24, 4, f.path);
     uint64_t nlen = le(s, p + 28, 2, f.path), xlen = le(s, p + 30, 2, f.path), clen = le(s, p + 32, 2, f.path);
     e.offset = le(s, p + 42, 4, f.path);
-    if (p + 46 + nlen > s.size()) throw Error(CT_DATA_LOSS, f.path + ": truncated central directory");
+    if (p + 46 + nlen + xlen + clen > s.size()) throw Error(CT_DATA_LOSS, f.path + ": truncated central directory");
     e.name = s.substr(p + 46, size_t(nlen));
     // zip64 extra field: the 64-bit values of the fields that are 0xffffffff, in order.
     size_t x = p + 46 + size_t(nlen), xend = x + size_t(xlen);
@@ -98,12 +101,21 @@ std::vector<Entry> directory(const Bytes& f) {
   return out;
 }
 
+// The most bytes one array may claim: the machine's physical memory.
+uint64_t memory_limit() {
+  static const uint64_t limit = [] {
+    long pages = ::sysconf(_SC_PHYS_PAGES), size = ::sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && size > 0 ? uint64_t(pages) * uint64_t(size) : uint64_t(1) << 34;
+  }();
+  return limit;
+}
+
 std::string extract(const Bytes& f, const Entry& e) {
   const std::string& s = f.data;
   if (le(s, size_t(e.offset), 4, f.path) != 0x04034b50) throw Error(CT_DATA_LOSS, f.path + ": " + e.name + ": corrupt entry");
   uint64_t nlen = le(s, size_t(e.offset) + 26, 2, f.path), xlen = le(s, size_t(e.offset) + 28, 2, f.path);
   uint64_t start = e.offset + 30 + nlen + xlen;
-  if (start + e.csize > s.size())
+  if (start > s.size() || e.csize > s.size() - start)
     throw Error(CT_DATA_LOSS, f.path + ": " + e.name + ": truncated (the archive ends inside it)");
   if (e.method == 0) {
     if (e.csize != e.usize) throw Error(CT_DATA_LOSS, f.path + ": " + e.name + ": inconsistent sizes");
@@ -112,8 +124,15 @@ std::string extract(const Bytes& f, const Entry& e) {
   if (e.method != 8)
     throw Error(CT_UNIMPLEMENTED, f.path + ": " + e.name + ": zip compression method " + std::to_string(e.method) +
                                       " (only stored and deflate are read)");
-  // Deflate, into exactly the declared size: a larger stream (a zip bomb) is an error.
-  if (e.usize > (uint64_t(1) << 36)) throw Error(CT_DATA_LOSS, f.path + ": " + e.name + ": implausible size");
+  // Deflate, into exactly the declared size: a larger stream (a zip bomb) is an error, and
+  // no declared size is believed beyond what deflate can reach (1032:1) or this machine's
+  // memory, so a hostile header cannot make us allocate much.
+  if (e.usize > e.csize * 1032 + 64)
+    throw Error(CT_DATA_LOSS, f.path + ": " + e.name + ": claims " + std::to_string(e.usize) + " bytes from " +
+                                  std::to_string(e.csize) + " compressed ones, more than deflate can produce");
+  if (e.usize > memory_limit())
+    throw Error(CT_RESOURCE_EXHAUSTED, f.path + ": " + e.name + ": claims " + std::to_string(e.usize) +
+                                           " bytes, more than this machine's memory");
   std::string out(size_t(e.usize), '\0');
   z_stream z{};
   if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw Error(CT_INTERNAL, "zlib: inflateInit2 failed");
@@ -177,6 +196,7 @@ Npy parse_npy(const std::string& d, const std::string& where) {
       size_t e = p;
       while (e < inside.size() && inside[e] >= '0' && inside[e] <= '9') ++e;
       if (e == p) throw Error(CT_DATA_LOSS, where + ": bad shape " + inside);
+      if (e - p > 15) throw Error(CT_DATA_LOSS, where + ": implausible shape " + inside);
       uint64_t n = std::stoull(inside.substr(p, e - p));
       if (shape.ndim() >= 8) throw Error(CT_UNIMPLEMENTED, where + ": more than 8 dimensions");
       shape.push_back(int64_t(n));
@@ -233,8 +253,10 @@ std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path, st
   return out;
 }
 
-KeyStore read_npz_keys(const std::string& path) {
-  Bytes f = slurp(path);
+namespace {
+
+KeyStore keys_of(const Bytes& f) {
+  const std::string& path = f.path;
   KeyStore out;
   for (const Entry& e : directory(f)) {
     std::string key = e.name;
@@ -248,6 +270,12 @@ KeyStore read_npz_keys(const std::string& path) {
   }
   return out;
 }
+
+}  // namespace
+
+KeyStore read_npz_keys(const std::string& path) { return keys_of(slurp(path)); }
+
+KeyStore read_npz_bytes(const std::string& bytes, const std::string& name) { return keys_of(Bytes{name, bytes}); }
 
 void load_npz(const std::string& path, Link& link, const std::string& prefix, bool strict) {
   load(path, link, prefix, strict, "npz");
