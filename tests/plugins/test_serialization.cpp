@@ -73,6 +73,13 @@ TEST_CASE("serializer: scalars, text, arrays and None round-trip through npz (pl
     CHECK(keys.keys().size() == 6);
     CHECK(keys.is_none("tables/missing"));
   }
+  // Chainer's names for the hdf5 format.
+  State c;
+  c.step = 11;
+  save_hdf5(dir / "c.h5", c);
+  State d;
+  load_hdf5(dir / "c.h5", d);
+  CHECK(d.step == 11);
   // The format follows the content, not the name.
   std::filesystem::copy_file(dir / "s.h5", dir / "renamed.bin");
   CHECK(guess_format(dir / "renamed.bin") == "hdf5");

@@ -66,4 +66,9 @@ std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path,
 // uninitialised parameter takes the saved shape). Nothing changes unless every key fits.
 void load_npz(const std::string& file, Link& link, const std::string& path = "", bool strict = true);
 
+// Chainer's save_hdf5 / load_hdf5: the same keys as groups and datasets (gzip level 4 for
+// arrays of more than one element, as Chainer, unless compress is false).
+void save_hdf5(const std::string& path, Serializable& obj, bool compress = true);
+void load_hdf5(const std::string& file, Serializable& obj, const std::string& path = "", bool strict = true);
+
 }  // namespace catena

@@ -14,6 +14,12 @@ KeyStore read_hdf5_bytes(const std::string&, const std::string& name) { no_hdf5(
 void write_hdf5(const std::string& path, const KeyStore&, bool) { no_hdf5(path); }
 #endif
 
+void save_hdf5(const std::string& path, Serializable& obj, bool compress) { save(path, obj, "hdf5", compress); }
+
+void load_hdf5(const std::string& file, Serializable& obj, const std::string& path, bool strict) {
+  load(file, obj, path, strict, "hdf5");
+}
+
 void register_builtin_formats() {
   SerializerFormat npz;
   npz.name = "npz";
