@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <regex>
+#include <cctype>
+#include <optional>
 
 namespace catena {
 namespace training {
@@ -39,36 +40,44 @@ std::string Snapshot::file_name(Trainer& t) const {
   return substitute(pattern_, t.updater.iteration, t.updater.epoch());
 }
 
-std::vector<std::string> Snapshot::existing(const std::string& dir) const {
-  // The pattern as a regular expression: placeholders match numbers, the rest itself.
-  std::string re;
-  for (size_t i = 0; i < pattern_.size();) {
-    bool matched = false;
-    for (auto& p : kPlaceholders) {
-      const std::string key = p[0];
-      if (pattern_.compare(i, key.size(), key) == 0) {
-        re += "([0-9]+)";
-        i += key.size();
-        matched = true;
-        break;
-      }
+namespace {
+
+// The numbers in `name` where `pattern` has placeholders, if the name fits the pattern
+// (each placeholder takes one or more digits).
+std::optional<std::vector<int64_t>> fit(const std::string& name, const std::string& pattern) {
+  std::vector<int64_t> numbers;
+  size_t n = 0, p = 0;
+  while (p < pattern.size()) {
+    bool placeholder = false;
+    for (auto& ph : kPlaceholders) {
+      const std::string key = ph[0];
+      if (pattern.compare(p, key.size(), key) != 0) continue;
+      size_t end = n;
+      while (end < name.size() && end - n < 18 && std::isdigit(static_cast<unsigned char>(name[end]))) ++end;
+      if (end == n) return std::nullopt;
+      numbers.push_back(std::stoll(name.substr(n, end - n)));
+      n = end;
+      p += key.size();
+      placeholder = true;
+      break;
     }
-    if (matched) continue;
-    const char c = pattern_[i++];
-    if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) re += '\\';
-    re += c;
+    if (placeholder) continue;
+    if (n >= name.size() || name[n] != pattern[p]) return std::nullopt;
+    ++n, ++p;
   }
-  const std::regex rx(re);
+  if (n != name.size()) return std::nullopt;
+  return numbers;
+}
+
+}  // namespace
+
+std::vector<std::string> Snapshot::existing(const std::string& dir) const {
   std::vector<std::pair<std::vector<int64_t>, std::string>> found;
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
        it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    std::smatch m;
-    if (!it->is_regular_file(ec) || !std::regex_match(name, m, rx)) continue;
-    std::vector<int64_t> numbers;
-    for (size_t k = 1; k < m.size(); ++k) numbers.push_back(std::stoll(m[k].str()));
-    found.push_back({numbers, it->path().string()});
+    if (!it->is_regular_file(ec)) continue;
+    if (auto numbers = fit(it->path().filename().string(), pattern_)) found.push_back({*numbers, it->path().string()});
   }
   std::sort(found.begin(), found.end());
   std::vector<std::string> out;
