@@ -1,0 +1,278 @@
+// The OpenCL C sources of the ops. Every kernel walks its iteration space with the
+// operands' own strides (any strides: broadcast, negative, transposed), so supports_op
+// never declines a layout.
+#include "kernels.hpp"
+
+#include <catena/abi.h>
+
+#include <utility>
+
+namespace catena_opencl {
+
+namespace {
+
+// The layout struct and the index helper every kernel starts with.
+const char* kPrelude = R"CL(
+#pragma OPENCL FP_CONTRACT OFF
+#define MAX_RANK 8
+typedef struct { long shape[8]; long stride[4][8]; long offset[4]; int ndim; int pad; } Layout;
+// Element offsets of operand j for the linear index i of the iteration space.
+inline long at(const Layout* l, int j, long i) {
+  long o = l->offset[j];
+  for (int d = l->ndim - 1; d >= 0; --d) {
+    long e = l->shape[d];
+    long c = i % e;
+    i /= e;
+    o += c * l->stride[j][d];
+  }
+  return o;
+}
+)CL";
+
+std::string header(const std::string& t) {
+  std::string s;
+  if (t == "double") s += "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n";
+  return s + kPrelude + "typedef " + t + " T;\n";
+}
+
+}  // namespace
+
+std::string cl_type(int code, int bits) {
+  if (code == CT_DTYPE_FLOAT && bits == 32) return "float";
+  if (code == CT_DTYPE_FLOAT && bits == 64) return "double";
+  if (code == CT_DTYPE_INT && bits == 8) return "char";
+  if (code == CT_DTYPE_INT && bits == 32) return "int";
+  if (code == CT_DTYPE_INT && bits == 64) return "long";
+  if (code == CT_DTYPE_UINT && bits == 8) return "uchar";
+  if (code == CT_DTYPE_BOOL && bits == 8) return "uchar";
+  return "";
+}
+
+std::string fill_source(const std::string& t) {
+  // The value arrives as a double bit pattern in a ulong (no fp64 needed on the device
+  // for float and integer outputs): the host converts it to T's bits.
+  return header("float") + "typedef " + t + R"CL( Y;
+__kernel void k(__global Y* y, Layout l, long n, Y value) {
+  long i = get_global_id(0);
+  if (i < n) y[at(&l, 0, i)] = value;
+}
+)CL";
+}
+
+std::string convert_source(const std::string& from, int from_code, const std::string& to, int to_code) {
+  std::string expr;
+  const bool from_float = from_code == CT_DTYPE_FLOAT, to_float = to_code == CT_DTYPE_FLOAT;
+  if (to_code == CT_DTYPE_BOOL) expr = "(Y)(x != (X)0)";  // NaN != 0: true
+  else if (from_code == CT_DTYPE_BOOL) expr = "(Y)(x != 0)";
+  else if (from_float && !to_float) expr = "(isnan(x) ? (Y)0 : convert_" + to + "_sat_rtz(x))";
+  else if (from_float && to_float) expr = "convert_" + to + "_rte(x)";
+  else expr = "(Y)x";  // int -> float (nearest) and int -> int (wrap)
+  std::string pre;
+  if (from == "double" || to == "double") pre = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n";
+  return pre + kPrelude + "typedef " + from + " X;\ntypedef " + to + " Y;\n" +
+         "__kernel void k(__global const X* src, __global Y* y, Layout l, long n) {\n"
+         "  long i = get_global_id(0);\n  if (i >= n) return;\n"
+         "  X x = src[at(&l, 0, i)];\n  y[at(&l, 1, i)] = " +
+         expr + ";\n}\n";
+}
+
+std::string unary_source(const std::string& op, const std::string& t, bool is_float) {
+  std::string e;
+  if (op == "neg") e = "-x";
+  else if (op == "abs") e = is_float ? "fabs(x)" : "(x < (T)0 ? -x : x)";
+  else if (op == "square") e = "x * x";
+  else if (op == "relu") e = is_float ? "(isnan(x) ? x : (x > (T)0 ? x : (T)0))" : "(x > (T)0 ? x : (T)0)";
+  else if (!is_float) return "";
+  else if (op == "sqrt") e = "sqrt(x)";
+  else if (op == "exp") e = "exp(x)";
+  else if (op == "log") e = "log(x)";
+  else if (op == "sin") e = "sin(x)";
+  else if (op == "cos") e = "cos(x)";
+  else if (op == "tanh") e = "tanh(x)";
+  else if (op == "sigmoid") e = "((T)0.5 * tanh((T)0.5 * x) + (T)0.5)";
+  else return "";
+  return header(t) + "__kernel void k(__global const T* src, __global T* y, Layout l, long n) {\n"
+                     "  long i = get_global_id(0);\n  if (i >= n) return;\n"
+                     "  T x = src[at(&l, 0, i)];\n  y[at(&l, 1, i)] = " +
+         e + ";\n}\n";
+}
+
+std::string binary_source(const std::string& op, const std::string& t, bool is_float) {
+  std::string e, out = "T";
+  if (op == "add") e = "a + b";
+  else if (op == "sub") e = "a - b";
+  else if (op == "mul") e = "a * b";
+  else if (op == "maximum") e = is_float ? "((isnan(a) || isnan(b)) ? a + b : fmax(a, b))" : "(a > b ? a : b)";
+  else if (op == "minimum") e = is_float ? "((isnan(a) || isnan(b)) ? a + b : fmin(a, b))" : "(a < b ? a : b)";
+  else if (op == "equal") e = "a == b", out = "uchar";
+  else if (op == "not_equal") e = "a != b", out = "uchar";
+  else if (op == "less") e = "a < b", out = "uchar";
+  else if (op == "less_equal") e = "a <= b", out = "uchar";
+  else if (op == "greater") e = "a > b", out = "uchar";
+  else if (op == "greater_equal") e = "a >= b", out = "uchar";
+  else if (!is_float) return "";
+  else if (op == "div") e = "a / b";
+  else if (op == "pow") e = "pow(a, b)";
+  else if (op == "relu_grad") e = "(a > (T)0 ? b : (T)0)";
+  else return "";
+  return header(t) + "typedef " + out + " Y;\n" +
+         "__kernel void k(__global const T* pa, __global const T* pb, __global Y* y, Layout l, long n) {\n"
+         "  long i = get_global_id(0);\n  if (i >= n) return;\n"
+         "  T a = pa[at(&l, 0, i)], b = pb[at(&l, 1, i)];\n  y[at(&l, 2, i)] = (Y)(" +
+         e + ");\n}\n";
+}
+
+std::string where_source(const std::string& t) {
+  return header(t) +
+         "__kernel void k(__global const uchar* c, __global const T* pa, __global const T* pb, __global T* y, Layout l, "
+         "long n) {\n"
+         "  long i = get_global_id(0);\n  if (i >= n) return;\n"
+         "  y[at(&l, 3, i)] = c[at(&l, 0, i)] ? pa[at(&l, 1, i)] : pb[at(&l, 2, i)];\n}\n";
+}
+
+std::string reduce_source(const std::string& op, const std::string& t, bool is_float) {
+  // One work-item per output element, walking the reduced elements in a fixed order.
+  // Accumulators: double where the device has it (the caller picks), else T.
+  std::string acc = is_float ? (t == "double" ? "double" : "float") : "long";
+  std::string init, step, fin = "r";
+  if (op == "sum" || op == "mean") {
+    init = "(A)0";
+    step = "r += (A)x;";
+    if (op == "mean") fin = "(n_red ? r / (A)n_red : (A)NAN)";
+  } else if (op == "max" || op == "min") {
+    const char* cmp = op == "max" ? ">" : "<";
+    init = "(A)src[at(&lo, 0, i) + at(&lr, 0, 0)]";
+    step = is_float ? std::string("if (isnan(x) || isnan(r)) r = NAN; else if (x ") + cmp + " r) r = x;"
+                    : std::string("if (x ") + cmp + " r) r = x;";
+  } else {
+    return "";
+  }
+  if (op == "mean" && !is_float) return "";
+  return header(t) + "typedef " + acc + " A;\n" +
+         "__kernel void k(__global const T* src, __global T* y, Layout lo, Layout lr, long n_out, long n_red) {\n"
+         "  long i = get_global_id(0);\n  if (i >= n_out) return;\n"
+         "  long base = at(&lo, 0, i);\n  A r = " +
+         init + ";\n  for (long j = 0; j < n_red; ++j) {\n    T x = src[base + at(&lr, 0, j)];\n    " + step +
+         "\n  }\n  y[at(&lo, 1, i)] = (T)(" + fin + ");\n}\n";
+}
+
+std::string gemm_source(const std::string& t) {
+  // Y = alpha op(A) op(B) + beta C, tiles of TILE x TILE in local memory; strides carry
+  // the transpositions and the batch. dims = (batch, M, N, K); s = strides in elements:
+  // A (batch, row, col), B (batch, row, col), C (batch, row, col), Y (batch, row, col)
+  // of op(A) and op(B) as seen, and offsets.
+  std::string tile = std::to_string(kGemmTile);
+  return header(t) + "#define TILE " + tile + "\n" + R"CL(
+__kernel __attribute__((reqd_work_group_size(TILE, TILE, 1)))
+void k(__global const T* A, __global const T* B, __global const T* C, __global T* Y,
+       long4 dims, long4 sa, long4 sb, long4 sc, long4 sy, T alpha, T beta, int has_c) {
+  const long M = dims.y, N = dims.z, K = dims.w;
+  const long b = get_global_id(2);
+  const int lr = get_local_id(1), lc = get_local_id(0);
+  const long row = get_group_id(1) * TILE + lr, col = get_group_id(0) * TILE + lc;
+  __local T As[TILE][TILE + 1];
+  __local T Bs[TILE][TILE + 1];
+  T acc = (T)0;
+  const long a0 = sa.w + b * sa.x, b0 = sb.w + b * sb.x;
+  for (long k0 = 0; k0 < K; k0 += TILE) {
+    long ka = k0 + lc, kb = k0 + lr;
+    As[lr][lc] = (row < M && ka < K) ? A[a0 + row * sa.y + ka * sa.z] : (T)0;
+    Bs[lr][lc] = (kb < K && col < N) ? B[b0 + kb * sb.y + col * sb.z] : (T)0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int kk = 0; kk < TILE; ++kk) acc += As[lr][kk] * Bs[kk][lc];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (row < M && col < N) {
+    T v = alpha * acc;
+    if (has_c) v += beta * C[sc.w + b * sc.x + row * sc.y + col * sc.z];
+    Y[sy.w + b * sy.x + row * sy.y + col * sy.z] = v;
+  }
+}
+)CL";
+}
+
+std::string argmax_source(const std::string& t, bool is_float) {
+  std::string better = is_float ? "(isnan(x) && !isnan(best)) || (!isnan(best) && x > best)" : "x > best";
+  return header(t) + "__kernel void k(__global const T* src, __global long* y, Layout l, long len, long step, long n) {\n"
+                     "  long i = get_global_id(0);\n  if (i >= n) return;\n"
+                     "  long base = at(&l, 0, i), arg = 0;\n  T best = src[base];\n"
+                     "  for (long j = 1; j < len; ++j) {\n    T x = src[base + j * step];\n"
+                     "    if (" + better + ") { best = x; arg = j; }\n  }\n"
+                     "  y[at(&l, 1, i)] = arg;\n}\n";
+}
+
+std::string random_source(bool normal, const std::string& t, bool device_fp64) {
+  // Philox4x32-10 exactly as OPS.md and the CPU backend, computed in double where the
+  // device has it: bit-identical uniforms; normals up to the device's log, sqrt and cos.
+  const bool fp64 = device_fp64;
+  std::string real = fp64 ? "double" : "float";
+  std::string s = std::string(fp64 ? "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n" : "") + kPrelude +
+                  "typedef " + t + " T;\ntypedef " + real + " R;\n" + R"CL(
+inline void philox(ulong seed, ulong counter, uint out[4]) {
+  uint c0 = (uint)counter, c1 = (uint)(counter >> 32), c2 = 0, c3 = 0;
+  uint k0 = (uint)seed, k1 = (uint)(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    uint hi0 = mul_hi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;
+    uint hi1 = mul_hi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;
+    uint n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+    c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
+    k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+  }
+  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+inline ulong bits53(ulong seed, ulong offset, long i) {
+  uint w[4];
+  philox(seed, offset + (ulong)i / 2, w);
+  int lane = (int)(i & 1) * 2;
+  return ((ulong)w[lane] << 21) ^ (ulong)(w[lane + 1] >> 11);
+}
+__kernel void k(__global T* y, Layout l, long n, ulong seed, ulong offset, R a, R b) {
+  long i = get_global_id(0);
+  if (i >= n) return;
+)CL";
+  if (normal) {
+    s += "  R u1 = (R)1 - (R)bits53(seed, offset, i) * (R)1.1102230246251565e-16;\n"
+         "  R u2 = (R)bits53(seed ^ 0x5851F42D4C957F2DUL, offset, i) * (R)1.1102230246251565e-16;\n"
+         "  y[at(&l, 0, i)] = (T)(a + b * sqrt((R)-2 * log(u1)) * cos((R)6.283185307179586 * u2));\n}\n";
+  } else {
+    s += "  R u = (R)bits53(seed, offset, i) * (R)1.1102230246251565e-16;\n"
+         "  y[at(&l, 0, i)] = (T)(a + (b - a) * u);\n}\n";
+  }
+  return s;
+}
+
+std::string optim_source(const std::string& rule, const std::string& t, bool amsgrad) {
+  // The CPU backend's arithmetic, in its order (no contraction: FP_CONTRACT OFF).
+  std::string body, args = "T lr, T c1, T c2, T c3, T c4, T c5";
+  if (rule == "sgd") {
+    body = "p[i] -= lr * g[i];";
+  } else if (rule == "momentum_sgd") {  // c1 = momentum
+    body = "T vi = s1[i] * c1 - lr * g[i]; s1[i] = vi; p[i] += vi;";
+  } else if (rule == "nesterov_ag") {
+    body = "T vi = s1[i] * c1 - lr * g[i]; s1[i] = vi; T pi = p[i] + c1 * c1 * vi; p[i] = pi - ((T)1 + c1) * lr * g[i];";
+  } else if (rule == "adagrad") {  // c1 = eps
+    body = "T hi = s1[i] + g[i] * g[i]; s1[i] = hi; p[i] -= lr * g[i] / (sqrt(hi) + c1);";
+  } else if (rule == "rmsprop") {  // c1 = alpha, c2 = eps, c3 = eps inside (0/1)
+    body = "T m = s1[i] * c1 + ((T)1 - c1) * g[i] * g[i]; s1[i] = m; "
+           "T denom = c3 != (T)0 ? sqrt(m + c2) : sqrt(m) + c2; p[i] -= lr * g[i] / denom;";
+  } else if (rule == "adadelta") {  // c1 = rho, c2 = eps
+    body = "T a = s1[i] * c1 + ((T)1 - c1) * g[i] * g[i]; s1[i] = a; "
+           "T dx = sqrt((s2[i] + c2) / (a + c2)) * g[i]; s2[i] = s2[i] * c1 + ((T)1 - c1) * dx * dx; p[i] -= dx;";
+  } else if (rule == "adam") {  // c1 = 1 - beta1, c2 = 1 - beta2, c3 = eps, c4 = eta, c5 = weight decay
+    body = "T gi = g[i]; T mi = s1[i] + (gi - s1[i]) * c1; T vi = s2[i] + (gi * gi - s2[i]) * c2; "
+           "s1[i] = mi; s2[i] = vi; ";
+    if (amsgrad) body += "T h = s3[i]; T r = h < vi ? vi : h; r = vi != vi ? vi : r; s3[i] = r; vi = r; ";
+    body += "p[i] -= (mi * lr / (sqrt(vi) + c3) + p[i] * c5) * c4;";
+  } else {
+    return "";
+  }
+  // Each operand from its own element offset.
+  for (auto [from, to] : {std::pair<std::string, std::string>{"g[i]", "g[og + i]"}, {"p[i]", "p[op + i]"},
+                          {"s1[i]", "s1[o1 + i]"}, {"s2[i]", "s2[o2 + i]"}, {"s3[i]", "s3[o3 + i]"}})
+    for (size_t at; (at = body.find(from)) != std::string::npos;) body.replace(at, from.size(), to);
+  return header(t) + "__kernel void k(__global const T* g, __global T* p, __global T* s1, __global T* s2, __global T* s3, "
+                     "long n, long og, long op, long o1, long o2, long o3, " + args +
+                     ") {\n  long i = get_global_id(0);\n  if (i >= n) return;\n  " + body + "\n}\n";
+}
+
+}  // namespace catena_opencl

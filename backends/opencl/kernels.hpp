@@ -1,0 +1,53 @@
+// OpenCL C sources for the ops, generated per (op, dtypes), and the kernels' argument
+// layout shared with the host.
+#pragma once
+
+#include <CL/cl.h>
+
+#include <cstdint>
+#include <string>
+
+namespace catena_opencl {
+
+constexpr int kMaxRank = 8;
+constexpr int kMaxOperands = 4;
+
+// The layout of up to four operands over one iteration space (the output's shape): the
+// same struct in OpenCL C (see kLayoutSource). Offsets and strides are in elements.
+struct Layout {
+  cl_long shape[kMaxRank];
+  cl_long stride[kMaxOperands][kMaxRank];
+  cl_long offset[kMaxOperands];
+  cl_int ndim;
+  cl_int pad;
+};
+
+// The OpenCL C type of a dtype (code, bits), or "" when OpenCL has none we use.
+std::string cl_type(int code, int bits);
+
+// Sources. Each defines one kernel named "k".
+//   fill:    (y, layout, n, value as double)
+//   convert: (x, y, layout, n)                      y = convert(x), OPS.md's rules
+//   unary:   (x, y, layout, n)
+//   binary:  (a, b, y, layout, n)                   also comparisons (y bool) and relu_grad
+//   where:   (cond, a, b, y, layout, n)
+//   reduce:  (x, y, layout_out, layout_red, n_out, n_red)
+//   gemm:    (A, B, C, Y, dims, strides, alpha, beta) tiled, batched
+std::string fill_source(const std::string& t);
+std::string convert_source(const std::string& from, int from_code, const std::string& to, int to_code);
+// `op` is the op name's tail ("neg", "exp", ...); empty when not available for the type.
+std::string unary_source(const std::string& op, const std::string& t, bool is_float);
+std::string binary_source(const std::string& op, const std::string& t, bool is_float);
+std::string where_source(const std::string& t);
+std::string reduce_source(const std::string& op, const std::string& t, bool is_float);
+std::string gemm_source(const std::string& t);
+//   argmax:  (x, y, layout_out(x base, y), axis_len, axis_stride, n_out)
+std::string argmax_source(const std::string& t, bool is_float);
+//   random:  (y, layout, n, seed, offset, a, b)      uniform: low, high; normal: mean, stddev
+std::string random_source(bool normal, const std::string& t, bool device_fp64);
+//   optim.<rule>: (g, p, s1, s2, s3, n, scalars...) dense operands, the CPU's arithmetic order
+std::string optim_source(const std::string& rule, const std::string& t, bool amsgrad);
+
+constexpr int kGemmTile = 16;
+
+}  // namespace catena_opencl
