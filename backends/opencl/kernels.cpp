@@ -275,4 +275,214 @@ std::string optim_source(const std::string& rule, const std::string& t, bool ams
                      ") {\n  long i = get_global_id(0);\n  if (i >= n) return;\n  " + body + "\n}\n";
 }
 
+namespace {
+
+const char* kGeometry = R"CL(
+typedef struct {
+  long n, c, h, w, oc, kh, kw, oh, ow, sy, sx, ph, pw, dy, dx, groups;
+  long big[4], filter[4], small[4];
+  long big_offset, filter_offset, small_offset, bias_offset, bias_stride, pad;
+} Geometry;
+#define BIG(p, a, b, c, d) ((p).big_offset + (a) * (p).big[0] + (b) * (p).big[1] + (c) * (p).big[2] + (d) * (p).big[3])
+#define FIL(p, a, b, c, d) ((p).filter_offset + (a) * (p).filter[0] + (b) * (p).filter[1] + (c) * (p).filter[2] + (d) * (p).filter[3])
+#define SMALL(p, a, b, c, d) ((p).small_offset + (a) * (p).small[0] + (b) * (p).small[1] + (c) * (p).small[2] + (d) * (p).small[3])
+)CL";
+
+}  // namespace
+
+std::string conv_source(const std::string& which, const std::string& t) {
+  std::string body;
+  if (which == "conv2d") {
+    body = R"CL(
+__kernel void k(__global const T* x, __global const T* W, __global const T* b, __global T* y, Geometry p, int has_b, long total) {
+  long i = get_global_id(0);
+  if (i >= total) return;
+  long ox = i % p.ow, t = i / p.ow, oy = t % p.oh; t /= p.oh;
+  long o = t % p.oc, n = t / p.oc;
+  long cg = p.c / p.groups, ocg = p.oc / p.groups, c0 = (o / ocg) * cg;
+  T acc = (T)0;
+  for (long c = 0; c < cg; ++c)
+    for (long ky = 0; ky < p.kh; ++ky) {
+      long iy = oy * p.sy - p.ph + ky * p.dy;
+      if (iy < 0 || iy >= p.h) continue;
+      for (long kx = 0; kx < p.kw; ++kx) {
+        long ix = ox * p.sx - p.pw + kx * p.dx;
+        if (ix < 0 || ix >= p.w) continue;
+        acc += x[BIG(p, n, c0 + c, iy, ix)] * W[FIL(p, o, c, ky, kx)];
+      }
+    }
+  if (has_b) acc += b[p.bias_offset + o * p.bias_stride];
+  y[SMALL(p, n, o, oy, ox)] = acc;
+}
+)CL";
+  } else if (which == "conv2d_grad_input") {
+    body = R"CL(
+__kernel void k(__global const T* gy, __global const T* W, __global T* gx, Geometry p, long total) {
+  long i = get_global_id(0);
+  if (i >= total) return;
+  long ix = i % p.w, t = i / p.w, iy = t % p.h; t /= p.h;
+  long c = t % p.c, n = t / p.c;
+  long cg = p.c / p.groups, ocg = p.oc / p.groups, g = c / cg, cl = c % cg;
+  T acc = (T)0;
+  for (long o = g * ocg; o < (g + 1) * ocg; ++o)
+    for (long ky = 0; ky < p.kh; ++ky) {
+      long ty = iy + p.ph - ky * p.dy;
+      if (ty < 0 || ty % p.sy) continue;
+      long oy = ty / p.sy;
+      if (oy >= p.oh) continue;
+      for (long kx = 0; kx < p.kw; ++kx) {
+        long tx = ix + p.pw - kx * p.dx;
+        if (tx < 0 || tx % p.sx) continue;
+        long ox = tx / p.sx;
+        if (ox >= p.ow) continue;
+        acc += gy[SMALL(p, n, o, oy, ox)] * W[FIL(p, o, cl, ky, kx)];
+      }
+    }
+  gx[BIG(p, n, c, iy, ix)] = acc;
+}
+)CL";
+  } else if (which == "conv2d_grad_weight") {
+    body = R"CL(
+__kernel void k(__global const T* x, __global const T* gy, __global T* gW, Geometry p, long total) {
+  long i = get_global_id(0);
+  if (i >= total) return;
+  long cg = p.c / p.groups, ocg = p.oc / p.groups;
+  long kx = i % p.kw, t = i / p.kw, ky = t % p.kh; t /= p.kh;
+  long cl = t % cg, o = t / cg, c = (o / ocg) * cg + cl;
+  T acc = (T)0;
+  for (long n = 0; n < p.n; ++n)
+    for (long oy = 0; oy < p.oh; ++oy) {
+      long iy = oy * p.sy - p.ph + ky * p.dy;
+      if (iy < 0 || iy >= p.h) continue;
+      for (long ox = 0; ox < p.ow; ++ox) {
+        long ix = ox * p.sx - p.pw + kx * p.dx;
+        if (ix < 0 || ix >= p.w) continue;
+        acc += gy[SMALL(p, n, o, oy, ox)] * x[BIG(p, n, c, iy, ix)];
+      }
+    }
+  gW[FIL(p, o, cl, ky, kx)] = acc;
+}
+)CL";
+  } else {
+    return "";
+  }
+  return header(t) + kGeometry + body;
+}
+
+std::string pool_source(const std::string& which, const std::string& t) {
+  // big: x / gx; filter: indexes (int); small: y / gy. Windows: (kh, kw) at (oy sy - ph,
+  // ox sx - pw); positions outside the input are skipped.
+  std::string body;
+  if (which == "max_pool2d") {
+    body = R"CL(
+__kernel void k(__global const T* x, __global T* y, __global int* idx, Geometry p, long total) {
+  long i = get_global_id(0);
+  if (i >= total) return;
+  long ox = i % p.ow, t = i / p.ow, oy = t % p.oh; t /= p.oh;
+  long c = t % p.c, n = t / p.c;
+  T best = -INFINITY;
+  int arg = -1;
+  for (long ky = 0; ky < p.kh; ++ky)
+    for (long kx = 0; kx < p.kw; ++kx) {
+      long iy = oy * p.sy - p.ph + ky, ix = ox * p.sx - p.pw + kx;
+      if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w) continue;
+      T v = x[BIG(p, n, c, iy, ix)];
+      if (arg < 0 || v > best || (v != v && best == best)) { best = v; arg = (int)(iy * p.w + ix); }
+    }
+  y[SMALL(p, n, c, oy, ox)] = best;
+  idx[FIL(p, n, c, oy, ox)] = arg;
+}
+)CL";
+  } else if (which == "max_pool2d_grad" || which == "avg_pool2d_grad") {
+    // Gather form: each input position sums, in window order, what the windows that
+    // cover it send (the CPU's order of additions).
+    const bool max = which == "max_pool2d_grad";
+    body = std::string("__kernel void k(__global const T* gy, __global const int* idx, __global T* gx, Geometry p, long total) {\n") +
+           R"CL(  long i = get_global_id(0);
+  if (i >= total) return;
+  long ix = i % p.w, t = i / p.w, iy = t % p.h; t /= p.h;
+  long c = t % p.c, n = t / p.c;
+  long oy_lo = iy + p.ph - p.kh + 1, ox_lo = ix + p.pw - p.kw + 1;
+  oy_lo = oy_lo <= 0 ? 0 : (oy_lo + p.sy - 1) / p.sy;
+  ox_lo = ox_lo <= 0 ? 0 : (ox_lo + p.sx - 1) / p.sx;
+  long oy_hi = min((iy + p.ph) / p.sy, p.oh - 1), ox_hi = min((ix + p.pw) / p.sx, p.ow - 1);
+  T acc = (T)0;
+  for (long oy = oy_lo; oy <= oy_hi; ++oy)
+    for (long ox = ox_lo; ox <= ox_hi; ++ox) {
+)CL" + (max ? "      if (idx[FIL(p, n, c, oy, ox)] == (int)(iy * p.w + ix)) acc += gy[SMALL(p, n, c, oy, ox)];\n"
+            : "      acc += gy[SMALL(p, n, c, oy, ox)] / (T)(p.kh * p.kw);\n") +
+           "    }\n  gx[BIG(p, n, c, iy, ix)] = acc;\n}\n";
+  } else if (which == "max_pool2d_gather") {
+    body = R"CL(
+__kernel void k(__global const T* x, __global const int* idx, __global T* y, Geometry p, long total) {
+  long i = get_global_id(0);
+  if (i >= total) return;
+  long ox = i % p.ow, t = i / p.ow, oy = t % p.oh; t /= p.oh;
+  long c = t % p.c, n = t / p.c;
+  int a = idx[FIL(p, n, c, oy, ox)];
+  y[SMALL(p, n, c, oy, ox)] = a >= 0 ? x[BIG(p, n, c, a / p.w, a % p.w)] : (T)0;
+}
+)CL";
+  } else if (which == "avg_pool2d") {
+    body = R"CL(
+__kernel void k(__global const T* x, __global T* y, Geometry p, long total) {
+  long i = get_global_id(0);
+  if (i >= total) return;
+  long ox = i % p.ow, t = i / p.ow, oy = t % p.oh; t /= p.oh;
+  long c = t % p.c, n = t / p.c;
+  T sum = (T)0;
+  for (long ky = 0; ky < p.kh; ++ky)
+    for (long kx = 0; kx < p.kw; ++kx) {
+      long iy = oy * p.sy - p.ph + ky, ix = ox * p.sx - p.pw + kx;
+      if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) sum += x[BIG(p, n, c, iy, ix)];
+    }
+  y[SMALL(p, n, c, oy, ox)] = sum / (T)(p.kh * p.kw);
+}
+)CL";
+  } else {
+    return "";
+  }
+  return header(t) + kGeometry + body;
+}
+
+std::string take_source(bool add, const std::string& t, const std::string& index_type) {
+  // Iteration over the output: take y[o, k, i] (k over every index position); take_add
+  // y[o, j, i] over base's shape. Operands are flattened to (outer, middle, inner) with
+  // strided layouts carried by Layout (x: operand 0, indices: 1, y: 2, updates: 3).
+  std::string s = header(t) + "typedef " + index_type + " I;\n";
+  if (!add) {
+    s += R"CL(
+__kernel void k(__global const T* x, __global const I* ind, __global T* y, __global int* flag,
+                Layout lx, Layout li, Layout ly, long outer, long nk, long inner, long len, long n) {
+  long i = get_global_id(0);
+  if (i >= n) return;
+  long in = i % inner, t = i / inner, kk = t % nk, o = t / nk;
+  long j = (long)ind[at(&li, 0, kk)];
+  if (j < 0) j += len;
+  long dst = at(&ly, 0, i);
+  if (j < 0 || j >= len) { atomic_or(flag, 1); y[dst] = (T)0; return; }
+  y[dst] = x[at(&lx, 0, (o * len + j) * inner + in)];
+}
+)CL";
+  } else {
+    s += R"CL(
+__kernel void k(__global const T* base, __global const I* ind, __global const T* upd, __global T* y, __global int* flag,
+                Layout lb, Layout li, Layout lu, Layout ly, long outer, long nk, long inner, long len, long n) {
+  long i = get_global_id(0);
+  if (i >= n) return;
+  long in = i % inner, t = i / inner, j = t % len, o = t / len;
+  T acc = base[at(&lb, 0, i)];
+  for (long kk = 0; kk < nk; ++kk) {
+    long q = (long)ind[at(&li, 0, kk)];
+    if (q < 0) q += len;
+    if (q < 0 || q >= len) { if (j == 0 && o == 0 && in == 0) atomic_or(flag, 2); continue; }
+    if (q == j) acc += upd[at(&lu, 0, (o * nk + kk) * inner + in)];
+  }
+  y[at(&ly, 0, i)] = acc;
+}
+)CL";
+  }
+  return s;
+}
+
 }  // namespace catena_opencl

@@ -22,6 +22,15 @@ struct Layout {
   cl_int pad;
 };
 
+// 2-D convolution and pooling geometry with three NCHW operands' strides and offsets:
+// "big" (x, gx), "filter" (W, gW) or "indexes", "small" (y, gy). The same struct in
+// OpenCL C (kGeometrySource).
+struct Geometry {
+  cl_long n, c, h, w, oc, kh, kw, oh, ow, sy, sx, ph, pw, dy, dx, groups;
+  cl_long big[4], filter[4], small[4];
+  cl_long big_offset, filter_offset, small_offset, bias_offset, bias_stride, pad;
+};
+
 // The OpenCL C type of a dtype (code, bits), or "" when OpenCL has none we use.
 std::string cl_type(int code, int bits);
 
@@ -47,6 +56,16 @@ std::string argmax_source(const std::string& t, bool is_float);
 std::string random_source(bool normal, const std::string& t, bool device_fp64);
 //   optim.<rule>: (g, p, s1, s2, s3, n, scalars...) dense operands, the CPU's arithmetic order
 std::string optim_source(const std::string& rule, const std::string& t, bool amsgrad);
+//   conv2d:             (x, W, b, y, geometry, has_b, total)
+//   conv2d_grad_input:  (gy, W, gx, geometry, total)
+//   conv2d_grad_weight: (x, gy, gW, geometry, total)
+//   max_pool2d:         (x, y, indexes, geometry, total)     and the other pooling ops
+std::string conv_source(const std::string& which, const std::string& t);
+std::string pool_source(const std::string& which, const std::string& t);
+//   take:     (x, indices, y, flag, outer, k, inner, axis_len, x layout, y layout, index layout)
+//   take_add: (base, indices, updates, y, flag, ...) gather form: deterministic, k in order
+// An index out of range sets *flag (checked at the next synchronisation).
+std::string take_source(bool add, const std::string& t, const std::string& index_type);
 
 constexpr int kGemmTile = 16;
 

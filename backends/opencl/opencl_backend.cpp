@@ -114,6 +114,8 @@ struct ct_buffer {
 struct ct_stream {
   int32_t device;
   cl_command_queue queue;
+  cl_mem flag = nullptr;   // set by kernels that find a bad index (core.take, take_add)
+  bool flag_used = false;
   std::mutex m;
   std::vector<std::pair<cl_event, std::string>> pending;  // work since the last check, by op
   std::string error;                                       // the first failure found
@@ -131,6 +133,16 @@ namespace {
 void check_pending(ct_stream* s, bool all) {
   std::lock_guard<std::mutex> lock(s->m);
   if (all) clFinish(s->queue);
+  if (all && s->flag_used) {
+    cl_int bad = 0, zero = 0;
+    clEnqueueReadBuffer(s->queue, s->flag, CL_TRUE, 0, sizeof bad, &bad, 0, nullptr, nullptr);
+    if (bad) {
+      if (s->error.empty())
+        s->error = std::string(bad & 1 ? "core.take" : "core.take_add") +
+                   ": an index is out of range for its axis (OpenCL device)";
+      clEnqueueWriteBuffer(s->queue, s->flag, CL_TRUE, 0, sizeof zero, &zero, 0, nullptr, nullptr);
+    }
+  }
   size_t keep = 0;
   for (auto& [ev, op] : s->pending) {
     cl_int status = CL_COMPLETE;
@@ -293,6 +305,7 @@ ct_status* be_stream_create(ct_backend_ctx* cx, int32_t device, ct_stream** out)
 
 void be_stream_destroy(ct_backend_ctx*, ct_stream* s) {
   check_pending(s, true);
+  if (s->flag) clReleaseMemObject(s->flag);
   clReleaseCommandQueue(s->queue);
   delete s;
 }
@@ -504,6 +517,74 @@ bool listed(const char* const (&names)[N], const std::string& s) {
   return false;
 }
 
+// Two values of an INTS attribute (one value: both); false when missing or bad.
+bool pair_attr(const ct_op* op, const char* name, int64_t fallback, bool required, cl_long* a, cl_long* b) {
+  const ct_attr* at = find_attr(op, name);
+  if (!at) {
+    *a = *b = fallback;
+    return !required;
+  }
+  if (at->type == CT_ATTR_INT) return *a = *b = at->v.i, true;
+  if (at->type != CT_ATTR_INTS || at->count < 1 || at->count > 2) return false;
+  *a = at->v.ints[0];
+  *b = at->v.ints[at->count - 1];
+  return true;
+}
+
+void fill4(cl_long out[4], const ct_tensor* t) {
+  for (int i = 0; i < 4; ++i) out[i] = t->dl.strides[i];
+}
+
+// The geometry of a convolution op (extents and the three operands' strides).
+bool conv_geometry(const ct_op* op, Geometry* g) {
+  const std::string name = op->name;
+  const ct_tensor *big, *filter, *small;
+  if (name == "core.conv2d") big = op->inputs[0], filter = op->inputs[1], small = op->outputs[0];
+  else if (name == "core.conv2d_grad_input") big = op->outputs[0], filter = op->inputs[1], small = op->inputs[0];
+  else big = op->inputs[0], filter = op->outputs[0], small = op->inputs[1];
+  if (!pair_attr(op, "stride", 1, false, &g->sy, &g->sx) || !pair_attr(op, "pad", 0, false, &g->ph, &g->pw) ||
+      !pair_attr(op, "dilation", 1, false, &g->dy, &g->dx))
+    return false;
+  int64_t groups = 1;
+  int_attr(op, "groups", &groups);
+  g->groups = groups;
+  g->n = big->dl.shape[0], g->c = big->dl.shape[1], g->h = big->dl.shape[2], g->w = big->dl.shape[3];
+  g->oc = filter->dl.shape[0], g->kh = filter->dl.shape[2], g->kw = filter->dl.shape[3];
+  g->oh = small->dl.shape[2], g->ow = small->dl.shape[3];
+  fill4(g->big, big), fill4(g->filter, filter), fill4(g->small, small);
+  g->big_offset = cl_long(big->dl.byte_offset / elem_size(big));
+  g->filter_offset = cl_long(filter->dl.byte_offset / elem_size(filter));
+  g->small_offset = cl_long(small->dl.byte_offset / elem_size(small));
+  if (name == "core.conv2d" && op->num_inputs == 3) {
+    g->bias_offset = cl_long(op->inputs[2]->dl.byte_offset / elem_size(op->inputs[2]));
+    g->bias_stride = op->inputs[2]->dl.strides[0];
+  }
+  return g->sy > 0 && g->sx > 0 && g->ph >= 0 && g->pw >= 0 && g->dy > 0 && g->dx > 0 && g->groups > 0 &&
+         g->c % g->groups == 0 && g->oc % g->groups == 0;
+}
+
+// The geometry of a pooling op: big x/gx, filter the indexes, small y/gy.
+bool pool_geometry(const ct_op* op, Geometry* g) {
+  const std::string name = op->name;
+  const ct_tensor *big = nullptr, *small = nullptr, *idx = nullptr;
+  if (name == "core.max_pool2d") big = op->inputs[0], small = op->outputs[0], idx = op->outputs[1];
+  else if (name == "core.max_pool2d_grad") small = op->inputs[0], idx = op->inputs[1], big = op->outputs[0];
+  else if (name == "core.max_pool2d_gather") big = op->inputs[0], idx = op->inputs[1], small = op->outputs[0];
+  else if (name == "core.avg_pool2d") big = op->inputs[0], small = op->outputs[0];
+  else big = op->outputs[0], small = op->inputs[0];
+  if (!big || !small || big->dl.ndim != 4 || small->dl.ndim != 4 || (idx && idx->dl.ndim != 4)) return false;
+  if (!pair_attr(op, "ksize", 0, true, &g->kh, &g->kw) || !pair_attr(op, "stride", 0, true, &g->sy, &g->sx) ||
+      !pair_attr(op, "pad", 0, true, &g->ph, &g->pw))
+    return false;
+  g->n = big->dl.shape[0], g->c = big->dl.shape[1], g->h = big->dl.shape[2], g->w = big->dl.shape[3];
+  g->oh = small->dl.shape[2], g->ow = small->dl.shape[3];
+  fill4(g->big, big), fill4(g->small, small);
+  g->big_offset = cl_long(big->dl.byte_offset / elem_size(big));
+  g->small_offset = cl_long(small->dl.byte_offset / elem_size(small));
+  if (idx) fill4(g->filter, idx), g->filter_offset = cl_long(idx->dl.byte_offset / elem_size(idx));
+  return g->kh > 0 && g->kw > 0 && g->sy > 0 && g->sx > 0 && g->ph >= 0 && g->pw >= 0;
+}
+
 // The OpenCL C source for the op, or "" with *reason set.
 std::string source_for(Device& d, const ct_op* op, const char** reason) {
   auto no = [&](const char* why) {
@@ -526,8 +607,18 @@ std::string source_for(Device& d, const ct_op* op, const char** reason) {
     if (!usable(op->inputs[i])) return no(d.fp64 ? "float16/bfloat16 not supported" : "no fp64 on this device, or float16");
   for (int i = 0; i < op->num_outputs; ++i)
     if (!usable(op->outputs[i])) return no(d.fp64 ? "float16/bfloat16 not supported" : "no fp64 on this device, or float16");
-  if (op->num_outputs != 1) return no("one output expected");
   const ct_tensor* y = op->outputs[0];
+  if (tail == "max_pool2d") {
+    const ct_tensor* x = op->inputs[0];
+    if (op->num_inputs != 1 || op->num_outputs != 2) return no("takes x; gives y and indexes");
+    if (x->dl.dtype.code != CT_DTYPE_FLOAT || !same_dtype(x, y) || x->dl.ndim != 4 || y->dl.ndim != 4) return no("4-D float operands");
+    const ct_tensor* idx = op->outputs[1];
+    if (idx->dl.dtype.code != CT_DTYPE_INT || idx->dl.dtype.bits != 32 || idx->dl.ndim != 4) return no("indexes are int32");
+    Geometry g{};
+    if (!pool_geometry(op, &g)) return no("ksize, stride, pad (INTS) expected");
+    return pool_source(tail, type_of(y));
+  }
+  if (op->num_outputs != 1) return no("one output expected");
   const bool is_float = y->dl.dtype.code == CT_DTYPE_FLOAT;
   if (tail == "fill") {
     if (op->num_inputs != 0) return no("fill takes no inputs");
@@ -584,6 +675,37 @@ std::string source_for(Device& d, const ct_op* op, const char** reason) {
     if (!int_attr(op, "axis", &axis) || axis < 0 || axis >= op->inputs[0]->dl.ndim) return no("axis (INT) expected");
     if (op->inputs[0]->dl.dtype.code == CT_DTYPE_BOOL) return no("bool is not an arithmetic dtype");
     return argmax_source(type_of(op->inputs[0]), op->inputs[0]->dl.dtype.code == CT_DTYPE_FLOAT);
+  }
+  if (tail == "conv2d" || tail == "conv2d_grad_input" || tail == "conv2d_grad_weight") {
+    if (!is_float) return no("needs a floating-point dtype");
+    const int want = tail == "conv2d" ? 0 : 2;
+    if (want ? op->num_inputs != 2 : (op->num_inputs < 2 || op->num_inputs > 3)) return no("unexpected inputs");
+    for (int i = 0; i < op->num_inputs; ++i)
+      if (!same_dtype(op->inputs[i], y) || (i < 2 && op->inputs[i]->dl.ndim != 4)) return no("4-D operands of one dtype");
+    if (y->dl.ndim != 4) return no("4-D operands of one dtype");
+    Geometry g{};
+    if (!conv_geometry(op, &g)) return no("bad stride, pad, dilation or groups");
+    return conv_source(tail, type_of(y));
+  }
+  if (tail == "max_pool2d" || tail == "max_pool2d_grad" || tail == "max_pool2d_gather" || tail == "avg_pool2d" ||
+      tail == "avg_pool2d_grad") {
+    const ct_tensor* x = op->inputs[0];
+    if (x->dl.dtype.code != CT_DTYPE_FLOAT || x->dl.ndim != 4 || y->dl.ndim != 4) return no("4-D float operands");
+    Geometry g{};
+    if (!pool_geometry(op, &g)) return no("ksize, stride, pad (INTS) expected");
+    return pool_source(tail, type_of(y));
+  }
+  if (tail == "take" || tail == "take_add") {
+    const bool add = tail == "take_add";
+    if (op->num_inputs != (add ? 3 : 2)) return no("unexpected inputs");
+    const ct_tensor* idx = op->inputs[1];
+    if (idx->dl.dtype.code != CT_DTYPE_INT || (idx->dl.dtype.bits != 32 && idx->dl.dtype.bits != 64))
+      return no("indices must be int32 or int64");
+    if (!same_dtype(op->inputs[0], y) || (add && !same_dtype(op->inputs[2], y))) return no("dtypes must match");
+    if (add && y->dl.dtype.code == CT_DTYPE_BOOL) return no("bool is not an arithmetic dtype");
+    int64_t axis = -1;
+    if (!int_attr(op, "axis", &axis) || axis < 0 || axis >= op->inputs[0]->dl.ndim) return no("axis (INT) expected");
+    return take_source(add, type_of(y), type_of(idx));
   }
   if (tail == "random_uniform" || tail == "random_normal") {
     if (op->num_inputs != 0 || !is_float) return no("takes no input and one float output");
@@ -729,6 +851,75 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
     const double b = normal ? attr_or("stddev", 1.0) : attr_or("high", 1.0);
     if (d.fp64) L.arg(cl_double(a)).arg(cl_double(b));
     else L.arg(cl_float(a)).arg(cl_float(b));
+  } else if (tail.rfind("conv2d", 0) == 0) {
+    Geometry g{};
+    conv_geometry(op, &g);
+    int64_t total = 0;
+    if (tail == "conv2d") {
+      const ct_tensor* b = op->num_inputs == 3 ? op->inputs[2] : nullptr;
+      total = g.n * g.oc * g.oh * g.ow;
+      L.arg(mem_of(op->inputs[0])).arg(mem_of(op->inputs[1])).arg(mem_of(b ? b : y)).arg(mem_of(y)).arg(g)
+          .arg(cl_int(b ? 1 : 0)).arg(cl_long(total));
+    } else if (tail == "conv2d_grad_input") {
+      total = g.n * g.c * g.h * g.w;
+      L.arg(mem_of(op->inputs[0])).arg(mem_of(op->inputs[1])).arg(mem_of(y)).arg(g).arg(cl_long(total));
+    } else {
+      total = g.oc * (g.c / g.groups) * g.kh * g.kw;
+      L.arg(mem_of(op->inputs[0])).arg(mem_of(op->inputs[1])).arg(mem_of(y)).arg(g).arg(cl_long(total));
+    }
+    global[0] = round_up(total, 64);
+  } else if (tail.find("pool2d") != std::string::npos) {
+    Geometry g{};
+    pool_geometry(op, &g);
+    int64_t total = 0;
+    if (tail == "max_pool2d") {
+      total = g.n * g.c * g.oh * g.ow;
+      L.arg(mem_of(op->inputs[0])).arg(mem_of(y)).arg(mem_of(op->outputs[1])).arg(g).arg(cl_long(total));
+    } else if (tail == "max_pool2d_grad") {
+      total = g.n * g.c * g.h * g.w;
+      L.arg(mem_of(op->inputs[0])).arg(mem_of(op->inputs[1])).arg(mem_of(y)).arg(g).arg(cl_long(total));
+    } else if (tail == "avg_pool2d_grad") {
+      total = g.n * g.c * g.h * g.w;
+      L.arg(mem_of(op->inputs[0])).arg(mem_of(op->inputs[0])).arg(mem_of(y)).arg(g).arg(cl_long(total));
+    } else if (tail == "max_pool2d_gather") {
+      total = g.n * g.c * g.oh * g.ow;
+      L.arg(mem_of(op->inputs[0])).arg(mem_of(op->inputs[1])).arg(mem_of(y)).arg(g).arg(cl_long(total));
+    } else {  // avg_pool2d
+      total = g.n * g.c * g.oh * g.ow;
+      L.arg(mem_of(op->inputs[0])).arg(mem_of(y)).arg(g).arg(cl_long(total));
+    }
+    global[0] = round_up(total, 64);
+  } else if (tail == "take" || tail == "take_add") {
+    const bool add = tail == "take_add";
+    const ct_tensor *x = op->inputs[0], *idx = op->inputs[1];
+    int64_t axis = 0;
+    int_attr(op, "axis", &axis);
+    int64_t outer = 1, inner = 1, nk = numel(idx);
+    for (int a = 0; a < axis; ++a) outer *= x->dl.shape[a];
+    for (int a = int(axis) + 1; a < x->dl.ndim; ++a) inner *= x->dl.shape[a];
+    const int64_t len = x->dl.shape[axis];
+    if (!s->flag) {
+      cl_int rc = CL_SUCCESS, zero = 0;
+      s->flag = clCreateBuffer(d.context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof zero, &zero, &rc);
+      if (rc != CL_SUCCESS) return cl_error(rc, "the index-error flag");
+    }
+    s->flag_used = true;
+    auto own = [](const ct_tensor* t) {  // a tensor's own shape and strides
+      Layout l{};
+      l.ndim = t->dl.ndim;
+      for (int i = 0; i < t->dl.ndim; ++i) l.shape[i] = t->dl.shape[i], l.stride[0][i] = t->dl.strides[i];
+      l.offset[0] = cl_long(t->dl.byte_offset / elem_size(t));
+      return l;
+    };
+    if (!add) {
+      L.arg(mem_of(x)).arg(mem_of(idx)).arg(mem_of(y)).arg(s->flag).arg(own(x)).arg(own(idx)).arg(own(y))
+          .arg(cl_long(outer)).arg(cl_long(nk)).arg(cl_long(inner)).arg(cl_long(len)).arg(cl_long(n));
+    } else {
+      const ct_tensor* upd = op->inputs[2];
+      L.arg(mem_of(x)).arg(mem_of(idx)).arg(mem_of(upd)).arg(mem_of(y)).arg(s->flag).arg(own(x)).arg(own(idx))
+          .arg(own(upd)).arg(own(y)).arg(cl_long(outer)).arg(cl_long(nk)).arg(cl_long(inner)).arg(cl_long(len))
+          .arg(cl_long(n));
+    }
   } else if (tail == "fill") {
     double v = find_attr(op, "value")->v.f;
     const std::string ty = type_of(y);
