@@ -50,12 +50,13 @@ void warn(const std::string& message) { std::fprintf(stderr, "catena: warning: %
 
 const char* intern(const char* name) {
   // Most calls pass a literal or an already interned name: answer those by address,
-  // from a per-thread cache, without the lock.
+  // from a per-thread cache, without the lock. The text is compared too: an address may
+  // hold another name later (a std::string's buffer reused).
   thread_local std::unordered_map<const char*, const char*> by_address;
   auto hit = by_address.find(name);
-  if (hit != by_address.end()) return hit->second;
+  if (hit != by_address.end() && (hit->second == name || std::strcmp(hit->second, name) == 0)) return hit->second;
   const char* interned = intern_slow(name);
-  by_address.emplace(name, interned);
+  by_address[name] = interned;
   by_address.emplace(interned, interned);
   return interned;
 }

@@ -161,3 +161,18 @@ TEST_CASE("launch with operands that break an op's rules is refused, even after 
   CHECK_THROWS_WITH_AS(launch("core.add", 1, {a, a}, {big}), doctest::Contains("inputs must have the output's shape"),
                        Error);
 }
+
+TEST_CASE("launch: an op name passed from a reused buffer is read anew each time") {
+  // A std::string's buffer keeps its address when it is assigned another short name: the
+  // runtime must not answer by address alone (it once ran core.neg for core.abs here).
+  catena::Tensor x = catena::Tensor::from_vector(std::vector<float>{-2, 3}, catena::Shape{2});
+  catena::Tensor y = catena::Tensor::empty(catena::Shape{2}, catena::float32);
+  std::string name = "core.neg";
+  const char* address = name.c_str();
+  catena::launch(name.c_str(), 1, {x}, {y});
+  CHECK(y.to_vector<float>() == std::vector<float>{2, -3});
+  name = "core.abs";
+  REQUIRE(name.c_str() == address);
+  catena::launch(name.c_str(), 1, {x}, {y});
+  CHECK(y.to_vector<float>() == std::vector<float>{2, 3});
+}

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@
 #include <cstring>
 #include <memory>
 #include <vector>
+
+// Present in processes built with a sanitizer (weak: null otherwise).
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
 namespace catena {
 
@@ -354,7 +358,8 @@ bool get_bytes(int fd, void* data, size_t n, int timeout_ms, const std::string& 
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0)
       throw Error(CT_DEADLINE_EXCEEDED, path + ": reading it took over " + std::to_string(timeout_ms / 1000) +
-                                            " s without progress (a damaged file that makes libhdf5 loop?)");
+                                            " s without progress (a damaged file that makes libhdf5 loop? "
+                                            "CATENA_HDF5_TIMEOUT sets the budget)");
     ssize_t r = ::read(fd, p, n);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return false;
@@ -391,8 +396,23 @@ KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open)
     });
     return keys;
   }
+  // A damaged file can make libhdf5 loop: the child gets a CPU-time budget (a base of
+  // CATENA_HDF5_TIMEOUT seconds, default 60, plus a second per 20 MB of file), and the
+  // parent stops waiting when the pipe stays silent that long.
+  static const long base_seconds = [] {
+    const char* v = std::getenv("CATENA_HDF5_TIMEOUT");
+    long t = v && *v ? std::atol(v) : 60;
+    return t > 0 ? t : 60;
+  }();
+  const long budget = base_seconds + long(file_size / (20u << 20));
   if (pid == 0) {  // the child: HDF5 calls, writes to the pipe, nothing else
     ::close(fds[0]);
+    // A crash here is reported by the parent: the child just dies (no handler of a
+    // sanitizer or fuzzer in the process writes reports for it).
+    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
+    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE}) ::signal(sig, SIG_DFL);
+    rlimit cpu{rlim_t(budget), rlim_t(budget + 1)};
+    ::setrlimit(RLIMIT_CPU, &cpu);
     int null = ::open("/dev/null", O_WRONLY);
     if (null >= 0) ::dup2(null, 2);
     const int out = fds[1];
@@ -423,7 +443,7 @@ KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open)
   KeyStore keys;
   std::string error;
   bool ended = false;
-  const int timeout_ms = 120000;
+  const int timeout_ms = int(std::min<long>(budget, 100000) * 1000);
   const uint64_t limit = std::max<uint64_t>(file_size * 1100, uint64_t(1) << 20);
   try {
     for (;;) {
@@ -475,6 +495,10 @@ KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open)
   }
   if (!error.empty()) throw Error(CT_DATA_LOSS, error);
   if (!ended || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL))
+      throw Error(CT_DEADLINE_EXCEEDED, path + ": libhdf5 ran over its time reading it (" + std::to_string(budget) +
+                                            " s of CPU): a damaged file that makes it loop? (CATENA_HDF5_TIMEOUT sets "
+                                            "the budget)");
     std::string how = WIFSIGNALED(status) ? "crashed (signal " + std::to_string(WTERMSIG(status)) + ")"
                                           : "stopped (status " + std::to_string(WEXITSTATUS(status)) + ")";
     throw Error(CT_DATA_LOSS, path + ": libhdf5 " + how + " reading it: the file is damaged (Catena reads HDF5 in a "
