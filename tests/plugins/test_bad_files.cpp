@@ -187,3 +187,22 @@ with h5py.File(d + '/strings.h5', 'w') as f:
   CHECK(m.mlp->l1.W.array().to_vector<float>() == part.l1.W.array().to_vector<float>());
   CHECK(m.mlp->l2.W.array().to_vector<float>() == before[2]);
 }
+
+TEST_CASE("bad files: HDF5 files the fuzzer found (libhdf5 loops or reads out of bounds on them) give errors") {
+  // Found by tests/fuzz: one makes libhdf5 loop forever, one made it read outside the
+  // file's image, one describes data outside the file. Catena reads HDF5 in a separate
+  // process with a time budget, and checks every dataset's storage first.
+  setenv("CATENA_HDF5_TIMEOUT", "3", 1);
+  const std::string dir = std::string(CATENA_TEST_DATA_DIR) + "/bad_hdf5/";
+  for (const char* name : {"loops.h5", "data_outside.h5"}) {
+    CAPTURE(name);
+    std::string err = try_load(dir + name);
+    CHECK(contains(err, dir + name));
+  }
+  CHECK(contains(try_load(dir + "loops.h5"), "CATENA_HDF5_TIMEOUT"));
+  CHECK(contains(try_load(dir + "data_outside.h5"), "its data lies outside the file"));
+  // Loads or an error, depending on what the damaged bytes happen to say; never a crash.
+  std::string err = try_load(dir + "overflow_read.h5");
+  CHECK((err.empty() || contains(err, "overflow_read.h5")));
+  unsetenv("CATENA_HDF5_TIMEOUT");
+}

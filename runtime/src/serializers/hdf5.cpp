@@ -399,7 +399,7 @@ KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open)
   // A damaged file can make libhdf5 loop: the child gets a CPU-time budget (a base of
   // CATENA_HDF5_TIMEOUT seconds, default 60, plus a second per 20 MB of file), and the
   // parent stops waiting when the pipe stays silent that long.
-  static const long base_seconds = [] {
+  const long base_seconds = [] {
     const char* v = std::getenv("CATENA_HDF5_TIMEOUT");
     long t = v && *v ? std::atol(v) : 60;
     return t > 0 ? t : 60;
