@@ -236,3 +236,17 @@ TEST_CASE("opencl: every optimizer's fused update matches the CPU bit for bit") 
   ams.b("amsgrad", true);
   check({"optim.adam", g, outs(4), ams, 0, rw(4)});
 }
+
+TEST_CASE("opencl: with no OpenCL driver, catena plugins says why and everything else works") {
+  // OCL_ICD_VENDORS pointing at an empty folder: the ICD loader finds no driver.
+  const std::string tool = catena_test::catena_tool();
+  auto r = catena_test::run_command("OCL_ICD_VENDORS=/nonexistent-catena-icd " + tool + " plugins");
+  INFO(r.output);
+  CHECK(r.status == 0);
+  CHECK(contains(r.output, "no OpenCL platform found: install an OpenCL driver (Debian: pocl-opencl-icd"));
+  auto d = catena_test::run_command("OCL_ICD_VENDORS=/nonexistent-catena-icd " + tool + " devices");
+  INFO(d.output);
+  CHECK(d.status == 0);
+  CHECK(contains(d.output, "  cpu\n"));
+  CHECK(!contains(d.output, "opencl:0"));
+}
