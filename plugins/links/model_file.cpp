@@ -4,6 +4,8 @@
 #include <catena/models.hpp>
 #include <catena/runtime.hpp>
 
+#include "../common/json_text.hpp"
+
 #include <cxxabi.h>
 
 #include <algorithm>
@@ -29,18 +31,7 @@ std::string demangle(const char* name) {
 
 // --- Writing ---------------------------------------------------------------------------
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      out += b;
-    } else out += c;
-  }
-  return out + "\"";
-}
+using detail::json_string;
 
 std::string json_number(double v) {
   if (!std::isfinite(v)) throw Error(CT_INVALID_ARGUMENT, "save_model: an attribute is not a finite number");

@@ -4,6 +4,8 @@
 #include <catena/serializers.hpp>
 #include <catena/training.hpp>
 
+#include "../common/json_text.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -30,18 +32,7 @@ std::string py_float(double v) {
   return s;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      out += b;
-    } else out += c;
-  }
-  return out + "\"";
-}
+using detail::json_string;
 
 bool is_integral_key(const std::string& k) { return k == "epoch" || k == "iteration"; }
 
