@@ -87,13 +87,41 @@ inline std::vector<double> random_doubles(size_t n, uint32_t seed, double lo = -
 // A non-contiguous input: every other element of the last axis of a wider random array
 // (a scalar is just a random scalar).
 inline catena::Tensor input(const catena::Shape& s, catena::Dtype dt, uint32_t seed, double lo = -1, double hi = 1,
-                            catena::Device& d = catena::runtime().cpu()) {
+                            catena::Device& d = catena::default_device()) {
   catena::Shape wide = s;
   int last = s.ndim() - 1;
   if (last >= 0) wide[last] = s[last] * 2;
   catena::Tensor w = catena::Tensor::from_vector(random_doubles(static_cast<size_t>(wide.numel()), seed, lo, hi), wide, d)
                          .astype(dt);
   return last >= 0 ? w.slice(last, 0, wide[last], 2) : w;
+}
+
+// Whether a device computes in a dtype itself, not through the CPU fallback. The function
+// tests run on the default device (CATENA_DEVICE: `opencl:0` in the OpenCL suite) and test
+// the dtypes it computes in; the others would only test the CPU again.
+inline bool computes_in(catena::Dtype dt, catena::Device& d = catena::default_device()) {
+  if (d.is_cpu()) return true;
+  catena::Runtime& rt = catena::Runtime::instance();
+  catena::FallbackMode mode = rt.fallback_mode();
+  rt.set_fallback_mode(catena::FallbackMode::error);
+  bool ok = true;
+  try {
+    catena::Tensor t = catena::Tensor::zeros(catena::Shape{2}, dt, d);
+    catena::ops::add(t, t);
+    d.synchronize();
+  } catch (const catena::Error&) {
+    ok = false;
+  }
+  rt.set_fallback_mode(mode);
+  return ok;
+}
+
+// The dtypes of `want` that the default device computes in.
+inline std::vector<catena::Dtype> device_dtypes(std::initializer_list<catena::Dtype> want) {
+  std::vector<catena::Dtype> out;
+  for (catena::Dtype dt : want)
+    if (computes_in(dt)) out.push_back(dt);
+  return out;
 }
 
 // A tensor's elements as float64, row-major (for comparisons in tests).

@@ -18,11 +18,19 @@ namespace gc = catena::gradient_check;
 
 namespace {
 
-Device& cpu() { return runtime().cpu(); }
+Device& dev() { return default_device(); }
+using catena_test::device_dtypes;
+
+// Where the cases run: the default device; on the cpu also a device without host memory
+// (the test backend "opaque": everything it lacks falls back).
+std::vector<Device*> devices() {
+  if (!dev().is_cpu()) return {&dev()};
+  return {&dev(), &device("opaque:0")};
+}
 
 using catena_test::input;
 
-Tensor labels(std::vector<int32_t> v, Device& d = runtime().cpu()) {
+Tensor labels(std::vector<int32_t> v, Device& d = default_device()) {
   return Tensor::from_vector(v, Shape{int64_t(v.size())}, d);
 }
 
@@ -41,9 +49,8 @@ gc::Options opts(Dtype dt, double tol) {
   return o;
 }
 
-// On the cpu, and on a device without host memory (everything it lacks falls back).
 void run(const Case& c, Dtype dt) {
-  for (Device* d : {&runtime().cpu(), &device("opaque:0")}) {
+  for (Device* d : devices()) {
     CAPTURE(std::string(c.name));
     CAPTURE(dt.name());
     CAPTURE(d->name());
@@ -79,7 +86,7 @@ TEST_CASE("convolution and pooling: first and second order gradients") {
        {Shape{2, 2, 4, 6}}, {Shape{2, 2, 2, 3}}, 1e-4},
   };
   for (const Case& c : cases)
-    for (Dtype dt : {float32, float64}) run(c, dt);
+    for (Dtype dt : device_dtypes({float32, float64})) run(c, dt);
 }
 
 TEST_CASE("normalization, lstm and indexing: first and second order gradients") {
@@ -116,12 +123,12 @@ TEST_CASE("normalization, lstm and indexing: first and second order gradients") 
        {Shape{3, 2}, Shape{3, 2}, Shape{3, 2}}, {Shape{}}, 1e-4},
   };
   for (const Case& c : cases)
-    for (Dtype dt : {float32, float64}) run(c, dt);
+    for (Dtype dt : device_dtypes({float32, float64})) run(c, dt);
 }
 
 TEST_CASE("embed_id: gradients to W accumulate repeated ids; ignored rows are zero") {
-  Tensor ids = Tensor::from_vector(std::vector<int32_t>{2, 0, 2, -1}, Shape{4}, cpu());
-  Variable W(Tensor::from_vector(catena_test::random_doubles(12, 3), Shape{3, 4}, cpu()));
+  Tensor ids = Tensor::from_vector(std::vector<int32_t>{2, 0, 2, -1}, Shape{4}, dev());
+  Variable W(Tensor::from_vector(catena_test::random_doubles(12, 3), Shape{3, 4}, dev()));
   Variable y = F::embed_id(ids, W, -1);
   std::vector<double> yv = y.array().to_vector<double>(), wv = W.array().to_vector<double>();
   for (int k = 0; k < 4; ++k) CHECK(yv[12 + k] == 0);
@@ -129,14 +136,21 @@ TEST_CASE("embed_id: gradients to W accumulate repeated ids; ignored rows are ze
   F::sum(y).backward();
   std::vector<double> g = W.grad().to_vector<double>();
   CHECK(g == std::vector<double>{1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 2, 2});
-  CHECK_THROWS_WITH_AS(F::embed_id(Tensor::from_vector(std::vector<int32_t>{5}, Shape{1}, cpu()), W),
-                       doctest::Contains("index 5 is out of range for an axis of extent 3"), Error);
+  // On the cpu the call throws; a device that runs asynchronously reports it at the next
+  // synchronisation.
+  CHECK_THROWS_WITH_AS(
+      {
+        Variable bad = F::embed_id(Tensor::from_vector(std::vector<int32_t>{5}, Shape{1}, dev()), W);
+        dev().synchronize();
+      },
+      doctest::Contains(dev().is_cpu() ? "index 5 is out of range for an axis of extent 3" : "out of range"), Error);
   auto fn = [&](const std::vector<Variable>& v) { return one(F::embed_id(ids, v[0], -1)); };
   CHECK_NOTHROW(gc::check_backward(fn, {W.array()}, {input(Shape{4, 4}, float64, 5)}));
   CHECK_NOTHROW(gc::check_double_backward(fn, {W.array()}, {input(Shape{4, 4}, float64, 5)}, {input(Shape{3, 4}, float64, 6)}));
 }
 
 TEST_CASE("float16: linear and convolution_2d store in 16 bits and compute in 32") {
+  if (!catena_test::computes_in(float16)) return;  // the device has no float16
   Tensor x = input(Shape{4, 3}, float16, 1), W = input(Shape{2, 3}, float16, 2);
   Variable y = F::linear(Variable(x), Variable(W));
   CHECK(y.dtype() == float16);
@@ -162,7 +176,7 @@ TEST_CASE("float16: linear and convolution_2d store in 16 bits and compute in 32
 }
 
 TEST_CASE("dropout: seeded, reproducible, identity outside training, unbiased") {
-  Tensor x = Tensor::full(Shape{200, 100}, 1.0, float32, cpu());
+  Tensor x = Tensor::full(Shape{200, 100}, 1.0, float32, dev());
   seed(42);
   std::vector<float> a = F::dropout(Variable(x), 0.3).array().to_vector<float>();
   uint64_t after = default_generator().offset();
@@ -193,8 +207,8 @@ TEST_CASE("dropout: seeded, reproducible, identity outside training, unbiased") 
 }
 
 TEST_CASE("random numbers are the same on every device for one (seed, offset)") {
-  Tensor u_cpu = ops::random_uniform(Shape{1000}, float32, cpu(), 7, 3);
-  Tensor u_dev = ops::random_uniform(Shape{1000}, float32, device("opaque:0"), 7, 3);
+  Tensor u_cpu = ops::random_uniform(Shape{1000}, float32, runtime().cpu(), 7, 3);
+  Tensor u_dev = ops::random_uniform(Shape{1000}, float32, *devices().back(), 7, 3);
   CHECK(u_cpu.to_vector<float>() == u_dev.to_vector<float>());
   std::vector<float> u = u_cpu.to_vector<float>();
   double mean = 0;
@@ -204,22 +218,22 @@ TEST_CASE("random numbers are the same on every device for one (seed, offset)") 
     mean += v;
   }
   CHECK(mean / u.size() == doctest::Approx(0.5).epsilon(0.05));
-  std::vector<double> n = ops::random_normal(Shape{20000}, float64, cpu(), 1, 0).to_vector<double>();
+  std::vector<double> n = ops::random_normal(Shape{20000}, float64, dev(), 1, 0).to_vector<double>();
   double m = 0, s2 = 0;
   for (double v : n) m += v, s2 += v * v;
   m /= n.size();
   CHECK(std::abs(m) < 0.03);
   CHECK(s2 / n.size() - m * m == doctest::Approx(1.0).epsilon(0.05));
   // float64 numbers at a position do not depend on how many were drawn before it.
-  std::vector<double> first = ops::random_uniform(Shape{10}, float64, cpu(), 9, 0).to_vector<double>();
-  std::vector<double> later = ops::random_uniform(Shape{4}, float64, cpu(), 9, 3).to_vector<double>();
+  std::vector<double> first = ops::random_uniform(Shape{10}, float64, dev(), 9, 0).to_vector<double>();
+  std::vector<double> later = ops::random_uniform(Shape{4}, float64, dev(), 9, 3).to_vector<double>();
   CHECK(later[0] == first[6]);
 }
 
 TEST_CASE("batch_normalization updates running statistics as Chainer does") {
   Tensor x = input(Shape{4, 3}, float64, 11);
-  Tensor rm = Tensor::zeros(Shape{3}, float64, cpu()), rv = Tensor::full(Shape{3}, 1.0, float64, cpu());
-  Variable g(Tensor::full(Shape{3}, 1.0, float64, cpu())), b(Tensor::zeros(Shape{3}, float64, cpu()));
+  Tensor rm = Tensor::zeros(Shape{3}, float64, dev()), rv = Tensor::full(Shape{3}, 1.0, float64, dev());
+  Variable g(Tensor::full(Shape{3}, 1.0, float64, dev())), b(Tensor::zeros(Shape{3}, float64, dev()));
   F::batch_normalization(Variable(x), g, b, 2e-5, rm, rv, 0.9);
   std::vector<double> xv = x.to_vector<double>(), m = rm.to_vector<double>(), v = rv.to_vector<double>();
   for (int c = 0; c < 3; ++c) {
@@ -234,37 +248,37 @@ TEST_CASE("batch_normalization updates running statistics as Chainer does") {
 }
 
 TEST_CASE("margin_ranking and accuracy") {
-  Variable x1(Tensor::from_vector(std::vector<double>{1.0, 0.2, 0.5}, Shape{3}, cpu()));
-  Variable x2(Tensor::from_vector(std::vector<double>{0.5, 0.4, 0.5}, Shape{3}, cpu()));
-  Tensor y = Tensor::from_vector(std::vector<double>{1, 1, -1}, Shape{3}, cpu());
+  Variable x1(Tensor::from_vector(std::vector<double>{1.0, 0.2, 0.5}, Shape{3}, dev()));
+  Variable x2(Tensor::from_vector(std::vector<double>{0.5, 0.4, 0.5}, Shape{3}, dev()));
+  Tensor y = Tensor::from_vector(std::vector<double>{1, 1, -1}, Shape{3}, dev());
   // max(0, -y (x1 - x2) + 0.1) = {0, 0.3, 0.1}; mean 0.4/3
   CHECK(F::margin_ranking(x1, x2, y, 0.1).array().to_vector<double>()[0] == doctest::Approx(0.4 / 3));
   auto fn = [&](const std::vector<Variable>& v) { return one(F::margin_ranking(v[0], v[1], y, 0.1)); };
   CHECK_NOTHROW(gc::check_backward(fn, {x1.array(), x2.array()}, {}));
-  Variable scores(Tensor::from_vector(std::vector<float>{0.1f, 0.9f, 0.8f, 0.2f, 0.3f, 0.7f}, Shape{3, 2}, cpu()));
+  Variable scores(Tensor::from_vector(std::vector<float>{0.1f, 0.9f, 0.8f, 0.2f, 0.3f, 0.7f}, Shape{3, 2}, dev()));
   CHECK(F::accuracy(scores, labels({1, 0, 0})).array().to_vector<float>()[0] == doctest::Approx(2.0 / 3));
   CHECK(F::accuracy(scores, labels({1, 0, -1}), -1).array().to_vector<float>()[0] == doctest::Approx(1.0));
   CHECK(F::accuracy(scores, labels({-1, -1, -1}), -1).array().to_vector<float>()[0] == 0.0f);
 }
 
 TEST_CASE("bad arguments name the function, the argument and the shapes") {
-  Variable x(Tensor::zeros(Shape{2, 3, 5, 5}, float32, cpu()));
-  Variable W(Tensor::zeros(Shape{4, 2, 3, 3}, float32, cpu()));
+  Variable x(Tensor::zeros(Shape{2, 3, 5, 5}, float32, dev()));
+  Variable W(Tensor::zeros(Shape{4, 2, 3, 3}, float32, dev()));
   CHECK_THROWS_WITH_AS(F::convolution_2d(x, W), doctest::Contains("convolution_2d: x has 3 channels but W (4, 2, 3, 3) expects 2"),
                        Error);
-  CHECK_THROWS_WITH_AS(F::softmax_cross_entropy(Variable(Tensor::zeros(Shape{2, 3}, float32, cpu())), labels({0, 5})),
+  CHECK_THROWS_WITH_AS(F::softmax_cross_entropy(Variable(Tensor::zeros(Shape{2, 3}, float32, dev())), labels({0, 5})),
                        doctest::Contains("a label is outside [0, 3)"), Error);
-  CHECK_THROWS_WITH_AS(F::softmax_cross_entropy(Variable(Tensor::zeros(Shape{2, 3}, float32, cpu())), labels({0})),
+  CHECK_THROWS_WITH_AS(F::softmax_cross_entropy(Variable(Tensor::zeros(Shape{2, 3}, float32, dev())), labels({0})),
                        doctest::Contains("must be (N, classes, ...)"), Error);
-  CHECK_THROWS_WITH_AS(F::max_pooling_2d(Variable(Tensor::zeros(Shape{2, 3}, float32, cpu())), 2),
+  CHECK_THROWS_WITH_AS(F::max_pooling_2d(Variable(Tensor::zeros(Shape{2, 3}, float32, dev())), 2),
                        doctest::Contains("max_pooling_2d: x must be 4-D"), Error);
-  CHECK_THROWS_WITH_AS(F::lstm(Variable(Tensor::zeros(Shape{2, 3}, float32, cpu())),
-                               Variable(Tensor::zeros(Shape{2, 8}, float32, cpu()))),
+  CHECK_THROWS_WITH_AS(F::lstm(Variable(Tensor::zeros(Shape{2, 3}, float32, dev())),
+                               Variable(Tensor::zeros(Shape{2, 8}, float32, dev()))),
                        doctest::Contains("lstm: c_prev (2, 3) does not match x (2, 8)"), Error);
   CHECK_THROWS_WITH_AS(F::get_item(x, {0, 0, 0, 0, 0}), doctest::Contains("5 indices for an array of 4 dimensions"),
                        Error);
   CHECK_THROWS_WITH_AS(F::split_axis(x, 2, 1), doctest::Contains("does not split into 2 equal sections"), Error);
-  CHECK_THROWS_WITH_AS(F::hinge(Variable(Tensor::zeros(Shape{2, 3}, float32, cpu())), labels({0, 1}), "L3"),
+  CHECK_THROWS_WITH_AS(F::hinge(Variable(Tensor::zeros(Shape{2, 3}, float32, dev())), labels({0, 1}), "L3"),
                        doctest::Contains("norm must be"), Error);
 }
 
