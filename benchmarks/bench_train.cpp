@@ -1,7 +1,8 @@
 // W1, W2 and W5 of shared/bench/WORKLOADS.md in Catena: training samples/s of the MLP
 // (batch 100, Adam) and the CNN (batch 128, Adam) on shuffled Fashion-MNIST after a
 // warm-up, and the MLP's batch-1 forward latency (median, no graph). Same workloads as
-// peer/train_libtorch.cpp. Prints "name value" lines.
+// peer/train_libtorch.cpp. Prints "name value" lines. Runs on the default device
+// (CATENA_DEVICE, e.g. opencl:0; the cpu unless set).
 //   catena-bench-train [w1|w2|w5 ...]   (default: all; W1_ITERS, W2_ITERS change the lengths)
 #include <catena/config.hpp>
 #include <catena/functions.hpp>
@@ -37,9 +38,10 @@ double train(const std::string& model_name, int batch, int warmup, int iters) {
   optimizers::Adam opt(1e-3);
   opt.setup(net);
   SerialIterator it(data.first, size_t(batch), true, true, 1);
-  Device& cpu = runtime().cpu();
+  Device& dev = default_device();
+  net.to_device(dev);
   auto step = [&] {
-    Example b = *it.next_batch(cpu);
+    Example b = *it.next_batch(dev);
     opt.update([&] { return F::softmax_cross_entropy(net.forward(Variable(b[0], false)), b[1]); });
   };
   for (int i = 0; i < warmup; ++i) step();
@@ -52,7 +54,8 @@ double train(const std::string& model_name, int batch, int warmup, int iters) {
 double latency_us() {
   seed(0);
   auto net = models::create("mlp");
-  Variable x(Tensor::full(Shape{1, 784}, 0.5, float32, runtime().cpu()));
+  net->to_device(default_device());
+  Variable x(Tensor::full(Shape{1, 784}, 0.5, float32, default_device()));
   auto no_graph = no_backprop_mode();
   UsingConfig test_mode(&Config::train, false);
   for (int i = 0; i < 50; ++i) net->forward(x).array().to_vector<float>();

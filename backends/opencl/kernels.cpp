@@ -191,6 +191,122 @@ void k(__global const T* A, __global const T* B, __global const T* C, __global T
 )CL";
 }
 
+namespace {
+
+// Vector type, width and horizontal sum for the fast GEMM kernels: 16 floats or 8 doubles
+// (one AVX-512 register on a CPU device; a GPU driver splits them as it likes).
+std::string vector_prelude(const std::string& t) {
+  const bool f64 = t == "double";
+  std::string s = f64 ? "#define VW 8\ntypedef double8 VT;\n#define VLOAD vload8\n#define VSTORE vstore8\n"
+                      : "#define VW 16\ntypedef float16 VT;\n#define VLOAD vload16\n#define VSTORE vstore16\n";
+  s += "inline T hsum(VT v) {\n";
+  if (f64) s += "  double4 h4 = v.lo + v.hi;\n";
+  else s += "  float8 h8 = v.lo + v.hi;\n  float4 h4 = h8.lo + h8.hi;\n";
+  return s + "  " + t + "2 h2 = h4.lo + h4.hi;\n  return h2.x + h2.y;\n}\n";
+}
+
+}  // namespace
+
+std::string gemm_fast_source(const std::string& t, bool dot_form, int rm, int cn) {
+  // Each work-item computes an RM x CN block of Y with the whole K loop in registers.
+  // K may be split in two (kb outer steps of a_kb / b_kb elements, then K contiguous):
+  // the convolution's weight gradient sums over images and pixels in one product.
+  std::string s = header(t) + vector_prelude(t) + "#define RM " + std::to_string(rm) + "\n#define CN " +
+                  std::to_string(cn) + "\n";
+  const char* args =
+      "__kernel void k(__global const T* A, __global const T* B, __global const T* C, __global T* Y,\n"
+      "                long4 dims, long4 sa, long4 sb, long4 sc, long4 sy, T alpha, T beta, int has_c,\n"
+      "                long kb, long a_kb, long b_kb) {\n"
+      "  const long M = dims.y, N = dims.z, K = dims.w, bt = get_global_id(2);\n";
+  const char* store =
+      "inline void put(__global const T* C, __global T* Y, long4 sc, long4 sy, long bt, long row, long col,\n"
+      "                T v, T alpha, T beta, int has_c) {\n"
+      "  v *= alpha;\n"
+      "  if (has_c) v += beta * C[sc.w + bt * sc.x + row * sc.y + col * sc.z];\n"
+      "  Y[sy.w + bt * sy.x + row * sy.y + col * sy.z] = v;\n"
+      "}\n";
+  s += store;
+  if (dot_form) {
+    // Both operands contiguous along K (A row-major, B as B^T row-major: Y = A B^T): the
+    // accumulators are vectors along K, summed across at the end.
+    s += args;
+    s += R"CL(  const long i0 = get_global_id(1) * RM, j0 = get_global_id(0) * CN;
+  if (i0 >= M || j0 >= N) return;
+  VT acc[RM][CN];
+  T rest[RM][CN];
+  for (int r = 0; r < RM; ++r)
+    for (int c = 0; c < CN; ++c) acc[r][c] = (VT)0, rest[r][c] = 0;
+  for (long o = 0; o < kb; ++o) {
+    __global const T* pa[RM];
+    __global const T* pb[CN];
+    for (int r = 0; r < RM; ++r) pa[r] = A + sa.w + bt * sa.x + o * a_kb + min(i0 + r, M - 1) * sa.y;
+    for (int c = 0; c < CN; ++c) pb[c] = B + sb.w + bt * sb.x + o * b_kb + min(j0 + c, N - 1) * sb.z;
+    long kk = 0;
+    for (; kk + VW <= K; kk += VW) {
+      VT bv[CN];
+      for (int c = 0; c < CN; ++c) bv[c] = VLOAD(0, pb[c] + kk);
+      for (int r = 0; r < RM; ++r) {
+        VT av = VLOAD(0, pa[r] + kk);
+        for (int c = 0; c < CN; ++c) acc[r][c] = fma(av, bv[c], acc[r][c]);
+      }
+    }
+    for (; kk < K; ++kk)
+      for (int r = 0; r < RM; ++r)
+        for (int c = 0; c < CN; ++c) rest[r][c] = fma(pa[r][kk], pb[c][kk], rest[r][c]);
+  }
+  for (int r = 0; r < RM; ++r)
+    for (int c = 0; c < CN; ++c)
+      if (i0 + r < M && j0 + c < N) put(C, Y, sc, sy, bt, i0 + r, j0 + c, hsum(acc[r][c]) + rest[r][c], alpha, beta, has_c);
+}
+)CL";
+  } else {
+    // B contiguous along N: the accumulators are vectors along N (CN of them, VW columns
+    // each); A is read one element at a time with any strides. The last block of columns
+    // may be partial: its loads go through a private copy.
+    s += args;
+    s += R"CL(  const long i0 = get_global_id(1) * RM, j0 = get_global_id(0) * (VW * CN);
+  if (i0 >= M || j0 >= N) return;
+  const bool full = j0 + VW * CN <= N;
+  VT acc[RM][CN];
+  for (int r = 0; r < RM; ++r)
+    for (int c = 0; c < CN; ++c) acc[r][c] = (VT)0;
+  for (long o = 0; o < kb; ++o) {
+    __global const T* pa[RM];
+    for (int r = 0; r < RM; ++r) pa[r] = A + sa.w + bt * sa.x + o * a_kb + min(i0 + r, M - 1) * sa.y;
+    __global const T* pb = B + sb.w + bt * sb.x + o * b_kb + j0;
+    for (long kk = 0; kk < K; ++kk) {
+      VT bv[CN];
+      __global const T* row = pb + kk * sb.y;
+      if (full) {
+        for (int c = 0; c < CN; ++c) bv[c] = VLOAD(0, row + VW * c);
+      } else {
+        T part[VW * CN];
+        for (int e = 0; e < VW * CN; ++e) part[e] = j0 + e < N ? row[e] : (T)0;
+        for (int c = 0; c < CN; ++c) bv[c] = VLOAD(0, part + VW * c);
+      }
+      for (int r = 0; r < RM; ++r) {
+        VT av = (VT)(pa[r][kk * sa.z]);
+        for (int c = 0; c < CN; ++c) acc[r][c] = fma(av, bv[c], acc[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < RM; ++r) {
+    if (i0 + r >= M) break;
+    for (int c = 0; c < CN; ++c) {
+      T out[VW];
+      VSTORE(acc[r][c], 0, out);
+      for (int e = 0; e < VW; ++e) {
+        long col = j0 + VW * c + e;
+        if (col < N) put(C, Y, sc, sy, bt, i0 + r, col, out[e], alpha, beta, has_c);
+      }
+    }
+  }
+}
+)CL";
+  }
+  return s;
+}
+
 std::string argmax_source(const std::string& t, bool is_float) {
   std::string better = is_float ? "(isnan(x) && !isnan(best)) || (!isnan(best) && x > best)" : "x > best";
   return header(t) + "__kernel void k(__global const T* src, __global long* y, Layout l, long len, long step, long n) {\n"

@@ -50,6 +50,10 @@ std::string binary_source(const std::string& op, const std::string& t, bool is_f
 std::string where_source(const std::string& t);
 std::string reduce_source(const std::string& op, const std::string& t, bool is_float);
 std::string gemm_source(const std::string& t);
+//   fast gemm: (A, B, C, Y, dims, strides, alpha, beta, has_c, kb, a_kb, b_kb), RM x CN
+//   outputs per work-item. dot_form: A and op(B) contiguous along K (vectors along K);
+//   else op(B) contiguous along N (CN vectors along N). K is kb blocks of dims.w.
+std::string gemm_fast_source(const std::string& t, bool dot_form, int rm, int cn);
 //   argmax:  (x, y, layout_out(x base, y), axis_len, axis_stride, n_out)
 std::string argmax_source(const std::string& t, bool is_float);
 //   random:  (y, layout, n, seed, offset, a, b)      uniform: low, high; normal: mean, stddev

@@ -77,7 +77,7 @@ struct Device {
   cl_device_id id = nullptr;
   cl_context context = nullptr;
   std::string name, vendor, description, driver, platform_name, pci;
-  bool fp64 = false, has_uuid = false;
+  bool fp64 = false, has_uuid = false, is_cpu = false;
   uint8_t uuid[16] = {};
   uint64_t memory = 0;
   int32_t compute_units = 0;
@@ -221,6 +221,7 @@ ct_status* be_init(ct_backend_ctx** out) {
       }
       cl_device_type type = 0;
       clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof type, &type, nullptr);
+      d->is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
       const char* kind = type & CL_DEVICE_TYPE_GPU ? "GPU" : type & CL_DEVICE_TYPE_CPU ? "CPU"
                                                      : type & CL_DEVICE_TYPE_ACCELERATOR ? "accelerator" : "device";
       d->description = std::string(kind) + " on " + d->platform_name + " (" + device_string(id, CL_DEVICE_VERSION) +
@@ -586,6 +587,84 @@ bool pool_geometry(const ct_op* op, Geometry* g) {
 }
 
 // The OpenCL C source for the op, or "" with *reason set.
+size_t round_up(int64_t n, size_t to) { return (size_t(n) + to - 1) / to * to; }
+
+// One matrix product Y = alpha op(A) op(B) + beta C, batched: strides (batch, row, col,
+// offset) in elements of op(A), op(B), C and Y as the product sees them. K may be split
+// in two (kb blocks of K, a_kb / b_kb elements apart; the convolution's weight gradient).
+struct GemmCall {
+  int64_t batch = 1, M = 0, N = 0, K = 0, kb = 1, a_kb = 0, b_kb = 0;
+  cl_long4 sa{}, sb{}, sc{}, sy{};
+  double alpha = 1, beta = 0;
+  bool has_c = false;
+  std::string type;  // "float" or "double"
+};
+
+// The kernel form for a product's layout: "dot" when op(A) and op(B) are both contiguous
+// along K (y = x W^T, the linear layer's forward), "rows" when op(B) is contiguous along N
+// (its two gradients), else the plain tiled kernel (kb must be 1 there).
+enum class GemmForm { dot, rows, tiled };
+struct GemmPlan {
+  GemmForm form;
+  int rm, cn;
+  size_t global[3];
+};
+
+GemmPlan plan_gemm(const GemmCall& g) {
+  const int vw = g.type == "double" ? 8 : 16;
+  auto blocks = [](int64_t n, int64_t b) { return size_t((n + b - 1) / b); };
+  GemmPlan p{};
+  if (g.sa.s[2] == 1 && g.sb.s[1] == 1 && g.K >= vw) {
+    p.form = GemmForm::dot;
+    p.rm = int(std::min<int64_t>(4, g.M)), p.cn = int(std::min<int64_t>(4, g.N));
+    p.global[0] = blocks(g.N, p.cn), p.global[1] = blocks(g.M, p.rm);
+  } else if (g.sb.s[2] == 1 || g.kb > 1) {
+    p.form = GemmForm::rows;
+    p.rm = int(std::min<int64_t>(8, g.M)), p.cn = 1;
+    p.global[0] = blocks(g.N, vw * p.cn), p.global[1] = blocks(g.M, p.rm);
+  } else {
+    p.form = GemmForm::tiled;
+    p.rm = p.cn = kGemmTile;
+    p.global[0] = round_up(g.N, kGemmTile), p.global[1] = round_up(g.M, kGemmTile);
+  }
+  p.global[2] = size_t(g.batch);
+  return p;
+}
+
+std::string gemm_call_source(const GemmCall& g) {
+  GemmPlan p = plan_gemm(g);
+  if (p.form == GemmForm::tiled) return gemm_source(g.type);
+  return gemm_fast_source(g.type, p.form == GemmForm::dot, p.rm, p.cn);
+}
+
+// The product core.gemm describes (buffers aside).
+GemmCall gemm_call(const ct_op* op) {
+  const ct_tensor *A = op->inputs[0], *B = op->inputs[1], *C = op->num_inputs > 2 ? op->inputs[2] : nullptr;
+  const ct_tensor* y = op->outputs[0];
+  int64_t ta = 0, tb = 0;
+  int_attr(op, "trans_a", &ta);
+  int_attr(op, "trans_b", &tb);
+  GemmCall g;
+  if (const ct_attr* a = find_attr(op, "alpha")) g.alpha = a->v.f;
+  if (const ct_attr* b = find_attr(op, "beta")) g.beta = b->v.f;
+  const int r = y->dl.ndim;
+  g.batch = r == 3 ? y->dl.shape[0] : 1, g.M = y->dl.shape[r - 2], g.N = y->dl.shape[r - 1];
+  g.K = ta ? A->dl.shape[r - 2] : A->dl.shape[r - 1];
+  auto strides = [&](const ct_tensor* t, bool trans) {
+    cl_long4 s4;
+    s4.s[0] = r == 3 ? t->dl.strides[0] : 0;
+    s4.s[1] = trans ? t->dl.strides[r - 1] : t->dl.strides[r - 2];
+    s4.s[2] = trans ? t->dl.strides[r - 2] : t->dl.strides[r - 1];
+    s4.s[3] = cl_long(t->dl.byte_offset / elem_size(t));
+    return s4;
+  };
+  g.sa = strides(A, ta != 0), g.sb = strides(B, tb != 0), g.sy = strides(y, false);
+  g.sc = C ? strides(C, false) : g.sy;
+  g.has_c = C != nullptr;
+  g.type = type_of(y);
+  return g;
+}
+
 std::string source_for(Device& d, const ct_op* op, const char** reason) {
   auto no = [&](const char* why) {
     *reason = why;
@@ -667,7 +746,7 @@ std::string source_for(Device& d, const ct_op* op, const char** reason) {
     for (int i = 0; i < op->num_inputs; ++i)
       if (!same_dtype(op->inputs[i], y)) return no("all operands must share one dtype");
     if (y->dl.ndim != 2 && y->dl.ndim != 3) return no("rank 2 or 3 expected");
-    return gemm_source(type_of(y));
+    return gemm_call_source(gemm_call(op));
   }
   if (tail == "argmax") {
     int64_t axis = -1;
@@ -768,8 +847,6 @@ int32_t be_supports(ct_backend_ctx* cx, int32_t device, const ct_op* op, const c
 
 cl_mem mem_of(const ct_tensor* t) { return static_cast<cl_mem>(t->dl.data); }
 
-size_t round_up(int64_t n, size_t to) { return (size_t(n) + to - 1) / to * to; }
-
 // Sets the arguments (in order) and enqueues `global` work-items; the device's mutex is
 // held from the first argument to the enqueue.
 struct Launcher {
@@ -783,6 +860,36 @@ struct Launcher {
     return *this;
   }
 };
+
+// Enqueues one product with the kernel compiled from gemm_call_source(g); the device's
+// mutex is held.
+ct_status* enqueue_gemm(Device& d, ct_stream* s, cl_kernel k, const GemmCall& g, cl_mem A, cl_mem B, cl_mem C, cl_mem Y,
+                        const std::string& what) {
+  if (g.batch * g.M * g.N == 0) return nullptr;
+  const GemmPlan p = plan_gemm(g);
+  Launcher L{k};
+  cl_long4 dims4;
+  dims4.s[0] = g.batch, dims4.s[1] = g.M, dims4.s[2] = g.N, dims4.s[3] = g.K;
+  L.arg(A).arg(B).arg(C).arg(Y).arg(dims4).arg(g.sa).arg(g.sb).arg(g.sc).arg(g.sy);
+  if (g.type == "double") L.arg(cl_double(g.alpha)).arg(cl_double(g.beta));
+  else L.arg(cl_float(g.alpha)).arg(cl_float(g.beta));
+  L.arg(cl_int(g.has_c ? 1 : 0));
+  size_t local[3] = {1, 1, 1};
+  if (p.form == GemmForm::tiled) {
+    local[0] = local[1] = kGemmTile;
+  } else {
+    L.arg(cl_long(g.kb)).arg(cl_long(g.a_kb)).arg(cl_long(g.b_kb));
+  }
+  if (L.rc != CL_SUCCESS) return cl_error(L.rc, "setting the arguments of " + what);
+  // The fast forms keep a block of outputs per work-item in registers: one work-item per
+  // group on a CPU device (the driver's threads take groups); a GPU driver picks.
+  const bool one_per_group = p.form == GemmForm::tiled || d.is_cpu;
+  cl_event ev = nullptr;
+  cl_int rc = clEnqueueNDRangeKernel(s->queue, k, 3, nullptr, p.global, one_per_group ? local : nullptr, 0, nullptr, &ev);
+  if (rc != CL_SUCCESS) return cl_error(rc, "enqueueing " + what);
+  track(s, ev, what);
+  return nullptr;
+}
 
 ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
   Context* c = ctx(cx);
@@ -968,36 +1075,10 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
     }
     L.arg(mem_of(x)).arg(mem_of(y)).arg(lo).arg(lr).arg(cl_long(n)).arg(cl_long(n_red));
   } else {  // gemm
-    const ct_tensor *A = op->inputs[0], *B = op->inputs[1], *C = op->num_inputs > 2 ? op->inputs[2] : nullptr;
-    int64_t ta = 0, tb = 0;
-    int_attr(op, "trans_a", &ta);
-    int_attr(op, "trans_b", &tb);
-    double alpha = 1, beta = 0;
-    if (const ct_attr* a = find_attr(op, "alpha")) alpha = a->v.f;
-    if (const ct_attr* b = find_attr(op, "beta")) beta = b->v.f;
-    const int r = y->dl.ndim;
-    const int64_t batch = r == 3 ? y->dl.shape[0] : 1, M = y->dl.shape[r - 2], N = y->dl.shape[r - 1];
-    const int64_t K = ta ? A->dl.shape[r - 2] : A->dl.shape[r - 1];
-    auto strides = [&](const ct_tensor* t, bool trans) {
-      cl_long4 s4;
-      s4.s[0] = r == 3 ? t->dl.strides[0] : 0;
-      s4.s[1] = trans ? t->dl.strides[r - 1] : t->dl.strides[r - 2];
-      s4.s[2] = trans ? t->dl.strides[r - 2] : t->dl.strides[r - 1];
-      s4.s[3] = cl_long(t->dl.byte_offset / elem_size(t));
-      return s4;
-    };
-    if (batch * M * N == 0) return nullptr;
-    cl_long4 dims4;
-    dims4.s[0] = batch, dims4.s[1] = M, dims4.s[2] = N, dims4.s[3] = K;
-    L.arg(mem_of(A)).arg(mem_of(B)).arg(mem_of(C ? C : y)).arg(mem_of(y)).arg(dims4).arg(strides(A, ta != 0))
-        .arg(strides(B, tb != 0)).arg(strides(C ? C : y, false)).arg(strides(y, false));
-    if (type_of(y) == "double") L.arg(cl_double(alpha)).arg(cl_double(beta));
-    else L.arg(cl_float(alpha)).arg(cl_float(beta));
-    L.arg(cl_int(C ? 1 : 0));
-    global[0] = round_up(N, kGemmTile), global[1] = round_up(M, kGemmTile), global[2] = size_t(batch);
-    local[0] = local[1] = kGemmTile, local[2] = 1;
-    dims = 3;
-    use_local = true;
+    GemmCall g = gemm_call(op);
+    const ct_tensor* C = op->num_inputs > 2 ? op->inputs[2] : nullptr;
+    return enqueue_gemm(d, s, k, g, mem_of(op->inputs[0]), mem_of(op->inputs[1]), mem_of(C ? C : y), mem_of(y),
+                        op->name);
   }
   if (L.rc != CL_SUCCESS) return cl_error(L.rc, std::string("setting the arguments of ") + op->name);
   cl_event ev = nullptr;

@@ -6,6 +6,7 @@
 #include <catena/ops.hpp>
 #include <catena/runtime.hpp>
 
+#include <array>
 #include <cmath>
 #include <functional>
 
@@ -152,6 +153,32 @@ TEST_CASE("opencl: reductions, argmax, gemm, take and take_add match the CPU") {
          Attrs().b("trans_a", true).b("trans_b", true).f("alpha", 0.5).f("beta", 2.0),
          1e-4});
   check({"core.gemm", inputs({{Shape{3, 9, 20}, float32}, {Shape{3, 20, 7}, float32}}), {{Shape{3, 9, 7}, float32}}, {}, 1e-4});
+  // The fast GEMM forms, each with partial blocks of rows and columns and a K remainder:
+  // "dot" (both operands contiguous along K: A B^T), "rows" (B contiguous along N: A B and
+  // A^T B), float32 and float64, batched with a shared operand, with alpha, beta and C.
+  for (Dtype dt : {float32, float64}) {
+    for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {3, 5, 17}, {37, 45, 70}, {100, 33, 129}}) {
+      CAPTURE(dt.name());
+      CAPTURE(m);
+      CAPTURE(n);
+      CAPTURE(k);
+      for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+          CAPTURE(ta);
+          CAPTURE(tb);
+          check({"core.gemm", inputs({{ta ? Shape{k, m} : Shape{m, k}, dt}, {tb ? Shape{n, k} : Shape{k, n}, dt}}, false),
+                 {{Shape{m, n}, dt}}, Attrs().b("trans_a", ta).b("trans_b", tb), 1e-4});
+        }
+      check({"core.gemm", inputs({{Shape{m, k}, dt}, {Shape{n, k}, dt}, {Shape{m, n}, dt}}, false), {{Shape{m, n}, dt}},
+             Attrs().b("trans_b", true).f("alpha", -0.5).f("beta", 1.5), 1e-4});
+      check({"core.gemm",
+             [=](Device& d) {
+               return std::vector<Tensor>{input(Shape{2, m, k}, dt, 5, -1, 1, d).contiguous(),
+                                          input(Shape{k, n}, dt, 6, -1, 1, d).contiguous().expand_dims(0).broadcast_to(Shape{2, k, n})};
+             },
+             {{Shape{2, m, n}, dt}}, {}, 1e-4});
+    }
+  }
   auto take_inputs = [](Device& d) {
     Tensor x = input(Shape{5, 7, 3}, float32, 4, -1, 1, d);
     Tensor idx = Tensor::from_vector(std::vector<int64_t>{6, 0, -1, 3, 3}, Shape{5}, runtime().cpu()).to(d);
