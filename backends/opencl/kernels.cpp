@@ -479,6 +479,48 @@ __kernel void k(__global const T* x, __global const T* gy, __global T* gW, Geome
   gW[FIL(p, o, cl, ky, kx)] = acc;
 }
 )CL";
+  } else if (which == "im2col") {
+    // Columns of images n0.. (groups of 1): col[img][c, ky, kx][oy, ox], zeros where the
+    // window reaches the padding.
+    body = R"CL(
+__kernel void k(__global const T* x, __global T* col, Geometry p, long n0, long total) {
+  long i = get_global_id(0);
+  if (i >= total) return;
+  long ox = i % p.ow, t = i / p.ow, oy = t % p.oh; t /= p.oh;
+  long kx = t % p.kw; t /= p.kw;
+  long ky = t % p.kh; t /= p.kh;
+  long c = t % p.c, img = t / p.c;
+  long iy = oy * p.sy - p.ph + ky * p.dy, ix = ox * p.sx - p.pw + kx * p.dx;
+  col[i] = (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) ? x[BIG(p, n0 + img, c, iy, ix)] : (T)0;
+}
+)CL";
+  } else if (which == "col2im") {
+    // The input gradient of images n0.. from their column gradients, gathered per input
+    // element in a fixed order (deterministic, no atomics).
+    body = R"CL(
+__kernel void k(__global const T* gcol, __global T* gx, Geometry p, long n0, long total) {
+  long i = get_global_id(0);
+  if (i >= total) return;
+  long ix = i % p.w, t = i / p.w, iy = t % p.h; t /= p.h;
+  long c = t % p.c, img = t / p.c;
+  __global const T* base = gcol + (img * p.c + c) * p.kh * p.kw * p.oh * p.ow;
+  T acc = (T)0;
+  for (long ky = 0; ky < p.kh; ++ky) {
+    long ty = iy + p.ph - ky * p.dy;
+    if (ty < 0 || ty % p.sy) continue;
+    long oy = ty / p.sy;
+    if (oy >= p.oh) continue;
+    for (long kx = 0; kx < p.kw; ++kx) {
+      long tx = ix + p.pw - kx * p.dx;
+      if (tx < 0 || tx % p.sx) continue;
+      long ox = tx / p.sx;
+      if (ox >= p.ow) continue;
+      acc += base[((ky * p.kw + kx) * p.oh + oy) * p.ow + ox];
+    }
+  }
+  gx[BIG(p, n0 + img, c, iy, ix)] = acc;
+}
+)CL";
   } else {
     return "";
   }

@@ -116,6 +116,8 @@ struct ct_stream {
   cl_command_queue queue;
   cl_mem flag = nullptr;   // set by kernels that find a bad index (core.take, take_add)
   bool flag_used = false;
+  cl_mem scratch = nullptr;  // columns for the convolution; queue order makes reuse safe
+  size_t scratch_size = 0;
   std::mutex m;
   std::vector<std::pair<cl_event, std::string>> pending;  // work since the last check, by op
   std::string error;                                       // the first failure found
@@ -307,6 +309,7 @@ ct_status* be_stream_create(ct_backend_ctx* cx, int32_t device, ct_stream** out)
 void be_stream_destroy(ct_backend_ctx*, ct_stream* s) {
   check_pending(s, true);
   if (s->flag) clReleaseMemObject(s->flag);
+  if (s->scratch) clReleaseMemObject(s->scratch);
   clReleaseCommandQueue(s->queue);
   delete s;
 }
@@ -602,7 +605,7 @@ struct GemmCall {
 
 // The kernel form for a product's layout: "dot" when op(A) and op(B) are both contiguous
 // along K (y = x W^T, the linear layer's forward), "rows" when op(B) is contiguous along N
-// (its two gradients), else the plain tiled kernel (kb must be 1 there).
+// (its two gradients), else the plain tiled kernel (which has no split K: kb must be 1).
 enum class GemmForm { dot, rows, tiled };
 struct GemmPlan {
   GemmForm form;
@@ -618,7 +621,7 @@ GemmPlan plan_gemm(const GemmCall& g) {
     p.form = GemmForm::dot;
     p.rm = int(std::min<int64_t>(4, g.M)), p.cn = int(std::min<int64_t>(4, g.N));
     p.global[0] = blocks(g.N, p.cn), p.global[1] = blocks(g.M, p.rm);
-  } else if (g.sb.s[2] == 1 || g.kb > 1) {
+  } else if (g.sb.s[2] == 1) {
     p.form = GemmForm::rows;
     p.rm = int(std::min<int64_t>(8, g.M)), p.cn = 1;
     p.global[0] = blocks(g.N, vw * p.cn), p.global[1] = blocks(g.M, p.rm);
@@ -891,6 +894,117 @@ ct_status* enqueue_gemm(Device& d, ct_stream* s, cl_kernel k, const GemmCall& g,
   return nullptr;
 }
 
+// The stream's scratch buffer, at least `bytes` long.
+ct_status* scratch_for(Device& d, ct_stream* s, size_t bytes) {
+  if (s->scratch_size >= bytes) return nullptr;
+  if (s->scratch) clReleaseMemObject(s->scratch);  // freed once the work queued on it is done
+  s->scratch = nullptr, s->scratch_size = 0;
+  cl_int rc = CL_SUCCESS;
+  s->scratch = clCreateBuffer(d.context, CL_MEM_READ_WRITE, bytes, nullptr, &rc);
+  if (rc != CL_SUCCESS) return cl_error(rc, "the convolution's column buffer (" + std::to_string(bytes >> 20) + " MiB)");
+  s->scratch_size = bytes;
+  return nullptr;
+}
+
+// One of im2col / col2im over images n0 .. n0 + count.
+ct_status* enqueue_columns(Context* c, Device& d, ct_stream* s, const std::string& which, const std::string& t,
+                           cl_mem from, cl_mem to, const Geometry& g, int64_t n0, int64_t total, const char* op) {
+  cl_kernel k = nullptr;
+  if (ct_status* st = kernel_for(c, d, conv_source(which, t), &k)) return st;
+  Launcher L{k};
+  L.arg(from).arg(to).arg(g).arg(cl_long(n0)).arg(cl_long(total));
+  if (L.rc != CL_SUCCESS) return cl_error(L.rc, std::string("setting the arguments of ") + op);
+  size_t global = round_up(total, 64);
+  cl_event ev = nullptr;
+  cl_int rc = clEnqueueNDRangeKernel(s->queue, k, 1, nullptr, &global, nullptr, 0, nullptr, &ev);
+  if (rc != CL_SUCCESS) return cl_error(rc, std::string("enqueueing ") + op);
+  track(s, ev, op);
+  return nullptr;
+}
+
+// The convolution and its gradients as columns and the register-blocked products, in
+// chunks of images that bound the column buffer: y_n = W col_n + b; gcol_n = W^T gy_n,
+// then gathered into gx; gW = sum_n gy_n col_n^T as one product with K split over the
+// images. Leaves *done false (the direct kernels run) for groups, layouts the products
+// cannot address, and a weight gradient with fewer output pixels than a vector.
+ct_status* conv_by_gemm(Context* c, Device& d, ct_stream* s, const ct_op* op, const std::string& tail, bool* done) {
+  *done = false;
+  Geometry g{};
+  if (!conv_geometry(op, &g) || g.groups != 1) return nullptr;
+  const ct_tensor* y = op->outputs[0];
+  const std::string t = type_of(y);
+  const int64_t P = g.oh * g.ow, CKK = g.c * g.kh * g.kw;
+  if (P == 0 || CKK == 0 || g.n == 0 || g.oc == 0) return nullptr;
+  if (g.filter[2] != g.kw * g.filter[3] || g.filter[1] != g.kh * g.filter[2] || g.small[2] != g.ow * g.small[3])
+    return nullptr;  // W not (OC, C*KH*KW) or y not (N, OC, OH*OW) with one stride each
+  const int64_t per_image = CKK * P;
+  // CATENA_OPENCL_COLUMNS bounds the column buffer (elements; default 2^24, 64 MiB of floats).
+  int64_t limit = int64_t(1) << 24;
+  if (const char* v = std::getenv("CATENA_OPENCL_COLUMNS"); v && std::atoll(v) > 0) limit = std::atoll(v);
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.n, limit / per_image));
+  GemmCall m;
+  m.type = t;
+  if (tail == "conv2d") {
+    m.M = g.oc, m.N = P, m.K = CKK;
+    m.sa = {{0, g.filter[0], g.filter[3], g.filter_offset}};
+    m.sb = {{per_image, P, 1, 0}};
+    if (op->num_inputs == 3) m.has_c = true, m.beta = 1, m.sc = {{0, g.bias_stride, 0, g.bias_offset}};
+  } else if (tail == "conv2d_grad_input") {
+    m.M = CKK, m.N = P, m.K = g.oc;
+    m.sa = {{0, g.filter[3], g.filter[0], g.filter_offset}};
+    m.sy = {{per_image, P, 1, 0}};
+  } else {
+    m.M = g.oc, m.N = CKK, m.K = P;
+    m.sb = {{0, 1, P, 0}};
+    m.sy = {{0, g.filter[0], g.filter[3], g.filter_offset}};
+    m.b_kb = per_image;
+  }
+  cl_kernel k = nullptr;
+  if (tail == "conv2d_grad_weight") {
+    m.sa = {{0, g.small[1], g.small[3], g.small_offset}}, m.a_kb = g.small[0], m.kb = 2;
+    if (plan_gemm(m).form != GemmForm::dot) return nullptr;
+  }
+  if (ct_status* st = scratch_for(d, s, size_t(chunk * per_image) * elem_size(y))) return st;
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const int64_t count = std::min(chunk, g.n - n0);
+    if (tail == "conv2d") {
+      if (ct_status* st = enqueue_columns(c, d, s, "im2col", t, mem_of(op->inputs[0]), s->scratch, g, n0,
+                                          count * per_image, op->name))
+        return st;
+      m.batch = count;
+      m.sy = {{g.small[0], g.small[1], g.small[3], g.small_offset + n0 * g.small[0]}};
+      if (!m.has_c) m.sc = m.sy;
+      if (ct_status* st = kernel_for(c, d, gemm_call_source(m), &k)) return st;
+      const ct_tensor* b = op->num_inputs == 3 ? op->inputs[2] : y;
+      if (ct_status* st = enqueue_gemm(d, s, k, m, mem_of(op->inputs[1]), s->scratch, mem_of(b), mem_of(y), op->name))
+        return st;
+    } else if (tail == "conv2d_grad_input") {
+      m.batch = count;
+      m.sb = {{g.small[0], g.small[1], g.small[3], g.small_offset + n0 * g.small[0]}};
+      m.sc = m.sy;
+      if (ct_status* st = kernel_for(c, d, gemm_call_source(m), &k)) return st;
+      if (ct_status* st = enqueue_gemm(d, s, k, m, mem_of(op->inputs[1]), mem_of(op->inputs[0]), s->scratch, s->scratch,
+                                       op->name))
+        return st;
+      if (ct_status* st = enqueue_columns(c, d, s, "col2im", t, s->scratch, mem_of(y), g, n0, count * g.c * g.h * g.w,
+                                          op->name))
+        return st;
+    } else {
+      if (ct_status* st = enqueue_columns(c, d, s, "im2col", t, mem_of(op->inputs[0]), s->scratch, g, n0,
+                                          count * per_image, op->name))
+        return st;
+      m.batch = 1, m.kb = count;
+      m.sa.s[3] = g.small_offset + n0 * g.small[0];
+      m.has_c = n0 > 0, m.beta = 1, m.sc = m.sy;  // later chunks add to the earlier ones
+      if (ct_status* st = kernel_for(c, d, gemm_call_source(m), &k)) return st;
+      if (ct_status* st = enqueue_gemm(d, s, k, m, mem_of(op->inputs[1]), s->scratch, mem_of(y), mem_of(y), op->name))
+        return st;
+    }
+  }
+  *done = true;
+  return nullptr;
+}
+
 ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
   Context* c = ctx(cx);
   Device& d = *c->devices[size_t(s->device)];
@@ -902,6 +1016,11 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
   const ct_tensor* y = op->outputs[0];
   const int64_t n = numel(y);
   std::lock_guard<std::mutex> lock(d.m);
+  if (tail.rfind("conv2d", 0) == 0) {
+    bool done = false;
+    if (ct_status* st = conv_by_gemm(c, d, s, op, tail, &done)) return st;
+    if (done) return nullptr;
+  }
   cl_kernel k = nullptr;
   if (ct_status* st = kernel_for(c, d, source, &k)) return st;
   Launcher L{k};

@@ -221,6 +221,28 @@ TEST_CASE("opencl: convolution and pooling, forward and backward, match the CPU"
          {{Shape{2, 4, 9, 8}, float32}}, geometry, 1e-4});
   check({"core.conv2d_grad_weight", inputs({{Shape{2, 4, 9, 8}, float32}, {Shape{2, 6, 5, 8}, float32}}),
          {{Shape{6, 2, 3, 3}, float32}}, geometry, 1e-4});
+  // Groups of one run as columns and products (im2col, the register-blocked GEMM, col2im),
+  // in chunks of images: one chunk, then one image per chunk (CATENA_OPENCL_COLUMNS=1).
+  const Attrs one_group = Attrs().ints("stride", {2, 1}).ints("pad", {1, 2}).ints("dilation", {1, 2});
+  for (const char* columns : {"", "1"}) {
+    CAPTURE(columns);
+    setenv("CATENA_OPENCL_COLUMNS", columns, 1);
+    for (Dtype dt : {float32, float64})
+      for (bool strided : {true, false}) {
+        CAPTURE(dt.name());
+        CAPTURE(strided);
+        // x (3, 4, 9, 8), W (5, 4, 3, 3): y (3, 5, 5, 8).
+        check({"core.conv2d", inputs({{Shape{3, 4, 9, 8}, dt}, {Shape{5, 4, 3, 3}, dt}, {Shape{5}, dt}}, strided),
+               {{Shape{3, 5, 5, 8}, dt}}, one_group, 1e-4});
+        check({"core.conv2d", inputs({{Shape{3, 4, 9, 8}, dt}, {Shape{5, 4, 3, 3}, dt}}, strided), {{Shape{3, 5, 5, 8}, dt}},
+               one_group, 1e-4});
+        check({"core.conv2d_grad_input", inputs({{Shape{3, 5, 5, 8}, dt}, {Shape{5, 4, 3, 3}, dt}}, strided),
+               {{Shape{3, 4, 9, 8}, dt}}, one_group, 1e-4});
+        check({"core.conv2d_grad_weight", inputs({{Shape{3, 4, 9, 8}, dt}, {Shape{3, 5, 5, 8}, dt}}, strided),
+               {{Shape{5, 4, 3, 3}, dt}}, one_group, 1e-4});
+      }
+  }
+  unsetenv("CATENA_OPENCL_COLUMNS");
   const Attrs pool = Attrs().ints("ksize", {3, 2}).ints("stride", {2, 2}).ints("pad", {1, 0}).b("cover_all", true);
   // x (2, 3, 7, 6): y (2, 3, 4, 3) with cover_all.
   check({"core.max_pool2d", inputs({{Shape{2, 3, 7, 6}, float32}}), {{Shape{2, 3, 4, 3}, float32}, {Shape{2, 3, 4, 3}, int32}},
