@@ -1,5 +1,8 @@
 // 2-D convolution: core.conv2d, core.conv2d_grad_input, core.conv2d_grad_weight, by
-// im2col / col2im and GEMM, per image and group. float16/bfloat16 compute in float32.
+// im2col / col2im and GEMM, per image and group; stride-1 float32 forward and input
+// gradient by the direct kernels of conv_direct.cpp on AVX-512. float16/bfloat16 compute
+// in float32.
+#include "conv_direct.hpp"
 #include "kernels.hpp"
 #include "openblas.hpp"
 #include "scalar.hpp"
@@ -385,6 +388,8 @@ void run_conv(const ct_op& op) {
   const int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, ohw = g.oh * g.ow, kdim = cg * g.kh * g.kw;
   const Plan plan = plan_chunks(g.n, kdim * ohw);
   const int64_t chunk = plan.chunk;
+  const ConvShape shape{g.n, g.c, g.h, g.w, g.oc, g.kh, g.kw, g.oh, g.ow, g.sy, g.sx, g.ph, g.pw, g.dy, g.dx, g.groups};
+  const bool direct = M == Mode::grad_weight ? direct_conv_grad_weight_applies(shape) : direct_conv_applies(shape);
   visit(ty_of(x->dl.dtype), [&](auto tag) {
     using T = decltype(tag);
     using W = std::conditional_t<std::is_same_v<T, double>, double, float>;
@@ -416,6 +421,13 @@ void run_conv(const ct_op& op) {
           });
           yo.finish();
           return 0;
+        }
+        if constexpr (std::is_same_v<W, float>) {
+          if (direct) {
+            direct_conv_forward(shape, xv.data, wv.data, op.num_inputs == 3 ? bias.data() : nullptr, yo.data);
+            yo.finish();
+            return 0;
+          }
         }
         for_units(plan, g.n, chunk, [&](int64_t n0, int64_t nb) {
           auto [col, tmp] = scratch();
@@ -453,6 +465,13 @@ void run_conv(const ct_op& op) {
         if constexpr (M == Mode::grad_input) {
           DenseView<T, W> wv(w);
           DenseOut<T, W> gx(x);
+          if constexpr (std::is_same_v<W, float>) {
+            if (direct) {
+              direct_conv_grad_input(shape, gyv.data, wv.data, gx.data);
+              gx.finish();
+              return 0;
+            }
+          }
           const int64_t image = g.c * g.h * g.w;
           for_units(plan, g.n, chunk, [&](int64_t n0, int64_t nb) {
             auto [col, tmp] = scratch();
@@ -469,6 +488,13 @@ void run_conv(const ct_op& op) {
         } else {
           DenseView<T, W> xv(x);
           DenseOut<T, W> gw(w);
+          if constexpr (std::is_same_v<W, float>) {
+            if (direct) {
+              direct_conv_grad_weight(shape, xv.data, gyv.data, gw.data);
+              gw.finish();
+              return 0;
+            }
+          }
           if (kdim <= kSmallK && g.groups == 1) {
             // Few taps: gW[o, r] = sum over images and pixels of gy[n, o] col_n[r], by
             // dot products. Images go in fixed blocks whose partial sums are added in

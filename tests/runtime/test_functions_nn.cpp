@@ -29,6 +29,7 @@ std::vector<Device*> devices() {
 }
 
 using catena_test::input;
+using catena_test::vals;
 
 Tensor labels(std::vector<int32_t> v, Device& d = default_device()) {
   return Tensor::from_vector(v, Shape{int64_t(v.size())}, d);
@@ -323,4 +324,81 @@ TEST_CASE("conv and pooling: the dense fast paths agree with the strided general
     b = ops::conv2d_grad_input(gy, w, finite.shape(), g).to_vector<float>();
     for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-5));
   }
+}
+
+TEST_CASE("stride-1 convolutions: the direct kernels match a reference in double, all three directions") {
+  // float32 with stride 1 and one group takes the direct (no columns) kernels on AVX-512;
+  // the shapes cover output-channel blocks with tails, wide rows longer and shorter than a
+  // vector, dilation, asymmetric padding, 5 x 5 filters (direct forward, columns for the
+  // weight gradient), a padding beyond the filter (columns), and float16 stored, float32
+  // computed, and enough images for the weight gradient to go in two chunks. The
+  // reference is a plain loop in double.
+  struct Geo {
+    Shape x, w;
+    int64_t ph, pw, dy, dx;
+    Dtype dt;
+  };
+  for (const Geo& c : std::vector<Geo>{{Shape{3, 5, 7, 9}, Shape{11, 5, 3, 3}, 1, 1, 1, 1, float32},
+                                       {Shape{2, 4, 6, 20}, Shape{6, 4, 3, 3}, 0, 2, 2, 1, float32},
+                                       {Shape{2, 2, 9, 9}, Shape{3, 2, 5, 5}, 2, 2, 1, 1, float32},
+                                       {Shape{1, 4, 5, 5}, Shape{9, 4, 3, 3}, 3, 1, 1, 1, float32},
+                                       {Shape{2, 8, 14, 14}, Shape{16, 8, 3, 3}, 1, 1, 1, 1, float16},
+                                       {Shape{24, 16, 14, 14}, Shape{32, 16, 3, 3}, 1, 1, 1, 1, float32}}) {
+    CAPTURE(c.x.str());
+    CAPTURE(c.w.str());
+    CAPTURE(c.dt.name());
+    if (!catena_test::computes_in(c.dt)) continue;  // (the suite also runs on opencl:0)
+    ops::Conv2d g;
+    g.ph = c.ph, g.pw = c.pw, g.dy = c.dy, g.dx = c.dx;
+    const int64_t n = c.x[0], ch = c.x[1], h = c.x[2], w = c.x[3], oc = c.w[0], kh = c.w[2], kw = c.w[3];
+    const int64_t oh = g.out_h(h, kh), ow = g.out_w(w, kw);
+    Tensor x = catena_test::input(c.x, c.dt, 21).contiguous(), W = catena_test::input(c.w, c.dt, 22).contiguous();
+    Tensor b = catena_test::input(Shape{oc}, c.dt, 23).contiguous();
+    Tensor gy = catena_test::input(Shape{n, oc, oh, ow}, c.dt, 24).contiguous();
+    std::vector<double> xv = vals(x), wv = vals(W), bv = vals(b), gyv = vals(gy);
+    std::vector<double> y_ref(size_t(n * oc * oh * ow)), gx_ref(size_t(n * ch * h * w), 0.0), gw_ref(wv.size(), 0.0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t o = 0; o < oc; ++o)
+        for (int64_t r = 0; r < oh; ++r)
+          for (int64_t q = 0; q < ow; ++q) {
+            const size_t yi = size_t(((i * oc + o) * oh + r) * ow + q);
+            double s = bv[size_t(o)];
+            for (int64_t k = 0; k < ch; ++k)
+              for (int64_t ky = 0; ky < kh; ++ky)
+                for (int64_t kx = 0; kx < kw; ++kx) {
+                  const int64_t iy = r - c.ph + ky * c.dy, ix = q - c.pw + kx * c.dx;
+                  if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                  const size_t xi = size_t(((i * ch + k) * h + iy) * w + ix), wi = size_t(((o * ch + k) * kh + ky) * kw + kx);
+                  s += wv[wi] * xv[xi];
+                  gx_ref[xi] += wv[wi] * gyv[yi];
+                  gw_ref[wi] += xv[xi] * gyv[yi];
+                }
+            y_ref[yi] = s;
+          }
+    const double tol = c.dt == float16 ? 2e-2 : 1e-4;
+    auto close = [&](const std::vector<double>& got, const std::vector<double>& want, const char* what) {
+      REQUIRE(got.size() == want.size());
+      size_t bad = 0;
+      for (size_t i = 0; i < got.size(); ++i)
+        if (std::abs(got[i] - want[i]) > tol * (1 + std::abs(want[i])) && bad++ < 3)
+          FAIL_CHECK(std::string(what) << " element " << i << ": " << got[i] << ", want " << want[i]);
+      CHECK(bad == 0);
+    };
+    close(vals(ops::conv2d(x, W, b, g)), y_ref, "y");
+    close(vals(ops::conv2d_grad_input(gy, W, x.shape(), g)), gx_ref, "gx");
+    close(vals(ops::conv2d_grad_weight(x, gy, W.shape(), g)), gw_ref, "gW");
+    // Twice the same call gives the same bits.
+    CHECK(vals(ops::conv2d_grad_weight(x, gy, W.shape(), g)) == vals(ops::conv2d_grad_weight(x, gy, W.shape(), g)));
+  }
+  // First and second order gradients through F::convolution_2d on the direct path.
+  auto fn = [](const std::vector<Variable>& v) { return one(F::convolution_2d(v[0], v[1], v[2], 1, 1)); };
+  gc::Options o = gc::backward_options_for(float32);
+  o.atol = o.rtol = 1e-2;
+  Tensor x = catena_test::input(Shape{2, 4, 5, 6}, float32, 31), W = catena_test::input(Shape{5, 4, 3, 3}, float32, 32);
+  Tensor b = catena_test::input(Shape{5}, float32, 33), gy = catena_test::input(Shape{2, 5, 5, 6}, float32, 34);
+  CHECK_NOTHROW(gc::check_backward(fn, {x, W, b}, {gy}, o));
+  CHECK_NOTHROW(gc::check_double_backward(
+      fn, {x, W, b}, {gy},
+      {catena_test::input(x.shape(), float32, 35), catena_test::input(W.shape(), float32, 36), catena_test::input(b.shape(), float32, 37)},
+      o));
 }
