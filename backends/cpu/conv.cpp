@@ -489,8 +489,7 @@ void run_conv(const ct_op& op) {
           DenseView<T, W> xv(x);
           DenseOut<T, W> gw(w);
           if constexpr (std::is_same_v<W, float>) {
-            if (direct) {
-              direct_conv_grad_weight(shape, xv.data, gyv.data, gw.data);
+            if (direct && direct_conv_grad_weight(shape, xv.data, gyv.data, gw.data)) {
               gw.finish();
               return 0;
             }

@@ -22,7 +22,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 namespace catena_cpu {
@@ -225,7 +227,7 @@ bool direct_conv_grad_weight_applies(const ConvShape& s) {
   return direct_conv_applies(s) && s.kh == 3 && s.kw == 3;
 }
 
-void direct_conv_grad_weight(const ConvShape& s, const float* x, const float* gy, float* gw) {
+bool direct_conv_grad_weight(const ConvShape& s, const float* x, const float* gy, float* gw) {
   const int64_t hp = s.h + 2 * s.ph, wp = s.w + 2 * s.pw;
   const int64_t qv = (s.oh * wp + 15) / 16, qr = qv * 16;
   const int64_t plane = hp * wp + (s.kw - 1) * s.dx + 16;
@@ -243,10 +245,18 @@ void direct_conv_grad_weight(const ConvShape& s, const float* x, const float* gy
   std::fill(gw, gw + s.oc * s.c * 9, 0.0f);
   for (int64_t n0 = 0; n0 < s.n; n0 += nb) {
     const int64_t count = std::min(nb, s.n - n0);
+    // The dropped columns of the wide layout multiply zeros of gy by real inputs: an
+    // infinite or NaN input there would leak into sums that should not see it. Such
+    // inputs go to the column path instead (the caller's fallback).
+    std::vector<char> finite(size_t(count), 1);
     parallel_for(count, 1, [&](int64_t b, int64_t e) {
       for (int64_t j = b; j < e; ++j) {
         const int64_t img = n0 + j;
-        pad_image(x + img * s.c * s.h * s.w, s.c, s.h, s.w, s.ph, s.pw, s.pw, plane, xp.data() + j * x_image);
+        const float* xi = x + img * s.c * s.h * s.w;
+        bool ok = true;
+        for (int64_t i = 0; i < s.c * s.h * s.w; ++i) ok &= std::fabs(xi[i]) <= std::numeric_limits<float>::max();
+        finite[size_t(j)] = ok;
+        pad_image(xi, s.c, s.h, s.w, s.ph, s.pw, s.pw, plane, xp.data() + j * x_image);
         float* g = gyw.data() + j * gy_image;
         for (int64_t o = 0; o < s.oc; ++o) {
           float* row = g + o * qr;
@@ -256,6 +266,7 @@ void direct_conv_grad_weight(const ConvShape& s, const float* x, const float* gy
         }
       }
     });
+    if (std::find(finite.begin(), finite.end(), 0) != finite.end()) return false;
     parallel_for(units, 1, [&](int64_t b, int64_t e) {
       for (int64_t u = b; u < e; ++u) {
         const int64_t c = u % s.c, o0 = (u / s.c) * kGwOB, ob = std::min(kGwOB, s.oc - o0);
@@ -270,6 +281,7 @@ void direct_conv_grad_weight(const ConvShape& s, const float* x, const float* gy
       }
     });
   }
+  return true;
 }
 
 void direct_conv_grad_input(const ConvShape& s, const float* gy, const float* w, float* gx) {

@@ -17,8 +17,9 @@ bool direct_conv_applies(const ConvShape& s);
 // Dense NCHW / OIHW operands. bias may be null.
 void direct_conv_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y);
 void direct_conv_grad_input(const ConvShape& s, const float* gy, const float* w, float* gx);
-// The weight gradient: 3 x 3 filters only.
+// The weight gradient: 3 x 3 filters only. Returns false, having written nothing useful,
+// when x holds an infinity or a NaN (the column path handles those exactly).
 bool direct_conv_grad_weight_applies(const ConvShape& s);
-void direct_conv_grad_weight(const ConvShape& s, const float* x, const float* gy, float* gw);
+bool direct_conv_grad_weight(const ConvShape& s, const float* x, const float* gy, float* gw);
 
 }  // namespace catena_cpu

@@ -390,6 +390,29 @@ TEST_CASE("stride-1 convolutions: the direct kernels match a reference in double
     // Twice the same call gives the same bits.
     CHECK(vals(ops::conv2d_grad_weight(x, gy, W.shape(), g)) == vals(ops::conv2d_grad_weight(x, gy, W.shape(), g)));
   }
+  {
+    // An infinite input reaches exactly the weights whose windows cover it: the direct
+    // layout's dropped columns must not carry it into the others.
+    ops::Conv2d g;
+    g.ph = g.pw = 1;
+    Tensor x = catena_test::input(Shape{2, 4, 6, 7}, float32, 41).contiguous();
+    std::vector<float> xv = x.to_vector<float>();
+    xv[6] = std::numeric_limits<float>::infinity();  // image 0, channel 0, row 0, last column
+    x = Tensor::from_vector(xv, x.shape(), x.device());
+    Tensor gy = catena_test::input(Shape{2, 5, 6, 7}, float32, 42).contiguous();
+    std::vector<float> gw = ops::conv2d_grad_weight(x, gy, Shape{5, 4, 3, 3}, g).to_vector<float>();
+    for (int64_t o = 0; o < 5; ++o)
+      for (int64_t k = 0; k < 4; ++k)
+        for (int64_t t = 0; t < 9; ++t) {
+          // Input (0, 6) with pad 1 is read by output (oy, ox) through tap (ky, kx) when
+          // oy + ky = 1 and ox + kx = 7: ky in {0, 1}, kx in {1, 2}, input channel 0.
+          const bool touched = k == 0 && t / 3 <= 1 && t % 3 >= 1;
+          CAPTURE(o);
+          CAPTURE(k);
+          CAPTURE(t);
+          CHECK(std::isfinite(gw[size_t((o * 4 + k) * 9 + t)]) == !touched);
+        }
+  }
   // First and second order gradients through F::convolution_2d on the direct path.
   auto fn = [](const std::vector<Variable>& v) { return one(F::convolution_2d(v[0], v[1], v[2], 1, 1)); };
   gc::Options o = gc::backward_options_for(float32);
