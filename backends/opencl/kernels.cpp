@@ -402,6 +402,13 @@ typedef struct {
 #define BIG(p, a, b, c, d) ((p).big_offset + (a) * (p).big[0] + (b) * (p).big[1] + (c) * (p).big[2] + (d) * (p).big[3])
 #define FIL(p, a, b, c, d) ((p).filter_offset + (a) * (p).filter[0] + (b) * (p).filter[1] + (c) * (p).filter[2] + (d) * (p).filter[3])
 #define SMALL(p, a, b, c, d) ((p).small_offset + (a) * (p).small[0] + (b) * (p).small[1] + (c) * (p).small[2] + (d) * (p).small[3])
+// The output index whose window reads input index i through tap k along one axis, or -1.
+inline long reader(long i, long pad, long k, long dilation, long stride, long out) {
+  long t = i + pad - k * dilation;
+  if (t < 0 || t % stride) return -1;
+  t /= stride;
+  return t < out ? t : -1;
+}
 )CL";
 
 }  // namespace
@@ -442,15 +449,11 @@ __kernel void k(__global const T* gy, __global const T* W, __global T* gx, Geome
   T acc = (T)0;
   for (long o = g * ocg; o < (g + 1) * ocg; ++o)
     for (long ky = 0; ky < p.kh; ++ky) {
-      long ty = iy + p.ph - ky * p.dy;
-      if (ty < 0 || ty % p.sy) continue;
-      long oy = ty / p.sy;
-      if (oy >= p.oh) continue;
+      long oy = reader(iy, p.ph, ky, p.dy, p.sy, p.oh);
+      if (oy < 0) continue;
       for (long kx = 0; kx < p.kw; ++kx) {
-        long tx = ix + p.pw - kx * p.dx;
-        if (tx < 0 || tx % p.sx) continue;
-        long ox = tx / p.sx;
-        if (ox >= p.ow) continue;
+        long ox = reader(ix, p.pw, kx, p.dx, p.sx, p.ow);
+        if (ox < 0) continue;
         acc += gy[SMALL(p, n, o, oy, ox)] * W[FIL(p, o, cl, ky, kx)];
       }
     }
@@ -506,15 +509,11 @@ __kernel void k(__global const T* gcol, __global T* gx, Geometry p, long n0, lon
   __global const T* base = gcol + (img * p.c + c) * p.kh * p.kw * p.oh * p.ow;
   T acc = (T)0;
   for (long ky = 0; ky < p.kh; ++ky) {
-    long ty = iy + p.ph - ky * p.dy;
-    if (ty < 0 || ty % p.sy) continue;
-    long oy = ty / p.sy;
-    if (oy >= p.oh) continue;
+    long oy = reader(iy, p.ph, ky, p.dy, p.sy, p.oh);
+    if (oy < 0) continue;
     for (long kx = 0; kx < p.kw; ++kx) {
-      long tx = ix + p.pw - kx * p.dx;
-      if (tx < 0 || tx % p.sx) continue;
-      long ox = tx / p.sx;
-      if (ox >= p.ow) continue;
+      long ox = reader(ix, p.pw, kx, p.dx, p.sx, p.ow);
+      if (ox < 0) continue;
       acc += base[((ky * p.kw + kx) * p.oh + oy) * p.ow + ox];
     }
   }
