@@ -10,7 +10,10 @@
 // Every output is one chain in a fixed order: the result does not depend on the threads.
 //
 // The input gradient is the same product on the output gradient, padded by
-// (dilation (k - 1) - pad), with the filter flipped and its two channel axes swapped.
+// (dilation (k - 1) - pad), with the filter flipped and its two channel axes swapped. The
+// 3 x 3 weight gradient multiplies the output gradient, laid out wide with zeros in the
+// dropped columns, by the same shifted runs of the padded input, summing over chunks of
+// images in a fixed order.
 #include "conv_direct.hpp"
 
 #include "threadpool.hpp"
@@ -36,7 +39,7 @@ constexpr int kQB = 2;  // vectors of 16 wide outputs per register block
 
 // acc[o][v] = sum over c, taps of w[c][tap][o] * xp[c][off[tap] + q0 + 16 v], stored to
 // out[o * ld + q0 + 16 v]. `w` holds kOB weights per (c, tap) for this block (OB of them used).
-// TAPS > 0 fixes the tap count at compile time (3 x 3 filters), so the tap loop unrolls.
+// TAPS > 0 fixes the tap count at compile time (3 x 3 filters) and keeps the offsets local.
 template <int OB, int QB, int TAPS>
 __attribute__((target("avx512f"))) void block(const float* xp, int64_t plane, const float* w, int64_t c_count,
                                                 const int64_t* off, int taps_rt, int64_t q0, float* out, int64_t ld) {
