@@ -41,18 +41,9 @@ const char* kUsage =
     "  CATENA_PROFILE=1    print the time of every op (by input shapes) when the program exits\n"
     "  CATENA_NUM_THREADS  threads of the cpu backend (default: the CPUs this process may use)\n"
     "  CATENA_FLUSH_DENORMAL=0  keep subnormal floats in cpu kernels (default: flushed to zero)\n"
+    "  CATENA_OPENCL_CACHE  where OpenCL programs are kept once compiled (default ~/.cache/catena/opencl)\n"
+    "  CATENA_OPENCL_COLUMNS  most elements of an OpenCL convolution's column buffer (default 2^24)\n"
     "  CATENA_FASHION_MNIST, CATENA_MNIST, CATENA_CIFAR10, CATENA_CIFAR100  data set folders\n";
-
-std::string human_bytes(uint64_t b) {
-  if (!b) return "unknown";
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 4) v /= 1024, ++u;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
-}
 
 }  // namespace
 
@@ -97,7 +88,7 @@ int cmd_devices(const std::vector<std::string>& args) {
       std::cout << "      kind:     " << d->kind() << "\n";
       std::cout << "      product:  " << d->product_name() << (d->vendor().empty() ? "" : " (" + d->vendor() + ")")
                 << "\n";
-      std::cout << "      memory:   " << human_bytes(d->memory_total()) << "\n";
+      std::cout << "      memory:   " << (d->memory_total() ? catena_tool::bytes_text(d->memory_total()) : std::string("unknown")) << "\n";
       if (d->compute_units()) std::cout << "      units:    " << d->compute_units() << "\n";
       std::cout << "      memory is " << (d->host_addressable() ? "host-addressable" : "device-only") << ", "
                 << (d->flags() & CT_DEVICE_SYNCHRONOUS ? "synchronous" : "asynchronous") << "\n";

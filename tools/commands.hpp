@@ -3,6 +3,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,9 @@ namespace catena_tool {
 bool parse(const std::string& name, const std::string& summary, boost::program_options::options_description& opts,
            const std::vector<std::string>& args, boost::program_options::variables_map& vm,
            const boost::program_options::positional_options_description* positional = nullptr);
+
+// A byte count for people: "812 B", "3.1 MiB".
+std::string bytes_text(uint64_t b);
 
 int cmd_train(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);

@@ -22,8 +22,6 @@ using namespace catena;
 
 namespace catena_tool {
 
-namespace {
-
 std::string bytes_text(uint64_t b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = double(b);
@@ -33,8 +31,6 @@ std::string bytes_text(uint64_t b) {
   std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
   return buf;
 }
-
-}  // namespace
 
 int cmd_inspect(const std::vector<std::string>& args) {
   po::options_description opts("Options");
