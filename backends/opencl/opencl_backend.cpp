@@ -589,7 +589,6 @@ bool pool_geometry(const ct_op* op, Geometry* g) {
   return g->kh > 0 && g->kw > 0 && g->sy > 0 && g->sx > 0 && g->ph >= 0 && g->pw >= 0;
 }
 
-// The OpenCL C source for the op, or "" with *reason set.
 size_t round_up(int64_t n, size_t to) { return (size_t(n) + to - 1) / to * to; }
 
 // One matrix product Y = alpha op(A) op(B) + beta C, batched: strides (batch, row, col,
@@ -668,6 +667,7 @@ GemmCall gemm_call(const ct_op* op) {
   return g;
 }
 
+// The OpenCL C source for the op, or "" with *reason set.
 std::string source_for(Device& d, const ct_op* op, const char** reason) {
   auto no = [&](const char* why) {
     *reason = why;
@@ -944,26 +944,28 @@ ct_status* conv_by_gemm(Context* c, Device& d, ct_stream* s, const ct_op* op, co
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.n, limit / per_image));
   GemmCall m;
   m.type = t;
+  // Every stride is set here; the chunks below move only offsets (strides' s[3]).
+  const cl_long4 columns = {{per_image, P, 1, 0}};  // (image, row, column) of the buffer
+  const cl_long4 small = {{g.small[0], g.small[1], g.small[3], g.small_offset}};
   if (tail == "conv2d") {
     m.M = g.oc, m.N = P, m.K = CKK;
     m.sa = {{0, g.filter[0], g.filter[3], g.filter_offset}};
-    m.sb = {{per_image, P, 1, 0}};
+    m.sb = columns, m.sy = small;
     if (op->num_inputs == 3) m.has_c = true, m.beta = 1, m.sc = {{0, g.bias_stride, 0, g.bias_offset}};
   } else if (tail == "conv2d_grad_input") {
     m.M = CKK, m.N = P, m.K = g.oc;
     m.sa = {{0, g.filter[3], g.filter[0], g.filter_offset}};
-    m.sy = {{per_image, P, 1, 0}};
+    m.sb = small, m.sy = m.sc = columns;
   } else {
     m.M = g.oc, m.N = CKK, m.K = P;
-    m.sb = {{0, 1, P, 0}};
-    m.sy = {{0, g.filter[0], g.filter[3], g.filter_offset}};
-    m.b_kb = per_image;
-  }
-  cl_kernel k = nullptr;
-  if (tail == "conv2d_grad_weight") {
-    m.sa = {{0, g.small[1], g.small[3], g.small_offset}}, m.a_kb = g.small[0], m.kb = 2;
+    m.sa = {{0, g.small[1], g.small[3], g.small_offset}}, m.a_kb = g.small[0];
+    m.sb = {{0, 1, P, 0}}, m.b_kb = per_image;
+    m.sy = m.sc = {{0, g.filter[0], g.filter[3], g.filter_offset}};
     if (plan_gemm(m).form != GemmForm::dot) return nullptr;
   }
+  // The product's kernel depends on M, N, K and the layouts, not on the chunk.
+  cl_kernel k = nullptr;
+  if (ct_status* st = kernel_for(c, d, gemm_call_source(m), &k)) return st;
   if (ct_status* st = scratch_for(d, s, size_t(chunk * per_image) * elem_size(y))) return st;
   for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
     const int64_t count = std::min(chunk, g.n - n0);
@@ -972,17 +974,14 @@ ct_status* conv_by_gemm(Context* c, Device& d, ct_stream* s, const ct_op* op, co
                                           count * per_image, op->name))
         return st;
       m.batch = count;
-      m.sy = {{g.small[0], g.small[1], g.small[3], g.small_offset + n0 * g.small[0]}};
+      m.sy.s[3] = g.small_offset + n0 * g.small[0];
       if (!m.has_c) m.sc = m.sy;
-      if (ct_status* st = kernel_for(c, d, gemm_call_source(m), &k)) return st;
       const ct_tensor* b = op->num_inputs == 3 ? op->inputs[2] : y;
       if (ct_status* st = enqueue_gemm(d, s, k, m, mem_of(op->inputs[1]), s->scratch, mem_of(b), mem_of(y), op->name))
         return st;
     } else if (tail == "conv2d_grad_input") {
       m.batch = count;
-      m.sb = {{g.small[0], g.small[1], g.small[3], g.small_offset + n0 * g.small[0]}};
-      m.sc = m.sy;
-      if (ct_status* st = kernel_for(c, d, gemm_call_source(m), &k)) return st;
+      m.sb.s[3] = g.small_offset + n0 * g.small[0];
       if (ct_status* st = enqueue_gemm(d, s, k, m, mem_of(op->inputs[1]), mem_of(op->inputs[0]), s->scratch, s->scratch,
                                        op->name))
         return st;
@@ -995,8 +994,7 @@ ct_status* conv_by_gemm(Context* c, Device& d, ct_stream* s, const ct_op* op, co
         return st;
       m.batch = 1, m.kb = count;
       m.sa.s[3] = g.small_offset + n0 * g.small[0];
-      m.has_c = n0 > 0, m.beta = 1, m.sc = m.sy;  // later chunks add to the earlier ones
-      if (ct_status* st = kernel_for(c, d, gemm_call_source(m), &k)) return st;
+      m.has_c = n0 > 0, m.beta = 1;  // later chunks add to the earlier ones (C is gW itself)
       if (ct_status* st = enqueue_gemm(d, s, k, m, mem_of(op->inputs[1]), s->scratch, mem_of(y), mem_of(y), op->name))
         return st;
     }
@@ -1024,9 +1022,7 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
   cl_kernel k = nullptr;
   if (ct_status* st = kernel_for(c, d, source, &k)) return st;
   Launcher L{k};
-  size_t global[3] = {round_up(n, 64), 1, 1}, local[3] = {0, 0, 0};
-  cl_uint dims = 1;
-  bool use_local = false;
+  size_t global = round_up(n, 64);  // one work-item per element (kernels check the bound)
   if (n == 0 && tail != "gemm") return nullptr;
   auto real = [&](double v) {  // a scalar argument in y's float type
     if (type_of(y) == "double") L.arg(cl_double(v));
@@ -1093,7 +1089,7 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
       total = g.oc * (g.c / g.groups) * g.kh * g.kw;
       L.arg(mem_of(op->inputs[0])).arg(mem_of(op->inputs[1])).arg(mem_of(y)).arg(g).arg(cl_long(total));
     }
-    global[0] = round_up(total, 64);
+    global = round_up(total, 64);
   } else if (tail.find("pool2d") != std::string::npos) {
     Geometry g{};
     pool_geometry(op, &g);
@@ -1114,7 +1110,7 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
       total = g.n * g.c * g.oh * g.ow;
       L.arg(mem_of(op->inputs[0])).arg(mem_of(y)).arg(g).arg(cl_long(total));
     }
-    global[0] = round_up(total, 64);
+    global = round_up(total, 64);
   } else if (tail == "take" || tail == "take_add") {
     const bool add = tail == "take_add";
     const ct_tensor *x = op->inputs[0], *idx = op->inputs[1];
@@ -1201,7 +1197,7 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
   }
   if (L.rc != CL_SUCCESS) return cl_error(L.rc, std::string("setting the arguments of ") + op->name);
   cl_event ev = nullptr;
-  cl_int rc = clEnqueueNDRangeKernel(s->queue, k, dims, nullptr, global, use_local ? local : nullptr, 0, nullptr, &ev);
+  cl_int rc = clEnqueueNDRangeKernel(s->queue, k, 1, nullptr, &global, nullptr, 0, nullptr, &ev);
   if (rc != CL_SUCCESS) return cl_error(rc, std::string("enqueueing ") + op->name);
   track(s, ev, op->name);
   return nullptr;
