@@ -113,6 +113,20 @@ void pad_image(const float* src, int64_t cin, int64_t sh, int64_t sw, int64_t pt
   }
 }
 
+// The wide layout of a padded image (hp x wp) for a kh x kw filter with dilation (dy, dx)
+// and oh output rows: the wide outputs in qv vectors of 16, planes of `plane` floats (the
+// padded image and room for the last vector's reads past it, in dropped columns), and
+// each tap's offset into a plane.
+struct Wide {
+  int64_t wp, qv, plane;
+  std::vector<int64_t> off;
+  Wide(int64_t hp, int64_t wp_, int64_t oh, int64_t kh, int64_t kw, int64_t dy, int64_t dx)
+      : wp(wp_), qv((oh * wp_ + 15) / 16), plane(hp * wp_ + (kw - 1) * dx + 16), off(size_t(kh * kw)) {
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx) off[size_t(ky * kw + kx)] = ky * dy * wp + kx * dx;
+  }
+};
+
 // y[n, o] = b[o] + sum_c,ky,kx wk[o, c, ky, kx] src_padded[n, c, oy + ky dy, ox + kx dx]:
 // the one product both directions use. src is (n, cin, sh, sw) dense; it is padded by
 // (pt, pl) before and (pb, pr) after; wk is (cout, cin, kh, kw) dense; y is (n, cout, oh, ow)
@@ -120,14 +134,9 @@ void pad_image(const float* src, int64_t cin, int64_t sh, int64_t sw, int64_t pt
 void product(const float* src, int64_t n, int64_t cin, int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl,
              int64_t pr, const float* wk, int64_t cout, int64_t kh, int64_t kw, int64_t dy, int64_t dx,
              const float* bias, float* y, int64_t oh, int64_t ow) {
-  const int64_t hp = sh + pt + pb, wp = sw + pl + pr;
-  const int64_t q = oh * wp, qv = (q + 15) / 16;
-  // A padded plane, and room for the last vector's reads past it (dropped columns).
-  const int64_t plane = hp * wp + (kw - 1) * dx + 16;
+  const Wide L(sh + pt + pb, sw + pl + pr, oh, kh, kw, dy, dx);
+  const int64_t wp = L.wp, qv = L.qv, plane = L.plane;
   const int taps = int(kh * kw);
-  std::vector<int64_t> off(static_cast<size_t>(taps));
-  for (int64_t ky = 0; ky < kh; ++ky)
-    for (int64_t kx = 0; kx < kw; ++kx) off[size_t(ky * kw + kx)] = ky * dy * wp + kx * dx;
   // Weights as [block][c][tap][o in block].
   const int64_t blocks = (cout + kOB - 1) / kOB;
   std::vector<float> packed(size_t(blocks * kOB * cin * taps), 0.0f);
@@ -153,7 +162,7 @@ void product(const float* src, int64_t n, int64_t cin, int64_t sh, int64_t sw, i
       for (int64_t bl = first; bl < last; ++bl) {
         const int64_t o0 = bl * kOB;
         const int ob = int(std::min<int64_t>(kOB, cout - o0));
-        channel_block_any(ob, xp.data(), plane, packed.data() + bl * kOB * cin * taps, cin, off.data(), taps, qv,
+        channel_block_any(ob, xp.data(), plane, packed.data() + bl * kOB * cin * taps, cin, L.off.data(), taps, qv,
                           wide.data(), qv * 16);
         for (int o = 0; o < ob; ++o) {
           const float* from = wide.data() + o * qv * 16;
@@ -231,12 +240,9 @@ bool direct_conv_grad_weight_applies(const ConvShape& s) {
 }
 
 bool direct_conv_grad_weight(const ConvShape& s, const float* x, const float* gy, float* gw) {
-  const int64_t hp = s.h + 2 * s.ph, wp = s.w + 2 * s.pw;
-  const int64_t qv = (s.oh * wp + 15) / 16, qr = qv * 16;
-  const int64_t plane = hp * wp + (s.kw - 1) * s.dx + 16;
-  int64_t off[9];
-  for (int64_t ky = 0; ky < 3; ++ky)
-    for (int64_t kx = 0; kx < 3; ++kx) off[ky * 3 + kx] = ky * s.dy * wp + kx * s.dx;
+  const Wide L(s.h + 2 * s.ph, s.w + 2 * s.pw, s.oh, 3, 3, s.dy, s.dx);
+  const int64_t wp = L.wp, qr = L.qv * 16, plane = L.plane;
+  const int64_t* off = L.off.data();
   const int64_t gy_image = s.oc * qr, x_image = s.c * plane;
   // Chunks of images whose padded operands fit a core's L2 cache (about 1 MiB), chosen
   // from the shapes alone: each weight is summed over the chunks in order, each chunk by
