@@ -1,17 +1,21 @@
 // W3: SGEMM through the runtime's whole path (tensors from the caching allocator,
 // dispatch, launch, synchronise) next to OpenBLAS called directly, in the same process
 // and with the same OpenBLAS kernel (the best this CPU supports, as the cpu backend
-// chose it). Runs are interleaved so that drift on a shared machine hits both alike.
+// chose it). The direct calls use OpenBLAS's own threads, as many as Catena's (Catena
+// calls OpenBLAS single-threaded on each part of a product it splits over its pool).
+// Runs are interleaved so that drift on a shared machine hits both alike.
 #include <catena/ops.hpp>
 #include <catena/runtime.hpp>
 #include <catena/tensor.hpp>
 
 #include <boost/program_options.hpp>
 #include <dlfcn.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <random>
 #include <vector>
@@ -51,6 +55,9 @@ int main(int argc, char** argv) {
               << opts;
     return 0;
   }
+  // OpenBLAS's idle threads would otherwise spin for 2^28 cycles after each direct call,
+  // taking a core from the Catena run that follows (read when OpenBLAS loads).
+  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
   catena::Device& cpu = catena::runtime().cpu();
   std::cout << "device: cpu — " << cpu.description() << "\n";
   // The cpu backend loaded OpenBLAS with its kernel; take the very same library.
@@ -61,7 +68,12 @@ int main(int argc, char** argv) {
     std::cerr << "bench_gemm: OpenBLAS is not loaded in this process (install libopenblas0); nothing to compare\n";
     return 2;
   }
-  std::cout << "OpenBLAS called directly: kernel " << (corename ? corename() : "?") << "\n\n";
+  auto set_threads = reinterpret_cast<void (*)(int)>(dlsym(blas, "openblas_set_num_threads"));
+  cpu_set_t cpus;
+  int threads = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  if (const char* e = std::getenv("CATENA_NUM_THREADS"); e && std::atoi(e) > 0) threads = std::atoi(e);
+  std::cout << "OpenBLAS called directly: kernel " << (corename ? corename() : "?") << ", " << threads
+            << " of its own threads\n\n";
   std::printf("%6s  %14s  %14s  %7s\n", "n", "direct GFLOP/s", "Catena GFLOP/s", "ratio");
 
   int reps = vm["repeats"].as<int>();
@@ -75,7 +87,11 @@ int main(int argc, char** argv) {
     for (auto& x : b) x = dist(rng);
     catena::Tensor A = catena::Tensor::from_vector(a, catena::Shape{n, n}, cpu);
     catena::Tensor B = catena::Tensor::from_vector(b, catena::Shape{n, n}, cpu);
-    auto run_direct = [&] { direct(101, 111, 111, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); };
+    auto run_direct = [&] {
+      if (set_threads) set_threads(threads);
+      direct(101, 111, 111, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
+      if (set_threads) set_threads(1);  // as the cpu backend keeps it
+    };
     auto run_catena = [&] {
       catena::Tensor Y = catena::ops::gemm(A, B);
       cpu.synchronize();

@@ -183,6 +183,33 @@ const char* support_gemm(const ct_op& op) {
 
 void add_gemm_kernels(std::vector<KernelDef>& k) { k.push_back({"core.gemm", 1, support_gemm, run_gemm}); }
 
+namespace {
+
+// One serial BLAS call: a matrix-vector product for one row of C (which GEMM kernels do
+// poorly), else GEMM.
+template <class T>
+void blas_call(const Blas& L, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (m == 1 && L.sgemv && L.dgemv) {
+    // c[j] = alpha * sum_p a[p] * op(B)[p, j] + beta * c[j].
+    const int inca = int(ta ? lda : 1);
+    const int tr = tb ? kNoTrans : kTrans;
+    const int rows = int(tb ? n : k), cols = int(tb ? k : n);
+    if constexpr (std::is_same_v<T, float>)
+      L.sgemv(kRowMajor, tr, rows, cols, alpha, b, int(ldb), a, inca, beta, c, 1);
+    else
+      L.dgemv(kRowMajor, tr, rows, cols, alpha, b, int(ldb), a, inca, beta, c, 1);
+    return;
+  }
+  const int ota = ta ? kTrans : kNoTrans, otb = tb ? kTrans : kNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    L.sgemm(kRowMajor, ota, otb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  else
+    L.dgemm(kRowMajor, ota, otb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+}  // namespace
+
 template <class T>
 void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
                 int64_t ldb, T beta, T* c, int64_t ldc) {
@@ -190,7 +217,7 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
   const Blas& L = blas();
   if (k > 0 && m == 1 && n * k <= 32768) {
     // A small one-row product (a classifier's last layer at batch 1): a plain loop here
-    // costs less than waking OpenBLAS's threads.
+    // costs less than a call into OpenBLAS.
     const int64_t inca = ta ? lda : 1;
     if (tb && inca == 1) {
       for (int64_t j = 0; j < n; ++j) {
@@ -207,30 +234,26 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
     for (int64_t j = 0; j < n; ++j) c[j] = alpha * acc[size_t(j)] + (beta == T(0) ? T(0) : beta * c[j]);
     return;
   }
-  if (L.loaded && k > 0 && m == 1 && L.sgemv && L.dgemv) {
-    // One row of C: a matrix-vector product, which GEMM kernels do poorly.
-    // c[j] = alpha * sum_p a[p] * op(B)[p, j] + beta * c[j].
-    const int64_t inca = ta ? lda : 1;
-    if constexpr (std::is_same_v<T, float>) {
-      if (tb)
-        L.sgemv(kRowMajor, kNoTrans, int(n), int(k), alpha, b, int(ldb), a, int(inca), beta, c, 1);
-      else
-        L.sgemv(kRowMajor, kTrans, int(k), int(n), alpha, b, int(ldb), a, int(inca), beta, c, 1);
-    } else {
-      if (tb)
-        L.dgemv(kRowMajor, kNoTrans, int(n), int(k), alpha, b, int(ldb), a, int(inca), beta, c, 1);
-      else
-        L.dgemv(kRowMajor, kTrans, int(k), int(n), alpha, b, int(ldb), a, int(inca), beta, c, 1);
-    }
-    return;
-  }
   if (L.loaded && k > 0) {
-    if constexpr (std::is_same_v<T, float>)
-      L.sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(m), int(n), int(k), alpha, a, int(lda), b,
-              int(ldb), beta, c, int(ldc));
-    else
-      L.dgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(m), int(n), int(k), alpha, a, int(lda), b,
-              int(ldb), beta, c, int(ldc));
+    auto part = [&](int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+      blas_call(L, ta, tb, m1 - m0, n1 - n0, k, alpha, ta ? a + m0 : a + m0 * lda, lda, tb ? b + n0 * ldb : b + n0,
+                ldb, beta, c + m0 * ldc + n0, ldc);
+    };
+    // OpenBLAS runs single-threaded (openblas.cpp); the product is split here over the
+    // pool, along the longer side in blocks of one vector, so every core works on its own
+    // slice and the pool's spinning workers start at once.
+    constexpr int64_t block = 64 / sizeof(T);
+    const int64_t min_part = int64_t(1) << 18;  // multiply-adds per part
+    const bool split_n = n >= m;
+    const int64_t units = split_n ? (n + block - 1) / block : (m + block - 1) / block;
+    const int64_t grain = std::max<int64_t>(1, min_part / std::max<int64_t>(1, (split_n ? m : n) * k * block));
+    if (!L.set_threads || L.threads <= 1) return part(0, m, 0, n);  // a BLAS with its own threading
+    parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
+      if (split_n)
+        part(0, m, u0 * block, std::min(n, u1 * block));
+      else
+        part(u0 * block, std::min(m, u1 * block), 0, n);
+    });
     return;
   }
   Mat<const T> A = ta ? Mat<const T>{a, m, k, 1, lda} : Mat<const T>{a, m, k, lda, 1};

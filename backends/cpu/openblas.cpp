@@ -5,7 +5,6 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
-#include <mutex>
 
 namespace catena_cpu {
 
@@ -65,12 +64,11 @@ Blas load() {
                                    : "chosen by Catena from the CPU's features: " + chosen;
       if (!chosen.empty()) setenv("OPENBLAS_CORETYPE", chosen.c_str(), 1);
     }
-    // OpenBLAS's idle threads spin (sched_yield) for 2^28 cycles after each call by
-    // default, taking the cores from Catena's own kernels between GEMMs; let them sleep
-    // at once instead (a user's OPENBLAS_THREAD_TIMEOUT is respected).
-    const char* user_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
-    const bool set_timeout = !(user_timeout && *user_timeout);
-    if (set_timeout) setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+    // Catena calls OpenBLAS single-threaded from its own pool (gemm.cpp), so OpenBLAS
+    // need not start threads of its own: OPENBLAS_NUM_THREADS=1 while it loads.
+    const char* user_threads = std::getenv("OPENBLAS_NUM_THREADS");
+    const std::string saved_threads = user_threads ? user_threads : "";
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
     for (const char* so : sonames) {
       handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
       if (handle && dlsym(handle, "cblas_sgemm")) break;
@@ -78,7 +76,10 @@ Blas load() {
       handle = nullptr;
     }
     if (!chosen.empty()) unsetenv("OPENBLAS_CORETYPE");
-    if (set_timeout) unsetenv("OPENBLAS_THREAD_TIMEOUT");
+    if (user_threads)
+      setenv("OPENBLAS_NUM_THREADS", saved_threads.c_str(), 1);
+    else
+      unsetenv("OPENBLAS_NUM_THREADS");
     if (!handle) {
       b.error = "OpenBLAS not found (libopenblas.so.0): GEMM uses Catena's built-in kernel, which is much slower; "
                 "install libopenblas0";
@@ -103,9 +104,12 @@ Blas load() {
   }
   if (corename) b.corename = corename();
   if (config) b.config = config();
+  // OpenBLAS runs every call on the calling thread; Catena splits products over its own
+  // pool (gemm.cpp). Its threads would otherwise wake for each call and compete for the
+  // cores with the pool's.
   b.threads = num_threads();
   if (set_threads) {
-    set_threads(b.threads);
+    set_threads(1);
     b.set_threads = set_threads;
   }
   Dl_info info{};
@@ -119,25 +123,6 @@ Blas load() {
 const Blas& blas() {
   static Blas* b = new Blas(load());
   return *b;
-}
-
-namespace {
-std::mutex serial_mutex;
-int serial_depth = 0;
-}  // namespace
-
-SerialBlasScope::SerialBlasScope() {
-  const Blas& b = blas();
-  if (!b.set_threads || b.threads <= 1) return;
-  std::lock_guard<std::mutex> g(serial_mutex);
-  if (serial_depth++ == 0) b.set_threads(1);
-}
-
-SerialBlasScope::~SerialBlasScope() {
-  const Blas& b = blas();
-  if (!b.set_threads || b.threads <= 1) return;
-  std::lock_guard<std::mutex> g(serial_mutex);
-  if (--serial_depth == 0) b.set_threads(b.threads);
 }
 
 }  // namespace catena_cpu

@@ -44,23 +44,11 @@ struct Blas {
   dgemm_fn dgemm = nullptr;
   sgemv_fn sgemv = nullptr;  // for one-row products (batch-1 inference)
   dgemv_fn dgemv = nullptr;
-  void (*set_threads)(int) = nullptr;  // openblas_set_num_threads
-  int threads = 1;                     // the thread count given to OpenBLAS
+  void (*set_threads)(int) = nullptr;  // openblas_set_num_threads (set to 1 at load)
+  int threads = 1;                     // the pool's threads, over which products are split
 };
 
 // Load (once) and return OpenBLAS. Thread-safe.
 const Blas& blas();
-
-// While one of these lives, OpenBLAS runs each call on the calling thread alone, so that
-// Catena's own threads can each run a small GEMM on data still in their core's cache
-// (a convolution's columns). Nested and concurrent scopes are counted; the last one to
-// end gives OpenBLAS its threads back.
-class SerialBlasScope {
- public:
-  SerialBlasScope();
-  ~SerialBlasScope();
-  SerialBlasScope(const SerialBlasScope&) = delete;
-  SerialBlasScope& operator=(const SerialBlasScope&) = delete;
-};
 
 }  // namespace catena_cpu

@@ -4,10 +4,15 @@
 #if defined(__SSE__)
 #include <xmmintrin.h>
 #endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -20,6 +25,39 @@ namespace {
 
 thread_local bool t_in_parallel = false;  // nested regions run inline
 
+// Workers wait for the next parallel region by spinning for a short while (CATENA_SPIN_US,
+// default 100 us) and then sleep on a condition variable; the caller waits for them the
+// same way. Spinning makes back-to-back kernels (a training step launches dozens, a few
+// microseconds apart) start on every core at once instead of after a futex wake-up
+// (5-50 us on a virtual machine); the bound keeps an idle process from holding its cores.
+// OpenBLAS runs single-threaded inside the pool's regions (see gemm.cpp), so nothing
+// else competes with the spinning workers for the cores.
+int64_t spin_ns() {
+  static const int64_t ns = [] {
+    const char* e = std::getenv("CATENA_SPIN_US");
+    int64_t us = e && *e ? std::atoll(e) : 100;
+    return std::clamp<int64_t>(us, 0, 100000) * 1000;
+  }();
+  return ns;
+}
+
+// Spin until done() or spin_ns() pass; true when done() came true.
+template <class Done>
+bool spin_until(const Done& done) {
+  const int64_t limit = spin_ns();
+  if (limit <= 0) return done();
+  auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+#if defined(__SSE2__)
+      _mm_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() - start > std::chrono::nanoseconds(limit)) return done();
+  }
+}
+
 class Pool {
  public:
   explicit Pool(int n) : n_(n) {
@@ -29,19 +67,24 @@ class Pool {
 
   void run(int parts, const std::function<void(int)>& job) {
     std::unique_lock<std::mutex> lock(submit_);  // one parallel region at a time
+    job_ = &job;
+    pending_.store(parts - 1, std::memory_order_relaxed);
     {
-      std::lock_guard<std::mutex> g(m_);
-      job_ = &job;
-      parts_ = parts;
-      pending_ = parts - 1;
-      ++generation_;
+      std::lock_guard<std::mutex> g(m_);  // a worker deciding to sleep sees it or is woken
+      // The generation and the part count change in one store, so a worker never pairs
+      // one region's count with another's generation.
+      uint64_t next = ((state_.load(std::memory_order_relaxed) >> 16) + 1) << 16;
+      state_.store(next | uint64_t(parts), std::memory_order_release);
+      if (sleepers_ > 0) cv_.notify_all();
     }
-    cv_.notify_all();
     t_in_parallel = true;
     job(0);
     t_in_parallel = false;
-    std::unique_lock<std::mutex> g(m_);
-    done_.wait(g, [&] { return pending_ == 0; });
+    auto finished = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+    if (!spin_until(finished)) {
+      std::unique_lock<std::mutex> g(m_);
+      done_.wait(g, finished);
+    }
     job_ = nullptr;
   }
 
@@ -52,19 +95,25 @@ class Pool {
     DenormalScope ftz;  // for the thread's whole life
     uint64_t seen = 0;
     for (;;) {
-      const std::function<void(int)>* job;
-      {
+      auto posted = [&] { return (state_.load(std::memory_order_acquire) >> 16) != (seen >> 16); };
+      if (!spin_until(posted)) {
         std::unique_lock<std::mutex> g(m_);
-        cv_.wait(g, [&] { return generation_ != seen; });
-        seen = generation_;
-        if (index >= parts_) continue;
-        job = job_;
+        ++sleepers_;
+        cv_.wait(g, posted);
+        --sleepers_;
       }
+      // A worker outside this region's parts is not waited for, so it may see a later
+      // region's state here: it then serves that one. A worker inside is waited for, so
+      // job_ cannot change before it has run.
+      seen = state_.load(std::memory_order_acquire);
+      if (index >= int(seen & 0xffff)) continue;
       t_in_parallel = true;
-      (*job)(index);
+      (*job_)(index);
       t_in_parallel = false;
-      std::lock_guard<std::mutex> g(m_);
-      if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> g(m_);  // the caller may be about to wait
+        done_.notify_one();
+      }
     }
   }
 
@@ -73,9 +122,9 @@ class Pool {
   std::mutex submit_, m_;
   std::condition_variable cv_, done_;
   const std::function<void(int)>* job_ = nullptr;
-  int parts_ = 0;
-  int pending_ = 0;
-  uint64_t generation_ = 0;
+  int sleepers_ = 0;                   // guarded by m_
+  std::atomic<int> pending_{0};        // parts of the current region still running
+  std::atomic<uint64_t> state_{0};     // generation << 16 | number of parts
 };
 
 int detect_threads() {

@@ -1,5 +1,6 @@
-// A fixed pool of worker threads that sleep when idle (they never spin, so they leave
-// the cores to OpenBLAS's own threads between our kernels).
+// A fixed pool of worker threads. Between kernels they spin for a short while
+// (CATENA_SPIN_US, default 100 us), then sleep. Every parallel kernel runs on this pool,
+// GEMMs included (OpenBLAS is called single-threaded on each part).
 #pragma once
 
 #include <cstdint>

@@ -4,10 +4,13 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <thread>
 
 using namespace catena;
 using catena_test::random_doubles;
@@ -324,6 +327,40 @@ TEST_CASE("gemm: alpha, beta with a broadcast bias, strided operands, batches") 
   CHECK_THROWS_WITH_AS(ops::gemm(B, B), doctest::Contains("has 6 columns but b (5, 6) has 5 rows"), Error);
 }
 
+TEST_CASE("gemm: products split over the threads (wide, tall, one row) match a reference") {
+  // Large enough that the CPU backend splits them over its pool: along the columns when
+  // the product is wide, along the rows when it is tall, and one-row products (GEMV) along
+  // their outputs; the sizes are not multiples of the split's block.
+  struct Case {
+    int m, k, n;
+  };
+  for (Case cs : {Case{37, 300, 1007}, Case{1005, 300, 40}, Case{1, 200, 3001}, Case{1, 333, 2049}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (Dtype dt : {float32, float64}) {
+          const int m = cs.m, k = cs.k, n = cs.n;
+          CAPTURE(m);
+          CAPTURE(n);
+          CAPTURE(ta);
+          CAPTURE(tb);
+          CAPTURE(dt.name());
+          std::vector<double> a = random_doubles(m * k, 31), b = random_doubles(k * n, 32), c = random_doubles(n, 33);
+          Tensor A = Tensor::from_vector(a, ta ? Shape{k, m} : Shape{m, k}, cpu()).astype(dt);
+          Tensor B = Tensor::from_vector(b, tb ? Shape{n, k} : Shape{k, n}, cpu()).astype(dt);
+          Tensor C = Tensor::from_vector(c, Shape{n}, cpu()).astype(dt);
+          std::vector<double> want = naive_gemm(as_doubles(A), as_doubles(B), m, k, n, ta, tb);
+          std::vector<double> cd = as_doubles(C);
+          for (int i = 0; i < m; ++i)
+            for (int j = 0; j < n; ++j) want[i * n + j] = 0.5 * want[i * n + j] + 2.0 * cd[j];
+          const double tol = dt == float32 ? 2e-4 : 1e-11;
+          Tensor Y = ops::gemm(A, B, C, ta, tb, 0.5, 2.0);
+          REQUIRE(Y.shape() == Shape{m, n});
+          check_close(as_doubles(Y), want, tol, tol);
+          // The same bits on a second run: the split depends only on the shape.
+          CHECK(as_doubles(ops::gemm(A, B, C, ta, tb, 0.5, 2.0)) == as_doubles(Y));
+        }
+}
+
 TEST_CASE("gemm: float16, bfloat16 and int32") {
   const int m = 4, k = 3, n = 2;
   std::vector<double> a = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, b = {1, -1, 2, -2, 0.5, 0.25};
@@ -352,6 +389,32 @@ TEST_CASE("gemm and large elementwise ops give the same bits on every run") {
   std::vector<float> src = big.to_vector<float>();
   for (int i = 0; i < 512; i += 37)
     for (int j = 0; j < 512; j += 41) CHECK(e1[i * 512 + j] == std::exp(src[j * 512 + i]));
+}
+
+TEST_CASE("parallel kernels launched from several threads, back to back and after idle pauses, are exact") {
+  // The CPU backend's workers spin between kernels and then sleep: launches right after
+  // one another meet spinning workers, launches after a pause wake sleeping ones, and
+  // launches from several application threads take turns on the pool.
+  Tensor x = Tensor::from_vector(random_floats(1 << 18, 41), Shape{512, 512}, cpu());
+  std::vector<float> src = x.to_vector<float>();
+  Tensor A = Tensor::from_vector(random_floats(64 * 256, 42), Shape{64, 256}, cpu());
+  Tensor B = Tensor::from_vector(random_floats(256 * 512, 43), Shape{256, 512}, cpu());
+  const std::vector<float> product = ops::gemm(A, B).to_vector<float>();
+  std::atomic<int> wrong{0};
+  auto work = [&](int id) {
+    for (int it = 0; it < 40; ++it) {
+      if ((it + id) % 8 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let the workers sleep
+      std::vector<float> y = ops::neg(x).to_vector<float>();
+      for (size_t i = 0; i < y.size(); i += 97)
+        if (y[i] != -src[i]) ++wrong;
+      if (ops::gemm(A, B).to_vector<float>() != product) ++wrong;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(work, t);
+  work(4);
+  for (std::thread& t : threads) t.join();
+  CHECK(wrong.load() == 0);
 }
 
 TEST_CASE("reductions: the dense fast paths agree with the general strided one") {
