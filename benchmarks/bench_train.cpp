@@ -75,6 +75,17 @@ double latency_us() {
 
 int main(int argc, char** argv) {
   std::vector<std::string> which(argv + 1, argv + argc);
+  for (const std::string& a : which)
+    if (a == "--help" || a == "-h") {
+      std::printf(
+          "Usage: catena-bench-train [w1|w2|w5 ...]   (default: all three)\n\n"
+          "W1: MLP 784-1000-1000-10 training samples/s (Adam, batch 100); W2: the CNN's training samples/s\n"
+          "(batch 128); W5: the MLP's batch-1 forward latency in us (median of 2000). Fashion-MNIST from\n"
+          "CATENA_FASHION_MNIST or /usr/share/datasets/fashion-mnist. Prints lines `name value`.\n\n"
+          "Environment: W1_ITERS (default 600), W2_ITERS (default 100) change the lengths;\n"
+          "CATENA_DEVICE picks the device (default: the cpu).\n");
+      return 0;
+    }
   if (which.empty()) which = {"w1", "w2", "w5"};
   try {
     for (const std::string& w : which) {

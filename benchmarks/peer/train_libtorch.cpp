@@ -80,6 +80,12 @@ double train(Net& net, const torch::Tensor& x, const torch::Tensor& t, int batch
 }
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::printf("Usage: train_libtorch [w1|w2|w5 ...]   (default: all three)\n\nThe LibTorch side of "
+                  "catena-bench-train: the same workloads, printed as `name value` lines.\n");
+      return 0;
+    }
   torch::set_num_threads(2);
   at::globalContext().setFlushDenormal(true);
   const char* dirv = std::getenv("CATENA_FASHION_MNIST");
