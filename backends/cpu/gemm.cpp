@@ -7,6 +7,7 @@
 #include "threadpool.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -131,8 +132,16 @@ void run_gemm(const ct_op& op) {
       }
       if (C) {
         Mat<const T> c = view(reinterpret_cast<const T*>(base_of(C)), C, false, bi);
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < n; ++j) out[i * n + j] = static_cast<Wc>(CT::load(c(i, j)));
+        bool copied = false;
+        if constexpr (std::is_same_v<T, Wc>) {
+          if (c.cs == 1 && (c.rs == 0 || c.rs == n)) {  // a bias broadcast over rows, or dense
+            for (int64_t i = 0; i < m; ++i) std::memmove(out + i * n, &c(i, 0), size_t(n) * sizeof(T));
+            copied = true;
+          }
+        }
+        if (!copied)
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) out[i * n + j] = static_cast<Wc>(CT::load(c(i, j)));
       }
       if constexpr (std::is_same_v<T, Wc>) {
         gemm_dense<Wc>(a, b, out, n, static_cast<Wc>(alpha), static_cast<Wc>(beta));

@@ -344,14 +344,17 @@ TEST_CASE("gemm: products split over the threads (wide, tall, one row) match a r
           CAPTURE(ta);
           CAPTURE(tb);
           CAPTURE(dt.name());
-          std::vector<double> a = random_doubles(m * k, 31), b = random_doubles(k * n, 32), c = random_doubles(n, 33);
+          // C is a bias broadcast over the rows, or (with tb) a dense matrix of its own.
+          const bool dense_c = tb;
+          std::vector<double> a = random_doubles(m * k, 31), b = random_doubles(k * n, 32);
+          std::vector<double> c = random_doubles(dense_c ? m * n : n, 33);
           Tensor A = Tensor::from_vector(a, ta ? Shape{k, m} : Shape{m, k}, cpu()).astype(dt);
           Tensor B = Tensor::from_vector(b, tb ? Shape{n, k} : Shape{k, n}, cpu()).astype(dt);
-          Tensor C = Tensor::from_vector(c, Shape{n}, cpu()).astype(dt);
+          Tensor C = Tensor::from_vector(c, dense_c ? Shape{m, n} : Shape{n}, cpu()).astype(dt);
           std::vector<double> want = naive_gemm(as_doubles(A), as_doubles(B), m, k, n, ta, tb);
           std::vector<double> cd = as_doubles(C);
           for (int i = 0; i < m; ++i)
-            for (int j = 0; j < n; ++j) want[i * n + j] = 0.5 * want[i * n + j] + 2.0 * cd[j];
+            for (int j = 0; j < n; ++j) want[i * n + j] = 0.5 * want[i * n + j] + 2.0 * cd[dense_c ? i * n + j : j];
           const double tol = dt == float32 ? 2e-4 : 1e-11;
           Tensor Y = ops::gemm(A, B, C, ta, tb, 0.5, 2.0);
           REQUIRE(Y.shape() == Shape{m, n});
