@@ -40,7 +40,7 @@ const char* kUsage =
     "  CATENA_FALLBACK     silent | warn | error: what to do when a device lacks an op\n"
     "  CATENA_PROFILE=1    print the time of every op (by input shapes) when the program exits\n"
     "  CATENA_NUM_THREADS  threads of the cpu backend (default: the CPUs this process may use)\n"
-    "  CATENA_SPIN_US      how long idle cpu threads wait awake for the next kernel (default 100)\n"
+    "  CATENA_SPIN_US      microseconds idle cpu threads stay awake for the next kernel (default 100)\n"
     "  CATENA_FLUSH_DENORMAL=0  keep subnormal floats in cpu kernels (default: flushed to zero)\n"
     "  CATENA_OPENCL_CACHE  where OpenCL programs are kept once compiled (default ~/.cache/catena/opencl)\n"
     "  CATENA_OPENCL_COLUMNS  most elements of an OpenCL convolution's column buffer (default 2^24)\n"

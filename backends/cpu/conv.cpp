@@ -371,7 +371,7 @@ void for_units(const Plan& p, int64_t n, int64_t size, const Fn& body) {
     for (int64_t u = b; u < e; ++u) body(u * size, std::min(size, n - u * size));
   };
   if (!p.per_thread) return run(0, units);
-  parallel_for(units, 1, run);
+  parallel_for(units, (units + kMaxBlasCalls - 1) / kMaxBlasCalls, run);  // each part calls OpenBLAS
 }
 
 template <Mode M>

@@ -255,7 +255,9 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
     const int64_t min_part = int64_t(1) << 18;  // multiply-adds per part
     const bool split_n = n >= m;
     const int64_t units = split_n ? (n + block - 1) / block : (m + block - 1) / block;
-    const int64_t grain = std::max<int64_t>(1, min_part / std::max<int64_t>(1, (split_n ? m : n) * k * block));
+    // At most kMaxBlasCalls parts: OpenBLAS serves a bounded number of concurrent calls.
+    const int64_t grain = std::max({int64_t(1), min_part / std::max<int64_t>(1, (split_n ? m : n) * k * block),
+                                    (units + kMaxBlasCalls - 1) / kMaxBlasCalls});
     if (!L.set_threads || L.threads <= 1) return part(0, m, 0, n);  // a BLAS with its own threading
     parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
       if (split_n)

@@ -48,6 +48,11 @@ struct Blas {
   int threads = 1;                     // the pool's threads, over which products are split
 };
 
+// The most OpenBLAS calls Catena makes at once (one per part of a split product, or per
+// thread of a convolution). OpenBLAS keeps a fixed table of work buffers (128 in Debian's
+// build, MAX_THREADS=64) and aborts the process when more calls than that run at once.
+constexpr int64_t kMaxBlasCalls = 64;
+
 // Load (once) and return OpenBLAS. Thread-safe.
 const Blas& blas();
 

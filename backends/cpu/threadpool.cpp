@@ -32,10 +32,15 @@ thread_local bool t_in_parallel = false;  // nested regions run inline
 // (5-50 us on a virtual machine); the bound keeps an idle process from holding its cores.
 // OpenBLAS runs single-threaded inside the pool's regions (see gemm.cpp), so nothing
 // else competes with the spinning workers for the cores.
+// With more threads than CPUs (CATENA_NUM_THREADS set high) spinning would take the CPUs
+// from the threads with work, so the default is then not to spin.
+int allowed_cpus();
+int detect_threads();
+
 int64_t spin_ns() {
   static const int64_t ns = [] {
     const char* e = std::getenv("CATENA_SPIN_US");
-    int64_t us = e && *e ? std::atoll(e) : 100;
+    int64_t us = e && *e ? std::atoll(e) : (detect_threads() <= allowed_cpus() ? 100 : 0);
     return std::clamp<int64_t>(us, 0, 100000) * 1000;
   }();
   return ns;
@@ -127,14 +132,19 @@ class Pool {
   std::atomic<uint64_t> state_{0};     // generation << 16 | number of parts
 };
 
+// The CPUs this process may run on.
+int allowed_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 int detect_threads() {
   if (const char* e = std::getenv("CATENA_NUM_THREADS")) {
     int v = std::atoi(e);
     if (v > 0) return std::min(v, 256);
   }
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
+  return allowed_cpus();
 }
 
 Pool& pool() {

@@ -1,0 +1,77 @@
+// The CPU backend's thread pool on its own, built with ThreadSanitizer where the compiler
+// has it (tests/meson.build): every index of a parallel loop runs exactly once, whether
+// the workers are spinning or asleep when the loop starts, whether the loop has fewer
+// parts than the pool has threads, and when several application threads launch loops at
+// once. Runs with 4 threads (CATENA_NUM_THREADS, set by meson) so that parts < threads
+// and oversubscription (no spinning by default) both occur on small machines.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include "threadpool.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+using catena_cpu::num_threads;
+using catena_cpu::parallel_for;
+
+namespace {
+
+// Adds one to v[i] for i < n, in parallel; counts ranges that overlap or leave gaps.
+void bump(std::vector<int>& v, int64_t n, int64_t grain) {
+  parallel_for(n, grain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) v[size_t(i)] += 1;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("every index runs once: back to back, after pauses, with fewer parts than threads") {
+  REQUIRE(num_threads() >= 2);
+  std::vector<int> v(100000, 0);
+  int full = 0, part = 0;
+  for (int it = 0; it < 400; ++it) {
+    if (it % 40 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the workers go to sleep
+    const int64_t n = it % 3 == 0 ? 2500 : int64_t(v.size());  // 2500 / grain 1000: two parts only
+    bump(v, n, 1000);
+    (n == 2500 ? part : full) += 1;
+  }
+  for (size_t i = 0; i < v.size(); ++i) {
+    const int want = full + (i < 2500 ? part : 0);
+    if (v[i] != want) FAIL("index " << i << " ran " << v[i] << " times, want " << want);
+  }
+}
+
+TEST_CASE("loops launched from several application threads at once each run every index once") {
+  std::atomic<int> wrong{0};
+  auto work = [&](int id) {
+    std::vector<int> v(50000, 0);
+    for (int it = 0; it < 200; ++it) {
+      if ((it + id) % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      bump(v, int64_t(v.size()), 500);
+    }
+    for (int x : v)
+      if (x != 200) ++wrong;
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) threads.emplace_back(work, t);
+  work(3);
+  for (std::thread& t : threads) t.join();
+  CHECK(wrong.load() == 0);
+}
+
+TEST_CASE("a parallel loop inside a parallel loop runs inline on the calling thread") {
+  std::vector<int> v(64 * 1000, 0);
+  parallel_for(64, 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const std::thread::id outer = std::this_thread::get_id();
+      parallel_for(1000, 10, [&](int64_t ib, int64_t ie) {
+        CHECK(std::this_thread::get_id() == outer);
+        for (int64_t i = ib; i < ie; ++i) v[size_t(r * 1000 + i)] += 1;
+      });
+    }
+  });
+  for (int x : v) REQUIRE(x == 1);
+}
