@@ -8,6 +8,7 @@
 #include <emmintrin.h>
 #endif
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -147,11 +149,27 @@ int detect_threads() {
   return allowed_cpus();
 }
 
+// The pool, made on first use. A child process made by fork() has none of the parent's
+// worker threads (and its copies of the pool's locks may be held by threads that are
+// gone), so the child forgets the parent's pool, leaked, and makes its own when it needs
+// one.
+std::atomic<Pool*> g_pool{nullptr};
+std::mutex g_pool_made;
+
 Pool& pool() {
-  static Pool* p = [] {
-    Pool* q = new Pool(detect_threads());
-    return q;
-  }();
+  if (Pool* p = g_pool.load(std::memory_order_acquire)) return *p;
+  std::lock_guard<std::mutex> g(g_pool_made);
+  Pool* p = g_pool.load(std::memory_order_relaxed);
+  if (!p) {
+    static const bool registered = pthread_atfork(nullptr, nullptr, [] {
+      g_pool.store(nullptr, std::memory_order_relaxed);
+      new (&g_pool_made) std::mutex();  // it may have been held by another thread at the fork
+      t_in_parallel = false;            // the forking thread may have been inside a region
+    }) == 0;
+    (void)registered;
+    p = new Pool(detect_threads());
+    g_pool.store(p, std::memory_order_release);
+  }
   return *p;
 }
 

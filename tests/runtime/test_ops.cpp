@@ -12,6 +12,9 @@
 #include <limits>
 #include <thread>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 using namespace catena;
 using catena_test::random_doubles;
 using catena_test::random_floats;
@@ -418,6 +421,31 @@ TEST_CASE("parallel kernels launched from several threads, back to back and afte
   work(4);
   for (std::thread& t : threads) t.join();
   CHECK(wrong.load() == 0);
+}
+
+TEST_CASE("a child process forked after parallel kernels ran can run them too") {
+  // The CPU backend's pool threads do not exist in a forked child: it must make new ones
+  // rather than wait for workers that will never come.
+  Tensor x = Tensor::from_vector(random_floats(1 << 18, 44), Shape{512, 512}, cpu());
+  std::vector<float> src = x.to_vector<float>();
+  REQUIRE(ops::neg(x).to_vector<float>()[7] == -src[7]);  // the pool is running
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    alarm(60);  // a hang ends the child with SIGALRM
+    std::vector<float> y = ops::neg(x).to_vector<float>();
+    bool ok = true;
+    for (size_t i = 0; i < y.size(); i += 101) ok = ok && y[i] == -src[i];
+    Tensor A = Tensor::from_vector(random_floats(64 * 256, 45), Shape{64, 256}, cpu());
+    Tensor B = Tensor::from_vector(random_floats(256 * 512, 46), Shape{256, 512}, cpu());
+    ok = ok && ops::gemm(A, B).shape() == Shape{64, 512};
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  INFO("child status " << status);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("reductions: the dense fast paths agree with the general strided one") {
