@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -211,11 +212,21 @@ void parallel_for_pool(int64_t n, int64_t grain, const std::function<void(int64_
     return;
   }
   int parts = static_cast<int>(std::min<int64_t>(t, n / grain));
+  // An exception in any part (std::bad_alloc in a kernel's scratch buffer) is carried to
+  // the caller once every part has finished, instead of ending the process.
+  std::exception_ptr error;
+  std::mutex error_mutex;
   std::function<void(int)> job = [&](int i) {
     int64_t b = n * i / parts, e = n * (i + 1) / parts;
-    if (e > b) fn(b, e);
+    try {
+      if (e > b) fn(b, e);
+    } catch (...) {
+      std::lock_guard<std::mutex> g(error_mutex);
+      if (!error) error = std::current_exception();
+    }
   };
   pool().run(parts, job);
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace catena_cpu

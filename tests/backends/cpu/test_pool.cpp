@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -73,5 +74,22 @@ TEST_CASE("a parallel loop inside a parallel loop runs inline on the calling thr
       });
     }
   });
+  for (int x : v) REQUIRE(x == 1);
+}
+
+TEST_CASE("an exception in any part reaches the caller after every part has finished") {
+  for (int throwing_part = 0; throwing_part < 4; ++throwing_part) {
+    std::atomic<int> finished{0};
+    const int64_t n = 4000;
+    auto body = [&](int64_t b, int64_t e) {
+      if (b <= throwing_part * 1000 && throwing_part * 1000 < e) throw std::runtime_error("part failed");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the others finish later
+      finished += int(e - b);
+    };
+    CHECK_THROWS_WITH_AS(parallel_for(n, 1000, body), "part failed", std::runtime_error);
+    CHECK(finished.load() == n - 1000);  // the other three parts ran to the end first
+  }
+  std::vector<int> v(10000, 0);
+  bump(v, int64_t(v.size()), 100);  // the pool still works
   for (int x : v) REQUIRE(x == 1);
 }
