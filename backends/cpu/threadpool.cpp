@@ -1,5 +1,7 @@
 #include "threadpool.hpp"
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -16,7 +18,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
-#include <cstdlib>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -27,6 +28,22 @@ namespace catena_cpu {
 namespace {
 
 thread_local bool t_in_parallel = false;  // nested regions run inline
+
+// An integer setting from the environment: unset or empty gives the default; anything
+// else that is not an integer in [lo, hi] is reported on stderr and the default used.
+int64_t env_integer(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
+  const char* e = std::getenv(name);
+  if (!e || !*e) return fallback;
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(e, &end, 10);
+  if (errno != 0 || *end != '\0' || v < lo || v > hi) {
+    std::fprintf(stderr, "catena cpu backend: %s='%s' is not an integer from %lld to %lld; using %lld\n", name, e,
+                 static_cast<long long>(lo), static_cast<long long>(hi), static_cast<long long>(fallback));
+    return fallback;
+  }
+  return v;
+}
 
 // Workers wait for the next parallel region by spinning for a short while (CATENA_SPIN_US,
 // default 100 us) and then sleep on a condition variable; the caller waits for them the
@@ -41,11 +58,8 @@ int allowed_cpus();
 int detect_threads();
 
 int64_t spin_ns() {
-  static const int64_t ns = [] {
-    const char* e = std::getenv("CATENA_SPIN_US");
-    int64_t us = e && *e ? std::atoll(e) : (detect_threads() <= allowed_cpus() ? 100 : 0);
-    return std::clamp<int64_t>(us, 0, 100000) * 1000;
-  }();
+  static const int64_t ns =
+      env_integer("CATENA_SPIN_US", detect_threads() <= allowed_cpus() ? 100 : 0, 0, 100000) * 1000;
   return ns;
 }
 
@@ -143,11 +157,8 @@ int allowed_cpus() {
 }
 
 int detect_threads() {
-  if (const char* e = std::getenv("CATENA_NUM_THREADS")) {
-    int v = std::atoi(e);
-    if (v > 0) return std::min(v, 256);
-  }
-  return allowed_cpus();
+  static const int n = int(env_integer("CATENA_NUM_THREADS", allowed_cpus(), 1, 256));
+  return n;
 }
 
 // The pool, made on first use. A child process made by fork() has none of the parent's

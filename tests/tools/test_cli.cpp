@@ -45,6 +45,22 @@ TEST_CASE("catena devices lists the cpu with its kernel, and every device") {
   CHECK(contains(r.output, "default device: cpu"));
 }
 
+TEST_CASE("CATENA_NUM_THREADS and CATENA_SPIN_US: a bad value is reported and the default used") {
+  auto good = run_command("CATENA_NUM_THREADS=3 " + tool() + " devices");
+  CHECK(contains(good.output, "; 3 threads"));
+  CHECK(!contains(good.output, "is not an integer"));
+  for (const char* bad : {"abc", "0", "2x", "100000"}) {
+    auto r = run_command(std::string("CATENA_NUM_THREADS=") + bad + " " + tool() + " devices");
+    INFO(r.output);
+    CHECK(r.status == 0);
+    CHECK(contains(r.output, std::string("CATENA_NUM_THREADS='") + bad + "' is not an integer from 1 to 256; using"));
+  }
+  auto spin = run_command("CATENA_SPIN_US=-1 " + tool() + " devices");
+  INFO(spin.output);
+  CHECK(spin.status == 0);
+  CHECK(contains(spin.output, "CATENA_SPIN_US='-1' is not an integer from 0 to 100000; using"));
+}
+
 TEST_CASE("CATENA_DISABLE switches a backend off, but never the cpu") {
   auto r = run_command("CATENA_DISABLE=opaque,cpu " + tool() + " plugins");
   INFO(r.output);
