@@ -10,7 +10,6 @@
 
 #include <boost/program_options.hpp>
 #include <dlfcn.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -69,9 +68,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto set_threads = reinterpret_cast<void (*)(int)>(dlsym(blas, "openblas_set_num_threads"));
-  cpu_set_t cpus;
-  int threads = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
-  if (const char* e = std::getenv("CATENA_NUM_THREADS"); e && std::atoi(e) > 0) threads = std::atoi(e);
+  const int threads = std::max(1, cpu.compute_units());  // the cpu backend's thread count
   std::cout << "OpenBLAS called directly: kernel " << (corename ? corename() : "?") << ", " << threads
             << " of its own threads\n\n";
   std::printf("%6s  %14s  %14s  %7s\n", "n", "direct GFLOP/s", "Catena GFLOP/s", "ratio");

@@ -248,6 +248,7 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
       blas_call(L, ta, tb, m1 - m0, n1 - n0, k, alpha, ta ? a + m0 : a + m0 * lda, lda, tb ? b + n0 * ldb : b + n0,
                 ldb, beta, c + m0 * ldc + n0, ldc);
     };
+    if (!L.single_threaded) return part(0, m, 0, n);  // a BLAS that keeps its own threading
     // OpenBLAS runs single-threaded (openblas.cpp); the product is split here over the
     // pool, along the longer side in blocks of one vector, so every core works on its own
     // slice and the pool's spinning workers start at once.
@@ -258,7 +259,6 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
     // At most kMaxBlasCalls parts: OpenBLAS serves a bounded number of concurrent calls.
     const int64_t grain = std::max({int64_t(1), min_part / std::max<int64_t>(1, (split_n ? m : n) * k * block),
                                     (units + kMaxBlasCalls - 1) / kMaxBlasCalls});
-    if (!L.set_threads || L.threads <= 1) return part(0, m, 0, n);  // a BLAS with its own threading
     parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
       if (split_n)
         part(0, m, u0 * block, std::min(n, u1 * block));

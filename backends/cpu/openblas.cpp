@@ -1,7 +1,5 @@
 #include "openblas.hpp"
 
-#include "threadpool.hpp"
-
 #include <dlfcn.h>
 
 #include <cstdlib>
@@ -107,10 +105,9 @@ Blas load() {
   // OpenBLAS runs every call on the calling thread; Catena splits products over its own
   // pool (gemm.cpp). Its threads would otherwise wake for each call and compete for the
   // cores with the pool's.
-  b.threads = num_threads();
   if (set_threads) {
     set_threads(1);
-    b.set_threads = set_threads;
+    b.single_threaded = true;
   }
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(b.sgemm), &info) && info.dli_fname) b.library = info.dli_fname;

@@ -44,8 +44,7 @@ struct Blas {
   dgemm_fn dgemm = nullptr;
   sgemv_fn sgemv = nullptr;  // for one-row products (batch-1 inference)
   dgemv_fn dgemv = nullptr;
-  void (*set_threads)(int) = nullptr;  // openblas_set_num_threads (set to 1 at load)
-  int threads = 1;                     // the pool's threads, over which products are split
+  bool single_threaded = false;  // openblas_set_num_threads(1) was applied at load
 };
 
 // The most OpenBLAS calls Catena makes at once (one per part of a split product, or per

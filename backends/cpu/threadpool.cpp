@@ -45,18 +45,18 @@ int64_t env_integer(const char* name, int64_t fallback, int64_t lo, int64_t hi) 
   return v;
 }
 
+int allowed_cpus();
+int detect_threads();
+
 // Workers wait for the next parallel region by spinning for a short while (CATENA_SPIN_US,
 // default 100 us) and then sleep on a condition variable; the caller waits for them the
 // same way. Spinning makes back-to-back kernels (a training step launches dozens, a few
 // microseconds apart) start on every core at once instead of after a futex wake-up
 // (5-50 us on a virtual machine); the bound keeps an idle process from holding its cores.
 // OpenBLAS runs single-threaded inside the pool's regions (see gemm.cpp), so nothing
-// else competes with the spinning workers for the cores.
-// With more threads than CPUs (CATENA_NUM_THREADS set high) spinning would take the CPUs
-// from the threads with work, so the default is then not to spin.
-int allowed_cpus();
-int detect_threads();
-
+// else competes with the spinning workers for the cores. With more threads than CPUs
+// (CATENA_NUM_THREADS set high) spinning would take the CPUs from the threads with work,
+// so the default is then not to spin.
 int64_t spin_ns() {
   static const int64_t ns =
       env_integer("CATENA_SPIN_US", detect_threads() <= allowed_cpus() ? 100 : 0, 0, 100000) * 1000;

@@ -1,7 +1,7 @@
 // A fixed pool of worker threads. Between kernels they spin for a short while
 // (CATENA_SPIN_US, default 100 us; no spinning by default when there are more threads
-// than CPUs), then sleep. Every parallel kernel runs on this pool,
-// GEMMs included (OpenBLAS is called single-threaded on each part).
+// than CPUs), then sleep. Every parallel kernel runs on this pool, GEMMs included
+// (OpenBLAS is called single-threaded on each part).
 #pragma once
 
 #include <cstdint>

@@ -20,7 +20,7 @@ using catena_cpu::parallel_for;
 
 namespace {
 
-// Adds one to v[i] for i < n, in parallel; counts ranges that overlap or leave gaps.
+// Adds one to v[i] for i < n, in parallel: a range run twice or skipped shows in v.
 void bump(std::vector<int>& v, int64_t n, int64_t grain) {
   parallel_for(n, grain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) v[size_t(i)] += 1;
