@@ -7,6 +7,7 @@
 #include "threadpool.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -217,6 +218,30 @@ void blas_call(const Blas& L, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
     L.dgemm(kRowMajor, ota, otb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
+// A one-row product over a large matrix — batch-1 inference through a Linear layer,
+// y = x W^T with W's rows the outputs — reads its matrix from L3 on every call when the
+// model does not fit in the cores' L2 (W5: 7.1 MB against 2 x 2 MB). Each thread walks
+// its share of the rows in chunks of kSweepRows, and the walk alternates direction from
+// one call on the same matrix to the next, so the rows a thread read last, some still in
+// its L2, are the first it reads again (W5: about 3 % faster over 20 interleaved pairs;
+// smaller chunks cost more in calls than they gain). The chunks are the same BLAS
+// calls in either direction, so the result's bits do not depend on it.
+constexpr int64_t kSweepRows = 128;
+constexpr int64_t kSweepBytes = int64_t(1) << 20;
+
+// Whether this call walks backward: the opposite of the last call on the same matrix, as
+// remembered in a small table keyed by its address (a collision or a race between two
+// application threads costs only speed).
+bool sweep_backward(const void* matrix) {
+  static std::atomic<uintptr_t> recent[64];
+  const uintptr_t key = reinterpret_cast<uintptr_t>(matrix);  // at least 4-aligned: bit 0 is free
+  std::atomic<uintptr_t>& slot = recent[((key >> 6) * 0x9E3779B97F4A7C15ull) >> 58];
+  const uintptr_t last = slot.load(std::memory_order_relaxed);
+  const bool backward = (last & ~uintptr_t(1)) == key && !(last & 1);
+  slot.store(key | uintptr_t(backward), std::memory_order_relaxed);
+  return backward;
+}
+
 }  // namespace
 
 template <class T>
@@ -244,7 +269,18 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
     return;
   }
   if (L.loaded && k > 0) {
+    const bool sweep = L.single_threaded && m == 1 && tb && n * k * int64_t(sizeof(T)) >= kSweepBytes;
+    const bool backward = sweep && sweep_backward(b);
     auto part = [&](int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+      if (sweep) {
+        const int64_t first = n0 / kSweepRows, last = (n1 - 1) / kSweepRows;
+        for (int64_t i = 0; i <= last - first; ++i) {
+          const int64_t chunk = backward ? last - i : first + i;
+          const int64_t r0 = std::max(n0, chunk * kSweepRows), r1 = std::min(n1, (chunk + 1) * kSweepRows);
+          blas_call(L, ta, tb, 1, r1 - r0, k, alpha, a, lda, b + r0 * ldb, ldb, beta, c + r0, ldc);
+        }
+        return;
+      }
       blas_call(L, ta, tb, m1 - m0, n1 - n0, k, alpha, ta ? a + m0 : a + m0 * lda, lda, tb ? b + n0 * ldb : b + n0,
                 ldb, beta, c + m0 * ldc + n0, ldc);
     };

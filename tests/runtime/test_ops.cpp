@@ -333,7 +333,9 @@ TEST_CASE("gemm: alpha, beta with a broadcast bias, strided operands, batches") 
 TEST_CASE("gemm: products split over the threads (wide, tall, one row) match a reference") {
   // Large enough that the CPU backend splits them over its pool: along the columns when
   // the product is wide, along the rows when it is tall, and one-row products (GEMV) along
-  // their outputs; the sizes are not multiples of the split's block.
+  // their outputs; the sizes are not multiples of the split's block. A one-row product over
+  // a matrix of more than 1 MB (tb) walks each thread's rows in the opposite direction on
+  // the next call with the same matrix: the second run below is that walk.
   struct Case {
     int m, k, n;
   };
