@@ -98,7 +98,8 @@ int cmd_devices(const std::vector<std::string>& args) {
   }
   // Loaded plugins that never became backends are in `catena plugins`.
   try {
-    std::cout << "default device: " << rt.default_device().name() << "\n";
+    const std::string name = rt.default_device().name();  // may throw: nothing printed before it
+    std::cout << "default device: " << name << "\n";
   } catch (const catena::Error& e) {
     std::cout << "default device: none (" << e.what() << ")\n";
     return 1;

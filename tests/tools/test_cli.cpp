@@ -84,7 +84,8 @@ TEST_CASE("CATENA_DEVICE chooses the default device; a wrong one lists the real 
   CHECK(contains(ok.output, "default device: opaque:1"));
   auto bad = run_command("CATENA_DEVICE=cuda:3 " + tool() + " devices");
   CHECK(bad.status == 1);
-  CHECK(contains(bad.output, "CATENA_DEVICE: no device named 'cuda:3'. Devices here: cpu, opaque:0, opaque:1"));
+  CHECK(contains(bad.output, "\ndefault device: none (CATENA_DEVICE: no device named 'cuda:3'. Devices here: cpu, opaque:0, opaque:1"));
+  CHECK(!contains(bad.output, "default device: default device"));  // the line is written once
 }
 
 TEST_CASE("relative plugin paths are ignored: the current directory is never searched") {
