@@ -12,9 +12,11 @@
 #include <catena/random.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -23,9 +25,16 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// A positive iteration count from the environment; anything else is an error that names it.
 int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  const long n = std::strtol(v, &end, 10);
+  if (*end || errno || n < 1 || n > 1000000)
+    throw std::invalid_argument(std::string(name) + "='" + v + "' is not a whole number from 1 to 1000000");
+  return int(n);
 }
 
 double train(const std::string& model_name, int batch, int warmup, int iters) {

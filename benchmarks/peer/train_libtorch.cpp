@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -95,9 +96,17 @@ int main(int argc, char** argv) {
   auto t = torch::from_blob(lab.data(), {60000}, torch::kUInt8).to(torch::kLong);
   std::vector<std::string> which(argv + 1, argv + argc);
   if (which.empty()) which = {"w1", "w2", "w5"};
-  auto env_int = [](const char* n, int d) {
+  auto env_int = [](const char* n, int d) {  // a positive iteration count, else stop and say so
     const char* v = std::getenv(n);
-    return v && *v ? std::atoi(v) : d;
+    if (!v || !*v) return d;
+    char* end = nullptr;
+    errno = 0;
+    const long k = std::strtol(v, &end, 10);
+    if (*end || errno || k < 1 || k > 1000000) {
+      std::fprintf(stderr, "train_libtorch: %s='%s' is not a whole number from 1 to 1000000\n", n, v);
+      std::exit(2);
+    }
+    return int(k);
   };
   for (const std::string& w : which) {
     torch::manual_seed(0);
