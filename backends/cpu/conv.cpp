@@ -349,10 +349,7 @@ struct Plan {
 
 Plan plan_chunks(int64_t n, int64_t per_image) {
   // Column elements per chunk (CATENA_CONV_CHUNK overrides the per-thread one, for tuning).
-  static const int64_t small = [] {
-    const char* v = std::getenv("CATENA_CONV_CHUNK");
-    return v && *v ? std::max<int64_t>(1, std::atoll(v)) : (int64_t(1) << 17);
-  }();
+  static const int64_t small = env_integer("CATENA_CONV_CHUNK", int64_t(1) << 17, 1, int64_t(1) << 40);
   const int64_t large = int64_t(1) << 21;
   per_image = std::max<int64_t>(1, per_image);
   Plan p;

@@ -25,12 +25,6 @@
 
 namespace catena_cpu {
 
-namespace {
-
-thread_local bool t_in_parallel = false;  // nested regions run inline
-
-// An integer setting from the environment: unset or empty gives the default; anything
-// else that is not an integer in [lo, hi] is reported on stderr and the default used.
 int64_t env_integer(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
   const char* e = std::getenv(name);
   if (!e || !*e) return fallback;
@@ -44,6 +38,10 @@ int64_t env_integer(const char* name, int64_t fallback, int64_t lo, int64_t hi) 
   }
   return v;
 }
+
+namespace {
+
+thread_local bool t_in_parallel = false;  // nested regions run inline
 
 int allowed_cpus();
 int detect_threads();

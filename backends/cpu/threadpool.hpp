@@ -24,6 +24,10 @@ class DenormalScope {
   bool active_ = false;
 };
 
+// An integer setting from the environment: unset or empty gives the default; anything
+// else that is not an integer in [lo, hi] is reported on stderr and the default used.
+int64_t env_integer(const char* name, int64_t fallback, int64_t lo, int64_t hi);
+
 // The number of threads kernels use: CATENA_NUM_THREADS, else the CPUs this process may
 // run on.
 int num_threads();

@@ -40,6 +40,9 @@ inline void check_status(ct_status* s, Context&& context) {
 const ct_host* host_services();
 // Write a warning to stderr, prefixed "catena: warning: ".
 void warn(const std::string& message);
+// An integer setting from the environment: unset or empty gives the default; anything
+// else that is not an integer in [lo, hi] is warned about and the default used.
+int64_t env_integer(const char* name, int64_t fallback, int64_t lo, int64_t hi);
 // The interned copy of an op name (stable address for the process).
 const char* intern(const char* name);
 std::vector<std::string> split(const std::string& s, char sep);

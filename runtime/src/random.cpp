@@ -1,6 +1,8 @@
 #include <catena/ops.hpp>
 #include <catena/random.hpp>
 
+#include "internal.hpp"
+
 #include <cstdlib>
 
 namespace catena {
@@ -39,10 +41,7 @@ Tensor Generator::normal(const Shape& shape, Dtype dtype, Device& device, double
 }
 
 Generator& default_generator() {
-  static Generator* g = [] {
-    const char* env = std::getenv("CATENA_SEED");
-    return new Generator(env ? std::strtoull(env, nullptr, 10) : 0);
-  }();
+  static Generator* g = new Generator(uint64_t(env_integer("CATENA_SEED", 0, 0, INT64_MAX)));
   return *g;
 }
 

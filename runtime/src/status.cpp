@@ -1,7 +1,9 @@
 // Status objects, the host-services table and small shared utilities.
 #include "internal.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_map>
 #include <unordered_set>
@@ -47,6 +49,20 @@ void fail_status(ct_status* s, const std::string& context) {
 }
 
 void warn(const std::string& message) { std::fprintf(stderr, "catena: warning: %s\n", message.c_str()); }
+
+int64_t env_integer(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
+  const char* e = std::getenv(name);
+  if (!e || !*e) return fallback;
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(e, &end, 10);
+  if (errno != 0 || *end != '\0' || v < lo || v > hi) {
+    warn(std::string(name) + "='" + e + "' is not an integer from " + std::to_string(lo) + " to " +
+         std::to_string(hi) + "; using " + std::to_string(fallback));
+    return fallback;
+  }
+  return v;
+}
 
 const char* intern(const char* name) {
   // Most calls pass a literal or an already interned name: answer those by address,

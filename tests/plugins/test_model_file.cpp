@@ -110,6 +110,16 @@ TEST_CASE("catena train's model loads in another process (catena eval) with the 
   const size_t at = r.output.find("test accuracy: ");
   REQUIRE(at != std::string::npos);
   const std::string accuracy = r.output.substr(at + 15, 6);
+  // CATENA_SEED gives the same run as --seed; a bad one is reported and seed 0 used.
+  const std::string again = " train --data " + dir.path + " --epoch 1 --batchsize 20 --unit 16 " +
+                            "--no-progress --snapshot-every 0 --out " + (dir / "again");
+  auto by_env = catena_test::run_command("CATENA_SEED=2 " + tool + again);
+  INFO(by_env.output);
+  CHECK(contains(by_env.output, "test accuracy: " + accuracy));
+  auto bad_seed = catena_test::run_command("CATENA_SEED=two " + tool + again);
+  INFO(bad_seed.output);
+  CHECK(bad_seed.status == 0);
+  CHECK(contains(bad_seed.output, "CATENA_SEED='two' is not an integer from 0 to 9223372036854775807; using 0"));
   std::vector<std::string> devices;
   for (Device* d : runtime().devices()) devices.push_back(d->name());
   REQUIRE(devices.size() >= 2);  // cpu and the test backend's device
@@ -135,6 +145,12 @@ TEST_CASE("catena train's model loads in another process (catena eval) with the 
   CHECK(c.status == 0);
   auto e2 = catena_test::run_command(tool + " eval --model " + (dir / "model.h5") + " --data " + dir.path);
   CHECK(contains(e2.output, "accuracy: " + accuracy));
+  // A bad CATENA_HDF5_TIMEOUT is reported and the default used.
+  auto slow = catena_test::run_command("CATENA_HDF5_TIMEOUT=soon " + tool + " inspect " + (dir / "model.h5"));
+  INFO(slow.output);
+  CHECK(slow.status == 0);
+  CHECK(contains(slow.output, "CATENA_HDF5_TIMEOUT='soon' is not an integer from 1 to 1000000; using 60"));
+  CHECK(contains(slow.output, "predictor/l1/W"));
   auto back = catena_test::run_command(tool + " convert " + (dir / "model.h5") + " " + (dir / "again.npz"));
   CHECK(back.status == 0);
   std::vector<std::string> a = read_keys(dir / "again.npz").keys(), b = read_keys(dir / "out/model.npz").keys();

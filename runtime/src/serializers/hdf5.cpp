@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../internal.hpp"
+
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -380,6 +382,11 @@ KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open)
     const char* v = std::getenv("CATENA_HDF5_IN_PROCESS");
     return v && *v == '1';
   }();
+  // A damaged file can make libhdf5 loop: the child gets a CPU-time budget (a base of
+  // CATENA_HDF5_TIMEOUT seconds, default 60, plus a second per 20 MB of file), and the
+  // parent stops waiting when the pipe stays silent that long. Read before the fork: the
+  // child only makes HDF5 calls.
+  static const long base_seconds = long(env_integer("CATENA_HDF5_TIMEOUT", 60, 1, 1000000));
   pid_t pid = in_process ? -1 : ::fork();
   if (pid < 0) {
     ::close(fds[0]), ::close(fds[1]);
@@ -396,14 +403,6 @@ KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open)
     });
     return keys;
   }
-  // A damaged file can make libhdf5 loop: the child gets a CPU-time budget (a base of
-  // CATENA_HDF5_TIMEOUT seconds, default 60, plus a second per 20 MB of file), and the
-  // parent stops waiting when the pipe stays silent that long.
-  const long base_seconds = [] {
-    const char* v = std::getenv("CATENA_HDF5_TIMEOUT");
-    long t = v && *v ? std::atol(v) : 60;
-    return t > 0 ? t : 60;
-  }();
   const long budget = base_seconds + long(file_size / (20u << 20));
   if (pid == 0) {  // the child: HDF5 calls, writes to the pipe, nothing else
     ::close(fds[0]);
