@@ -386,7 +386,7 @@ KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open)
   // CATENA_HDF5_TIMEOUT seconds, default 60, plus a second per 20 MB of file), and the
   // parent stops waiting when the pipe stays silent that long. Read before the fork: the
   // child only makes HDF5 calls.
-  static const long base_seconds = long(env_integer("CATENA_HDF5_TIMEOUT", 60, 1, 1000000));
+  const long base_seconds = long(env_integer("CATENA_HDF5_TIMEOUT", 60, 1, 1000000));
   pid_t pid = in_process ? -1 : ::fork();
   if (pid < 0) {
     ::close(fds[0]), ::close(fds[1]);
