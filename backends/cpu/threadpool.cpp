@@ -1,7 +1,7 @@
 #include "threadpool.hpp"
 
-#include <cerrno>
-#include <cstdio>
+#include "../env_setting.hpp"
+
 #include <cstdlib>
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -26,17 +26,7 @@
 namespace catena_cpu {
 
 int64_t env_integer(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
-  const char* e = std::getenv(name);
-  if (!e || !*e) return fallback;
-  errno = 0;
-  char* end = nullptr;
-  const long long v = std::strtoll(e, &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi) {
-    std::fprintf(stderr, "catena cpu backend: %s='%s' is not an integer from %lld to %lld; using %lld\n", name, e,
-                 static_cast<long long>(lo), static_cast<long long>(hi), static_cast<long long>(fallback));
-    return fallback;
-  }
-  return v;
+  return catena_backend::env_integer("catena cpu backend", name, fallback, lo, hi);
 }
 
 namespace {

@@ -10,6 +10,8 @@
 // cl_khr_fp64.
 #include "kernels.hpp"
 
+#include "../env_setting.hpp"
+
 #include <catena/abi.h>
 
 #include <CL/cl.h>
@@ -19,7 +21,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -940,17 +941,8 @@ ct_status* conv_by_gemm(Context* c, Device& d, ct_stream* s, const ct_op* op, co
     return nullptr;  // W not (OC, C*KH*KW) or y not (N, OC, OH*OW) with one stride each
   const int64_t per_image = CKK * P;
   // CATENA_OPENCL_COLUMNS bounds the column buffer (elements; default 2^24, 64 MiB of floats).
-  static const int64_t limit = [] {
-    const int64_t fallback = int64_t(1) << 24;
-    const char* v = std::getenv("CATENA_OPENCL_COLUMNS");
-    if (!v || !*v) return fallback;
-    errno = 0;
-    char* end = nullptr;
-    const long long n = std::strtoll(v, &end, 10);
-    if (errno == 0 && *end == '\0' && n >= 1 && n <= (int64_t(1) << 40)) return int64_t(n);
-    std::fprintf(stderr, "catena opencl backend: CATENA_OPENCL_COLUMNS='%s' is not an integer from 1 to 2^40; using 2^24\n", v);
-    return fallback;
-  }();
+  static const int64_t limit =
+      catena_backend::env_integer("catena opencl backend", "CATENA_OPENCL_COLUMNS", int64_t(1) << 24, 1, int64_t(1) << 40);
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.n, limit / per_image));
   GemmCall m;
   m.type = t;
