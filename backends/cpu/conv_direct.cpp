@@ -145,9 +145,10 @@ void product(const float* src, int64_t n, int64_t cin, int64_t sh, int64_t sw, i
       for (int t = 0; t < taps; ++t)
         packed[size_t((((o / kOB) * cin + c) * taps + t) * kOB + o % kOB)] = wk[(o * cin + c) * taps + t];
   // Work units: (image, group of channel blocks). Few images: split the channel blocks too.
+  // Each unit writes only its own outputs, so the parts may follow the threads' speeds.
   const int64_t splits = n >= 2 * num_threads() ? 1 : std::min<int64_t>(blocks, 2 * num_threads());
   const int64_t per_split = (blocks + splits - 1) / splits;
-  parallel_for(n * splits, 1, [&](int64_t b, int64_t e) {
+  parallel_for_balanced(n * splits, 1, [&](int64_t b, int64_t e) {
     thread_local std::vector<float> xp, wide;
     if (xp.size() < size_t(cin * plane)) xp.resize(size_t(cin * plane));
     if (wide.size() < size_t(kOB * qv * 16)) wide.resize(size_t(kOB * qv * 16));
@@ -276,7 +277,8 @@ bool direct_conv_grad_weight(const ConvShape& s, const float* x, const float* gy
       }
     });
     if (std::find(finite.begin(), finite.end(), 0) != finite.end()) return false;
-    parallel_for(units, 1, [&](int64_t b, int64_t e) {
+    // Each unit sums its own weights over the chunk: the parts may follow the threads' speeds.
+    parallel_for_balanced(units, 1, [&](int64_t b, int64_t e) {
       for (int64_t u = b; u < e; ++u) {
         const int64_t c = u % s.c, o0 = (u / s.c) * kGwOB, ob = std::min(kGwOB, s.oc - o0);
         float part[kGwOB * 9];

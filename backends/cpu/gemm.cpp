@@ -242,7 +242,69 @@ bool sweep_backward(const void* matrix) {
   return backward;
 }
 
+// Split products whose parts are sized by the threads' measured speeds
+// (parallel_for_balanced) put the seam between two OpenBLAS calls somewhere new on every
+// call. That keeps results reproducible only if every element's bits are independent of
+// where its call's edges lie. OpenBLAS's large-matrix path is (each element sums its k in
+// the same order whatever tile it falls in); its small-matrix kernels (up to about 2^20
+// multiply-adds) and its direct row-major kernel (up to 28 x 512 x 512) are other code
+// with other roundings. So products are balanced only when every part stays above
+// kBalanceMinMacs, and only after a probe at that size, run once per type and
+// transposition, found split and whole products bit-identical for the OpenBLAS in use.
+constexpr int64_t kBalanceMinMacs = int64_t(1) << 23;
+
+template <class T>
+bool probe_split_invariance(const Blas& L, bool ta, bool tb) {
+  // A wide and a tall product, each split in two at a quarter and at half of its long side.
+  for (const bool wide : {true, false}) {
+    const int64_t k = 256, m = wide ? 128 : 1024, n = wide ? 1024 : 128;
+    std::vector<T> a(size_t(m * k)), b(size_t(k * n)), whole(size_t(m * n)), split;
+    uint32_t x = 12345;
+    auto next = [&] { return T(int32_t((x = x * 1664525u + 1013904223u) >> 8) - (1 << 23)) / T(1 << 23); };
+    for (T& v : a) v = next();
+    for (T& v : b) v = next();
+    for (T& v : whole) v = next();
+    split = whole;
+    const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+    const T alpha = T(0.75), beta = T(1.5);
+    blas_call(L, ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, whole.data(), n);
+    for (const int64_t seam : {(wide ? n : m) / 4, (wide ? n : m) / 2}) {
+      std::vector<T> y = split;
+      if (wide) {
+        blas_call(L, ta, tb, m, seam, k, alpha, a.data(), lda, b.data(), ldb, beta, y.data(), n);
+        blas_call(L, ta, tb, m, n - seam, k, alpha, a.data(), lda, tb ? b.data() + seam * ldb : b.data() + seam, ldb,
+                  beta, y.data() + seam, n);
+      } else {
+        blas_call(L, ta, tb, seam, n, k, alpha, a.data(), lda, b.data(), ldb, beta, y.data(), n);
+        blas_call(L, ta, tb, m - seam, n, k, alpha, ta ? a.data() + seam : a.data() + seam * lda, lda, b.data(), ldb,
+                  beta, y.data() + seam * n, n);
+      }
+      if (std::memcmp(y.data(), whole.data(), y.size() * sizeof(T)) != 0) return false;
+    }
+  }
+  return true;
+}
+
+// Whether products of this type and transposition may be balanced (probed once).
+template <class T>
+bool split_invariant(const Blas& L, bool ta, bool tb) {
+  static std::atomic<int> known[4];  // 0: not probed yet, 1: invariant, 2: not
+  std::atomic<int>& state = known[(ta ? 2 : 0) + (tb ? 1 : 0)];
+  int s = state.load(std::memory_order_acquire);
+  if (s == 0) {
+    s = probe_split_invariance<T>(L, ta, tb) ? 1 : 2;  // two threads may both probe: same answer
+    state.store(s, std::memory_order_release);
+  }
+  return s == 1;
+}
+
 }  // namespace
+
+bool gemm_split_invariant(bool is_double, bool ta, bool tb) {
+  const Blas& L = blas();
+  if (!L.loaded || !L.single_threaded) return false;
+  return is_double ? split_invariant<double>(L, ta, tb) : split_invariant<float>(L, ta, tb);
+}
 
 template <class T>
 void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
@@ -295,12 +357,20 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
     // At most kMaxBlasCalls parts: OpenBLAS serves a bounded number of concurrent calls.
     const int64_t grain = std::max({int64_t(1), min_part / std::max<int64_t>(1, (split_n ? m : n) * k * block),
                                     (units + kMaxBlasCalls - 1) / kMaxBlasCalls});
-    parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
+    auto run = [&](int64_t u0, int64_t u1) {
       if (split_n)
         part(0, m, u0 * block, std::min(n, u1 * block));
       else
         part(u0 * block, std::min(m, u1 * block), 0, n);
-    });
+    };
+    // Large products are split by the threads' measured speeds where that cannot change
+    // the bits (see kBalanceMinMacs); one-row products, matrix-vector calls whose edges
+    // were not probed, keep their fixed split.
+    const int64_t smallest = balanced_min_part(units, grain) * block * (split_n ? m : n) * k;
+    if (m > 1 && smallest >= kBalanceMinMacs && split_invariant<T>(L, ta, tb))
+      parallel_for_balanced(units, grain, run);
+    else
+      parallel_for(units, grain, run);
     return;
   }
   Mat<const T> A = ta ? Mat<const T>{a, m, k, 1, lda} : Mat<const T>{a, m, k, lda, 1};

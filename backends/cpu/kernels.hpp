@@ -39,6 +39,11 @@ template <class T>
 void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
                 int64_t ldb, T beta, T* c, int64_t ldc);
 
+// Whether OpenBLAS gives the same bits for a product split in two as for the whole, at
+// the sizes split products are balanced at (probed once per type and transposition;
+// false without OpenBLAS). gemm.cpp balances split products only when it holds.
+bool gemm_split_invariant(bool is_double, bool ta, bool tb);
+
 // Attribute access (defaults apply when the attribute is absent).
 const ct_attr* find_attr(const ct_op& op, const char* name);
 double attr_float(const ct_op& op, const char* name, double fallback);

@@ -204,28 +204,130 @@ int num_threads() {
   return n;
 }
 
-void parallel_for_pool(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
-  int t = num_threads();
-  if (t <= 1 || n < 2 * grain || t_in_parallel) {
-    if (n > 0) fn(0, n);
-    return;
-  }
-  int parts = static_cast<int>(std::min<int64_t>(t, n / grain));
-  // An exception in any part (std::bad_alloc in a kernel's scratch buffer) is carried to
-  // the caller once every part has finished, instead of ending the process.
+namespace {
+
+// Runs fn over the ranges [bound[i], bound[i + 1]) of `parts` parts on the pool; with
+// `ns`, each part's running time in nanoseconds goes to ns[i]. An exception in any part
+// (std::bad_alloc in a kernel's scratch buffer) is carried to the caller once every part
+// has finished, instead of ending the process.
+void run_parts(int parts, const int64_t* bound, int64_t* ns, const std::function<void(int64_t, int64_t)>& fn) {
   std::exception_ptr error;
   std::mutex error_mutex;
   std::function<void(int)> job = [&](int i) {
-    int64_t b = n * i / parts, e = n * (i + 1) / parts;
+    const int64_t b = bound[i], e = bound[i + 1];
+    const auto start = ns ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     try {
       if (e > b) fn(b, e);
     } catch (...) {
       std::lock_guard<std::mutex> g(error_mutex);
       if (!error) error = std::current_exception();
     }
+    if (ns) ns[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
   };
   pool().run(parts, job);
   if (error) std::rethrow_exception(error);
+}
+
+constexpr int kMaxParts = 256;  // CATENA_NUM_THREADS's upper bound
+
+// Thread speeds for balanced loops: per pool thread, work per nanosecond relative to the
+// others (their mean stays about 1). Each balanced loop moves them kSpeedStep of the way
+// towards what it measured: phases of a slow vCPU last a second or more and a training
+// step runs several products per millisecond, so a few products are enough to follow one.
+// Parts that ran under kMinTimedNs say more about timer and wake-up noise than speed and
+// are not used; one measurement moves a speed by at most a factor kMaxJump (a worker the
+// OS preempted mid-part is not a slow core).
+std::mutex g_speed_mutex;
+std::vector<double> g_speed;  // guarded by g_speed_mutex; sized to num_threads() on first use
+constexpr double kSpeedStep = 0.3;
+constexpr double kMinShare = 0.5;  // of the even share
+constexpr int64_t kMinTimedNs = 20000;
+constexpr double kMaxJump = 2.0;
+
+// How many parts a loop over n with this grain runs in (1: inline, on the caller).
+int part_count(int64_t n, int64_t grain) {
+  const int t = num_threads();
+  if (t <= 1 || n < 2 * grain || t_in_parallel) return 1;
+  return static_cast<int>(std::min<int64_t>(t, n / grain));
+}
+
+}  // namespace
+
+void parallel_for_pool(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  const int parts = part_count(n, grain);
+  if (parts <= 1) {
+    if (n > 0) fn(0, n);
+    return;
+  }
+  int64_t bound[kMaxParts + 1];
+  for (int i = 0; i <= parts; ++i) bound[i] = n * i / parts;
+  run_parts(parts, bound, nullptr, fn);
+}
+
+int64_t balanced_min_part(int64_t n, int64_t grain) {
+  const int parts = part_count(n, grain);
+  if (parts <= 1) return n;
+  return std::max<int64_t>(1, static_cast<int64_t>(kMinShare * double(n) / parts) - 1);
+}
+
+void parallel_for_balanced(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  const int parts = part_count(n, grain);
+  if (parts <= 1) {
+    if (n > 0) fn(0, n);
+    return;
+  }
+  double w[kMaxParts];
+  {
+    std::lock_guard<std::mutex> g(g_speed_mutex);
+    if (g_speed.size() < size_t(num_threads())) g_speed.resize(size_t(num_threads()), 1.0);
+    for (int i = 0; i < parts; ++i) w[i] = g_speed[size_t(i)];
+  }
+  // Every part gets at least kMinShare of its even share; the rest follows the speeds.
+  double mean = 0;
+  for (int i = 0; i < parts; ++i) mean += w[i];
+  mean /= parts;
+  double total = 0;
+  for (int i = 0; i < parts; ++i) total += (w[i] = std::max(w[i], kMinShare * mean));
+  const int64_t floor_part = balanced_min_part(n, grain);
+  int64_t bound[kMaxParts + 1];
+  bound[0] = 0;
+  double sum = 0;
+  for (int i = 0; i < parts; ++i) {
+    sum += w[i];
+    const int64_t want = i + 1 == parts ? n : static_cast<int64_t>(double(n) * sum / total + 0.5);
+    // Room for the parts still to come, and at least floor_part for this one.
+    bound[i + 1] = std::clamp(want, bound[i] + floor_part, n - int64_t(parts - 1 - i) * floor_part);
+  }
+  int64_t ns[kMaxParts];
+  run_parts(parts, bound, ns, fn);
+  double rate[kMaxParts], mean_rate = 0;
+  for (int i = 0; i < parts; ++i) {
+    if (ns[i] < kMinTimedNs) return;
+    mean_rate += (rate[i] = double(bound[i + 1] - bound[i]) / double(ns[i]));
+  }
+  mean_rate /= parts;
+  std::lock_guard<std::mutex> g(g_speed_mutex);
+  double mean_speed = 0;
+  for (int i = 0; i < parts; ++i) mean_speed += g_speed[size_t(i)];
+  mean_speed /= parts;
+  for (int i = 0; i < parts; ++i) {
+    double& s = g_speed[size_t(i)];
+    const double seen = std::clamp(rate[i] / mean_rate * mean_speed, s / kMaxJump, s * kMaxJump);
+    s += kSpeedStep * (seen - s);
+  }
+}
+
+std::vector<double> thread_speeds() {
+  std::lock_guard<std::mutex> g(g_speed_mutex);
+  std::vector<double> s = g_speed;
+  s.resize(size_t(num_threads()), 1.0);
+  return s;
+}
+
+void set_thread_speeds(const std::vector<double>& speeds) {
+  std::lock_guard<std::mutex> g(g_speed_mutex);
+  g_speed = speeds;
+  g_speed.resize(size_t(num_threads()), 1.0);
 }
 
 }  // namespace catena_cpu

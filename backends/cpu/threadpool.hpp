@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace catena_cpu {
 
@@ -36,6 +37,24 @@ int num_threads();
 // The split depends only on n and the thread count, so results are reproducible.
 // Runs inline when n < 2 * grain or there is one thread.
 void parallel_for_pool(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+// Like parallel_for_pool, but the parts are sized by how fast each thread has lately
+// been: every part is timed, and a running estimate of each thread's speed (work per
+// nanosecond, relative to the others) sizes its next part. On a virtual machine one
+// vCPU often runs 1.2-1.5x slower than the other for a second or so (its host core is
+// shared); an even split then waits for the slow one, a balanced one does not. A part
+// gets at least half of its even share (balanced_min_part). Where the parts meet
+// changes from call to call, so use this only where the result does not depend on it.
+void parallel_for_balanced(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+// The smallest part parallel_for_balanced(n, grain, ...) can hand a thread; n when it
+// would run in one part.
+int64_t balanced_min_part(int64_t n, int64_t grain);
+
+// The speed estimates, one per pool thread (index 0: the calling thread), and a way for
+// tests to set them.
+std::vector<double> thread_speeds();
+void set_thread_speeds(const std::vector<double>& speeds);
 
 template <class Fn>
 inline void parallel_for(int64_t n, int64_t grain, const Fn& fn) {

@@ -93,3 +93,59 @@ TEST_CASE("an exception in any part reaches the caller after every part has fini
   bump(v, int64_t(v.size()), 100);  // the pool still works
   for (int x : v) REQUIRE(x == 1);
 }
+
+TEST_CASE("a balanced loop runs every index once, whatever the thread speeds say") {
+  using catena_cpu::set_thread_speeds;
+  const int t = num_threads();
+  std::vector<std::vector<double>> speeds = {{}, {0.01, 1, 1, 1}, {1, 0.01, 0.01, 0.01}, {5, 1, 0.2, 1}, {1, 1, 1, 50}};
+  for (const std::vector<double>& s : speeds)
+    for (int64_t n : {int64_t(1), int64_t(7), int64_t(100), int64_t(4999), int64_t(100000)})
+      for (int64_t grain : {int64_t(1), int64_t(3), int64_t(1000)}) {
+        CAPTURE(n);
+        CAPTURE(grain);
+        set_thread_speeds(s);
+        std::vector<int> v(size_t(n), 0);
+        std::atomic<int> calls{0};
+        const std::thread::id caller = std::this_thread::get_id();
+        int64_t callers_part = -1;
+        catena_cpu::parallel_for_balanced(n, grain, [&](int64_t b, int64_t e) {
+          ++calls;
+          if (std::this_thread::get_id() == caller) callers_part = e - b;
+          for (int64_t i = b; i < e; ++i) v[size_t(i)] += 1;
+        });
+        for (int64_t i = 0; i < n; ++i) REQUIRE(v[size_t(i)] == 1);
+        CHECK(calls.load() <= t);
+        // However slow the caller is thought to be, it keeps at least half its even share.
+        if (calls.load() > 1) CHECK(callers_part >= catena_cpu::balanced_min_part(n, grain));
+      }
+  set_thread_speeds({});
+}
+
+TEST_CASE("a balanced loop gives less work to a thread that runs slower") {
+  // The calling thread's indices take three times as long as the workers' (sleeps, so the
+  // machine's load does not matter): its measured speed falls, and its part shrinks from
+  // an even share towards the smallest a part may be.
+  using catena_cpu::balanced_min_part;
+  const int t = num_threads();
+  REQUIRE(t >= 2);
+  catena_cpu::set_thread_speeds({});
+  const int64_t n = 400 * t;
+  const std::thread::id caller = std::this_thread::get_id();
+  int64_t first = 0, last = 0;
+  for (int it = 0; it < 25; ++it) {
+    int64_t mine = 0;
+    catena_cpu::parallel_for_balanced(n, 1, [&](int64_t b, int64_t e) {
+      const bool slow = std::this_thread::get_id() == caller;
+      if (slow) mine = e - b;
+      std::this_thread::sleep_for(std::chrono::microseconds((slow ? 30 : 10) * (e - b)));
+    });
+    (it == 0 ? first : last) = mine;
+  }
+  CHECK(first == n / t);  // equal speeds to begin with: an even split
+  const std::vector<double> s = catena_cpu::thread_speeds();
+  INFO("speeds: caller " << s[0] << ", a worker " << s[1] << "; caller's part " << last << " of " << n);
+  CHECK(s[0] < 0.6 * s[1]);
+  CHECK(last < n / t * 3 / 4);
+  CHECK(last >= balanced_min_part(n, 1));
+  catena_cpu::set_thread_speeds({});
+}
