@@ -40,9 +40,9 @@ void parallel_for_pool(int64_t n, int64_t grain, const std::function<void(int64_
 
 // Like parallel_for_pool, but the parts are sized by how fast each thread has lately
 // been: every part is timed, and a running estimate of each thread's speed (work per
-// nanosecond, relative to the others) sizes its next part. On a virtual machine one
-// vCPU often runs 1.2-1.5x slower than the other for a second or so (its host core is
-// shared); an even split then waits for the slow one, a balanced one does not. A part
+// nanosecond, relative to the others) sizes its next part. On the 2-vCPU virtual
+// machines Catena is measured on, one vCPU often runs 1.2-1.5x slower than the other for
+// a second or so; an even split then waits for the slow one, a balanced one does not. A part
 // gets at least half of its even share (balanced_min_part). Where the parts meet
 // changes from call to call, so use this only where the result does not depend on it.
 void parallel_for_balanced(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
