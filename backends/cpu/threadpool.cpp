@@ -228,7 +228,9 @@ void run_parts(int parts, const int64_t* bound, int64_t* ns, const std::function
   if (error) std::rethrow_exception(error);
 }
 
-constexpr int kMaxParts = 256;  // CATENA_NUM_THREADS's upper bound
+// The most parts a loop is split into (the per-part arrays live on the stack). A machine
+// with more CPUs than this has more pool threads than any loop uses.
+constexpr int kMaxParts = 256;
 
 // Thread speeds for balanced loops: per pool thread, work per nanosecond relative to the
 // others (their mean stays about 1). Each balanced loop moves them kSpeedStep of the way
@@ -248,7 +250,7 @@ constexpr double kMaxJump = 2.0;
 int part_count(int64_t n, int64_t grain) {
   const int t = num_threads();
   if (t <= 1 || n < 2 * grain || t_in_parallel) return 1;
-  return static_cast<int>(std::min<int64_t>(t, n / grain));
+  return static_cast<int>(std::min<int64_t>({int64_t(t), n / grain, int64_t(kMaxParts)}));
 }
 
 }  // namespace
