@@ -258,18 +258,18 @@ bool probe_split_invariance(const Blas& L, bool ta, bool tb) {
   // A wide and a tall product, each split in two at a quarter and at half of its long side.
   for (const bool wide : {true, false}) {
     const int64_t k = 256, m = wide ? 128 : 1024, n = wide ? 1024 : 128;
-    std::vector<T> a(size_t(m * k)), b(size_t(k * n)), whole(size_t(m * n)), split;
+    std::vector<T> a(size_t(m * k)), b(size_t(k * n)), c0(size_t(m * n));  // c0: C before the product
     uint32_t x = 12345;
     auto next = [&] { return T(int32_t((x = x * 1664525u + 1013904223u) >> 8) - (1 << 23)) / T(1 << 23); };
     for (T& v : a) v = next();
     for (T& v : b) v = next();
-    for (T& v : whole) v = next();
-    split = whole;
+    for (T& v : c0) v = next();
+    std::vector<T> whole = c0;
     const int64_t lda = ta ? m : k, ldb = tb ? k : n;
     const T alpha = T(0.75), beta = T(1.5);
     blas_call(L, ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, whole.data(), n);
     for (const int64_t seam : {(wide ? n : m) / 4, (wide ? n : m) / 2}) {
-      std::vector<T> y = split;
+      std::vector<T> y = c0;
       if (wide) {
         blas_call(L, ta, tb, m, seam, k, alpha, a.data(), lda, b.data(), ldb, beta, y.data(), n);
         blas_call(L, ta, tb, m, n - seam, k, alpha, a.data(), lda, tb ? b.data() + seam * ldb : b.data() + seam, ldb,
