@@ -224,8 +224,10 @@ void blas_call(const Blas& L, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
 // its share of the rows in chunks of kSweepRows, and the walk alternates direction from
 // one call on the same matrix to the next, so the rows a thread read last, some still in
 // its L2, are the first it reads again (W5: about 3 % faster over 20 interleaved pairs;
-// smaller chunks cost more in calls than they gain). The chunks are the same BLAS
-// calls in either direction, so the result's bits do not depend on it.
+// smaller chunks cost more in calls than they gain). The threads' shares follow their
+// measured speeds, so the pieces' edges move from call to call; that is done only when a
+// probe found every row's bits independent of the piece it is computed in
+// (gemv_split_invariant), so neither the direction nor the edges change the result.
 constexpr int64_t kSweepRows = 128;
 constexpr int64_t kSweepBytes = int64_t(1) << 20;
 
@@ -298,7 +300,45 @@ bool split_invariant(const Blas& L, bool ta, bool tb) {
   return s == 1;
 }
 
+// The same question for the one-row products the sweep below walks (y = x W^T, W's rows
+// the outputs, one matrix-vector call per piece): whether a row's result is the same
+// whatever piece of rows it is computed in, for pieces that start at multiples of one
+// vector. Probed once per type, with a row length that is not a multiple of a vector.
+template <class T>
+bool probe_gemv_split_invariance(const Blas& L) {
+  constexpr int64_t block = 64 / sizeof(T);
+  const int64_t n = 64 * block, k = 301;
+  std::vector<T> x(static_cast<size_t>(k)), w(static_cast<size_t>(n * k)), c0(static_cast<size_t>(n));
+  uint32_t r = 54321;
+  auto next = [&] { return T(int32_t((r = r * 1664525u + 1013904223u) >> 8) - (1 << 23)) / T(1 << 23); };
+  for (T& v : x) v = next();
+  for (T& v : w) v = next();
+  for (T& v : c0) v = next();
+  const T alpha = T(0.75), beta = T(1.5);
+  std::vector<T> whole = c0;
+  blas_call(L, false, true, 1, n, k, alpha, x.data(), k, w.data(), k, beta, whole.data(), n);
+  for (const int64_t seam : {block, 3 * block, 17 * block, n / 2, n - block}) {
+    std::vector<T> y = c0;
+    blas_call(L, false, true, 1, seam, k, alpha, x.data(), k, w.data(), k, beta, y.data(), n);
+    blas_call(L, false, true, 1, n - seam, k, alpha, x.data(), k, w.data() + seam * k, k, beta, y.data() + seam, n);
+    if (std::memcmp(y.data(), whole.data(), y.size() * sizeof(T)) != 0) return false;
+  }
+  return true;
+}
+
+template <class T>
+bool gemv_split_invariant(const Blas& L) {
+  static const bool invariant = probe_gemv_split_invariance<T>(L);
+  return invariant;
+}
+
 }  // namespace
+
+bool gemv_sweep_split_invariant(bool is_double) {
+  const Blas& L = blas();
+  if (!L.loaded || !L.single_threaded) return false;
+  return is_double ? gemv_split_invariant<double>(L) : gemv_split_invariant<float>(L);
+}
 
 bool gemm_split_invariant(bool is_double, bool ta, bool tb) {
   const Blas& L = blas();
@@ -364,10 +404,13 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
         part(u0 * block, std::min(m, u1 * block), 0, n);
     };
     // Large products are split by the threads' measured speeds where that cannot change
-    // the bits (see kBalanceMinMacs); one-row products, matrix-vector calls whose edges
-    // were not probed, keep their fixed split.
+    // the bits (see kBalanceMinMacs); so are the one-row products the sweep walks, when
+    // their probe passed: W5's halves stream from L3, and in minutes when one vCPU reads
+    // memory 5-15 % slower than the other an even split waits for it. Other one-row
+    // products keep their fixed split.
     const int64_t smallest = balanced_min_part(units, grain) * block * (split_n ? m : n) * k;
-    if (m > 1 && smallest >= kBalanceMinMacs && split_invariant<T>(L, ta, tb))
+    if ((m > 1 && smallest >= kBalanceMinMacs && split_invariant<T>(L, ta, tb)) ||
+        (sweep && gemv_split_invariant<T>(L)))
       parallel_for_balanced(units, grain, run);
     else
       parallel_for(units, grain, run);

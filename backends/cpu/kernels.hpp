@@ -43,6 +43,9 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
 // the sizes split products are balanced at (probed once per type and transposition;
 // false without OpenBLAS). gemm.cpp balances split products only when it holds.
 bool gemm_split_invariant(bool is_double, bool ta, bool tb);
+// The same for the one-row products over large matrices (batch-1 inference) that are
+// split into pieces of whole vectors of rows: probed once per type.
+bool gemv_sweep_split_invariant(bool is_double);
 
 // Attribute access (defaults apply when the attribute is absent).
 const ct_attr* find_attr(const ct_op& op, const char* name);

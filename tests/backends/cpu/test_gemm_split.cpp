@@ -43,19 +43,22 @@ TEST_CASE_TEMPLATE("split products give the same bits wherever the threads' part
     bool large;  // every part is large enough to be balanced
   };
   // The MLP's products at batch 100 (forward with its bias, weight and input gradients),
-  // a tall one split along its rows, one with alpha and beta not 1, and one whose parts
+  // a tall one split along its rows, one with alpha and beta not 1, one whose parts
   // would be small enough for OpenBLAS's other kernels (small-matrix, direct), which
-  // round differently: it must keep a fixed split.
+  // round differently: it must keep a fixed split; and batch-1 inference through large
+  // Linear layers (one-row products swept in pieces of rows, parts streaming from L3).
   const Case cases[] = {{false, true, 100, 784, 1000, T(1), T(1), true},   {true, false, 1000, 100, 784, T(1), T(0), true},
                         {false, false, 100, 1000, 1000, T(1), T(0), true}, {false, true, 2000, 300, 64, T(1), T(0), true},
                         {true, true, 96, 700, 1013, T(0.5), T(2), true},   {false, false, 2048, 64, 64, T(1), T(0), false},
-                        {false, false, 1005, 300, 40, T(1), T(0), false}};
+                        {false, false, 1005, 300, 40, T(1), T(0), false},  {false, true, 1, 1000, 2000, T(1), T(1), true},
+                        {false, true, 1, 1003, 2500, T(0.5), T(2), true}};
   for (const Case& c : cases) {
     CAPTURE(c.ta);
     CAPTURE(c.tb);
     CAPTURE(c.m);
     CAPTURE(c.n);
-    const bool balanced = catena_cpu::gemm_split_invariant(sizeof(T) == 8, c.ta, c.tb);
+    const bool balanced = c.m == 1 ? catena_cpu::gemv_sweep_split_invariant(sizeof(T) == 8)
+                                   : catena_cpu::gemm_split_invariant(sizeof(T) == 8, c.ta, c.tb);
     const std::vector<T> a = random_values<T>(size_t(c.m) * c.k, 1), b = random_values<T>(size_t(c.k) * c.n, 2);
     const std::vector<T> c0 = random_values<T>(size_t(c.m) * c.n, 3);
     const int64_t lda = c.ta ? c.m : c.k, ldb = c.tb ? c.k : c.n;
@@ -103,4 +106,6 @@ TEST_CASE("OpenBLAS here gives the same bits for split and whole products, so th
       CHECK(catena_cpu::gemm_split_invariant(false, ta, tb));
       CHECK(catena_cpu::gemm_split_invariant(true, ta, tb));
     }
+  CHECK(catena_cpu::gemv_sweep_split_invariant(false));
+  CHECK(catena_cpu::gemv_sweep_split_invariant(true));
 }
