@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -224,10 +225,11 @@ void blas_call(const Blas& L, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
 // its share of the rows in chunks of kSweepRows, and the walk alternates direction from
 // one call on the same matrix to the next, so the rows a thread read last, some still in
 // its L2, are the first it reads again (W5: about 3 % faster over 20 interleaved pairs;
-// smaller chunks cost more in calls than they gain). The threads' shares follow their
-// measured speeds, so the pieces' edges move from call to call; that is done only when a
-// probe found every row's bits independent of the piece it is computed in
-// (gemv_split_invariant), so neither the direction nor the edges change the result.
+// smaller chunks cost more in calls than they gain). A thread done with its share takes
+// the rows left at the far end of another's (sweep_pieces), so the pieces' edges move from
+// call to call; that is done only when a probe found every row's bits independent of the
+// piece it is computed in (gemv_split_invariant): neither the direction nor the edges
+// change the result. Without that, each thread walks a fixed share.
 constexpr int64_t kSweepRows = 128;
 constexpr int64_t kSweepBytes = int64_t(1) << 20;
 
@@ -332,6 +334,11 @@ bool gemv_split_invariant(const Blas& L) {
   return invariant;
 }
 
+// Test hooks (kernels.hpp): a wait before the owner of share 0 or 1 starts, and the
+// number of pieces threads took from others' shares.
+std::atomic<int64_t> g_sweep_hold_ns[2];
+std::atomic<int64_t> g_sweep_pieces_taken{0};
+
 }  // namespace
 
 bool gemv_sweep_split_invariant(bool is_double) {
@@ -340,10 +347,88 @@ bool gemv_sweep_split_invariant(bool is_double) {
   return is_double ? gemv_split_invariant<double>(L) : gemv_split_invariant<float>(L);
 }
 
+void hold_sweep_share_for_tests(int share, int64_t ns) {
+  if (share >= 0 && share < 2) g_sweep_hold_ns[share].store(ns, std::memory_order_relaxed);
+}
+
+int64_t sweep_pieces_taken() { return g_sweep_pieces_taken.load(std::memory_order_relaxed); }
+
 bool gemm_split_invariant(bool is_double, bool ta, bool tb) {
   const Blas& L = blas();
   if (!L.loaded || !L.single_threaded) return false;
   return is_double ? split_invariant<double>(L, ta, tb) : split_invariant<float>(L, ta, tb);
+}
+
+// The sweep's one-row product over the pool, when its probe passed (gemv_split_invariant):
+// every thread owns an even share of the rows and walks it in chunks in this call's
+// direction; a thread done with its own share takes the rows the others would reach
+// last, one vector of rows at a time, so the threads finish together although the
+// parts' times differ by several microseconds from call to call (two vCPUs streaming
+// from L3: ±4 µs around 75 µs). Each piece of rows is claimed with one compare-and-swap
+// on its owner's [front, back) and computed once; all pieces start at multiples of one
+// vector of rows, so the bits are those of the whole product.
+template <class T>
+void sweep_pieces(const Blas& L, bool ta, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+                  int64_t ldb, T beta, T* c, bool backward) {
+  constexpr int64_t piece = 64 / sizeof(T);        // rows per unit
+  constexpr int64_t chunk = kSweepRows / piece;    // units an owner takes at once, far from the end
+  const int64_t units = (n + piece - 1) / piece;
+  const int parts = int(std::min<int64_t>({int64_t(num_threads()), units / (2 * chunk), kMaxBlasCalls}));
+  auto rows = [&](int64_t u0, int64_t u1) {
+    const int64_t r0 = u0 * piece, r1 = std::min(n, u1 * piece);
+    blas_call(L, ta, true, 1, r1 - r0, k, alpha, a, lda, b + r0 * ldb, ldb, beta, c + r0, n);
+  };
+  if (parts < 2) {
+    rows(0, units);
+    return;
+  }
+  struct alignas(64) Share {
+    std::atomic<uint64_t> span;  // front in the low 32 bits, back in the high: units still to do
+  };
+  Share share[kMaxBlasCalls];
+  auto pack = [](int64_t f, int64_t e) { return uint64_t(f) | (uint64_t(e) << 32); };
+  for (int p = 0; p < parts; ++p) share[p].span.store(pack(units * p / parts, units * (p + 1) / parts));
+  // Takes up to `want` units from the owner's end of share p (owner) or the other end
+  // (thief); false when the share is empty.
+  auto take = [&](int p, bool owner, auto want) {
+    uint64_t v = share[p].span.load(std::memory_order_relaxed);
+    for (;;) {
+      const int64_t f = int64_t(v & 0xffffffffu), e = int64_t(v >> 32);
+      if (f >= e) return false;
+      const int64_t t = std::min<int64_t>(e - f, want(e - f));
+      const bool from_back = owner == backward;
+      const uint64_t next = from_back ? pack(f, e - t) : pack(f + t, e);
+      if (share[p].span.compare_exchange_weak(v, next, std::memory_order_relaxed)) {
+        if (from_back)
+          rows(e - t, e);
+        else
+          rows(f, f + t);
+        if (!owner) g_sweep_pieces_taken.fetch_add(1, std::memory_order_relaxed);
+        return true;
+      }
+    }
+  };
+  // Far from the other end an owner takes whole chunks; near it, half of what is left,
+  // so that a thief finds rows to take until the end.
+  auto owner_want = [&](int64_t left) { return std::max<int64_t>(1, std::min(chunk, left / 2)); };
+  auto thief_want = [](int64_t) { return int64_t(1); };
+  parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+    if (p1 - p0 == 1 && p0 < 2)
+      if (const int64_t hold = g_sweep_hold_ns[p0].load(std::memory_order_relaxed)) {
+        // Tests: wait until another thread took a piece, or `hold` passed.
+        const int64_t taken = g_sweep_pieces_taken.load(std::memory_order_relaxed);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(hold);
+        while (std::chrono::steady_clock::now() < until &&
+               g_sweep_pieces_taken.load(std::memory_order_relaxed) == taken) {
+        }
+      }
+    for (int64_t p = p0; p < p1; ++p)
+      while (take(int(p), true, owner_want)) {
+      }
+    for (int64_t i = 1; i < parts; ++i)
+      while (take(int((p0 + i) % parts), false, thief_want)) {
+      }
+  });
 }
 
 template <class T>
@@ -373,6 +458,8 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
   if (L.loaded && k > 0) {
     const bool sweep = L.single_threaded && m == 1 && tb && n * k * int64_t(sizeof(T)) >= kSweepBytes;
     const bool backward = sweep && sweep_backward(b);
+    if (sweep && gemv_split_invariant<T>(L))
+      return sweep_pieces(L, ta, n, k, alpha, a, lda, b, ldb, beta, c, backward);
     auto part = [&](int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
       if (sweep) {
         const int64_t first = n0 / kSweepRows, last = (n1 - 1) / kSweepRows;
@@ -404,13 +491,10 @@ void dense_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
         part(u0 * block, std::min(m, u1 * block), 0, n);
     };
     // Large products are split by the threads' measured speeds where that cannot change
-    // the bits (see kBalanceMinMacs); so are the one-row products the sweep walks, when
-    // their probe passed: W5's halves stream from L3, and in minutes when one vCPU reads
-    // memory 5-15 % slower than the other an even split waits for it. Other one-row
-    // products keep their fixed split.
+    // the bits (see kBalanceMinMacs); one-row products outside the sweep (sweep_pieces)
+    // keep their fixed split.
     const int64_t smallest = balanced_min_part(units, grain) * block * (split_n ? m : n) * k;
-    if ((m > 1 && smallest >= kBalanceMinMacs && split_invariant<T>(L, ta, tb)) ||
-        (sweep && gemv_split_invariant<T>(L)))
+    if (m > 1 && smallest >= kBalanceMinMacs && split_invariant<T>(L, ta, tb))
       parallel_for_balanced(units, grain, run);
     else
       parallel_for(units, grain, run);

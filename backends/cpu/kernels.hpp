@@ -47,6 +47,13 @@ bool gemm_split_invariant(bool is_double, bool ta, bool tb);
 // split into pieces of whole vectors of rows: probed once per type.
 bool gemv_sweep_split_invariant(bool is_double);
 
+// For tests of those products: make the thread that owns share 0 or 1 (0: the caller)
+// wait before it starts until another thread has taken one of its pieces of rows, or `ns`
+// nanoseconds passed (0: no wait); and how many pieces of rows threads have taken from
+// others' shares so far.
+void hold_sweep_share_for_tests(int share, int64_t ns);
+int64_t sweep_pieces_taken();
+
 // Attribute access (defaults apply when the attribute is absent).
 const ct_attr* find_attr(const ct_op& op, const char* name);
 double attr_float(const ct_op& op, const char* name, double fallback);
