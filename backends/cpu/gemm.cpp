@@ -257,17 +257,23 @@ bool sweep_backward(const void* matrix) {
 // transposition, found split and whole products bit-identical for the OpenBLAS in use.
 constexpr int64_t kBalanceMinMacs = int64_t(1) << 23;
 
+// The probes' operands: values in (-1, 1) from a linear congruential generator, the same
+// on every run.
+template <class T>
+void fill_probe_values(uint32_t& state, std::vector<T>& v) {
+  for (T& e : v) e = T(int32_t((state = state * 1664525u + 1013904223u) >> 8) - (1 << 23)) / T(1 << 23);
+}
+
 template <class T>
 bool probe_split_invariance(const Blas& L, bool ta, bool tb) {
   // A wide and a tall product, each split in two at a quarter and at half of its long side.
   for (const bool wide : {true, false}) {
     const int64_t k = 256, m = wide ? 128 : 1024, n = wide ? 1024 : 128;
     std::vector<T> a(size_t(m * k)), b(size_t(k * n)), c0(size_t(m * n));  // c0: C before the product
-    uint32_t x = 12345;
-    auto next = [&] { return T(int32_t((x = x * 1664525u + 1013904223u) >> 8) - (1 << 23)) / T(1 << 23); };
-    for (T& v : a) v = next();
-    for (T& v : b) v = next();
-    for (T& v : c0) v = next();
+    uint32_t state = 12345;
+    fill_probe_values(state, a);
+    fill_probe_values(state, b);
+    fill_probe_values(state, c0);
     std::vector<T> whole = c0;
     const int64_t lda = ta ? m : k, ldb = tb ? k : n;
     const T alpha = T(0.75), beta = T(1.5);
@@ -311,11 +317,10 @@ bool probe_gemv_split_invariance(const Blas& L) {
   constexpr int64_t block = 64 / sizeof(T);
   const int64_t n = 64 * block, k = 301;
   std::vector<T> x(static_cast<size_t>(k)), w(static_cast<size_t>(n * k)), c0(static_cast<size_t>(n));
-  uint32_t r = 54321;
-  auto next = [&] { return T(int32_t((r = r * 1664525u + 1013904223u) >> 8) - (1 << 23)) / T(1 << 23); };
-  for (T& v : x) v = next();
-  for (T& v : w) v = next();
-  for (T& v : c0) v = next();
+  uint32_t state = 54321;
+  fill_probe_values(state, x);
+  fill_probe_values(state, w);
+  fill_probe_values(state, c0);
   const T alpha = T(0.75), beta = T(1.5);
   std::vector<T> whole = c0;
   blas_call(L, false, true, 1, n, k, alpha, x.data(), k, w.data(), k, beta, whole.data(), n);
