@@ -4,14 +4,13 @@
 
 #include <catena/config.hpp>
 #include <catena/dataset.hpp>
+#include <catena/files.hpp>
 #include <catena/iterator.hpp>
 #include <catena/links.hpp>
 #include <catena/model_file.hpp>
 #include <catena/runtime.hpp>
 #include <catena/serializers.hpp>
 #include <catena/training.hpp>
-
-#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
@@ -45,11 +44,10 @@ int cmd_inspect(const std::vector<std::string>& args) {
     return 0;
   if (!vm.count("file")) throw Error(CT_INVALID_ARGUMENT, "give the file to inspect: catena inspect FILE");
   const std::string path = vm["file"].as<std::string>();
-  KeyStore keys = read_keys(path);
-  struct stat st {};
-  ::stat(path.c_str(), &st);
-  std::cout << path << ": " << guess_format(path) << ", " << bytes_text(uint64_t(st.st_size)) << ", " << keys.size()
-            << " keys\n";
+  // Headers and metadata only: no array is read but the architecture.
+  KeyStore keys = list_keys(path);
+  const uint64_t size = InputFile(path).size();
+  std::cout << path << ": " << guess_format(path) << ", " << bytes_text(size) << ", " << keys.size() << " keys\n";
   const std::string arch = architecture_of(keys);
   if (!arch.empty()) {
     std::cout << "\nArchitecture (a whole model: `catena eval --model " << path << "` runs it):\n";
@@ -66,15 +64,16 @@ int cmd_inspect(const std::vector<std::string>& args) {
   std::printf("%-*s  %-8s  %-18s  %s\n", int(width), "key", "dtype", "shape", "size");
   uint64_t total = 0, elements = 0;
   for (const std::string& k : keys.keys()) {
-    const Tensor* t = keys.find(k);
-    if (!t) {
-      std::printf("%-*s  %-8s  %-18s  %s\n", int(width), k.c_str(), "None", "-", "-");
+    Dtype dtype;
+    Shape shape;
+    if (!keys.describe(k, &dtype, &shape)) {
+      std::printf("%-*s  %-8s  %-18s  %s\n", int(width), k.c_str(), "None", "-", "- (absent: no values)");
       continue;
     }
-    uint64_t b = uint64_t(t->numel()) * t->dtype().size();
+    uint64_t b = uint64_t(shape.numel()) * dtype.size();
     total += b;
-    elements += uint64_t(t->numel());
-    std::printf("%-*s  %-8s  %-18s  %s\n", int(width), k.c_str(), std::string(t->dtype().name()).c_str(), t->shape().str().c_str(),
+    elements += uint64_t(shape.numel());
+    std::printf("%-*s  %-8s  %-18s  %s\n", int(width), k.c_str(), std::string(dtype.name()).c_str(), shape.str().c_str(),
                 bytes_text(b).c_str());
   }
   std::cout << "\n" << elements << " elements, " << bytes_text(total) << " of array data\n";
@@ -99,6 +98,9 @@ int cmd_convert(const std::vector<std::string>& args) {
     throw Error(CT_INVALID_ARGUMENT, "give the input and the output: catena convert in.npz out.h5");
   const std::string in = vm["input"].as<std::string>(), out = vm["output"].as<std::string>();
   KeyStore keys = read_keys(in);
+  // A whole model is converted only when it would load: a parameter left without values
+  // is an error here, not in whoever loads the copy.
+  check_model_file(keys, in);
   write_keys(out, keys, vm["format"].as<std::string>(), vm.count("compress") > 0);
   std::cout << "wrote " << out << " (" << guess_format(out) << ", " << keys.size() << " keys)\n";
   return 0;

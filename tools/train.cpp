@@ -4,6 +4,7 @@
 #include "commands.hpp"
 
 #include <catena/dataset.hpp>
+#include <catena/files.hpp>
 #include <catena/iterator.hpp>
 #include <catena/model_file.hpp>
 #include <catena/models.hpp>
@@ -13,7 +14,6 @@
 #include <catena/training.hpp>
 
 #include <cmath>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -97,11 +97,21 @@ int cmd_train(const std::vector<std::string>& args) {
     throw Error(CT_INVALID_ARGUMENT, "--snapshot-every must be 0 (never) or more, got " + std::to_string(snapshot_every));
   if (keep < 1) throw Error(CT_INVALID_ARGUMENT, "--keep must be at least 1, got " + std::to_string(keep));
   const std::string resume_from = vm.count("resume") ? vm["resume"].as<std::string>() : "";
-  if (!resume_from.empty() && !std::ifstream(resume_from))
-    throw Error(CT_NOT_FOUND, "--resume: cannot open " + resume_from + " (give a snapshot file, e.g. result/snapshot_epoch_1.npz)");
+  if (!resume_from.empty()) {
+    try {
+      check_readable_file(resume_from);
+    } catch (const Error& e) {
+      throw Error(e.code(), std::string("--resume: ") + e.what() + " (give a snapshot file, e.g. result/snapshot_epoch_1.npz)");
+    }
+  }
   if (unit == 0) unit = model_name == "mlp" ? 1000 : 128;
   auto [opt_name, hyper] = parse_optimizer(vm["optimizer"].as<std::string>());
   std::unique_ptr<Optimizer> optimizer = optimizers::create(opt_name, hyper);  // checks names before any work
+
+  // The output folder is taken now, before any work: one run at a time writes there, and an
+  // --out that cannot be written stops the command before the first epoch, not after it.
+  const std::string out = vm["out"].as<std::string>();
+  std::unique_ptr<FolderLock> out_lock = training::claim_folder(out);
 
   const std::string dev_name = vm["device"].as<std::string>();
   Device& dev = dev_name.empty() ? default_device() : device(dev_name);
@@ -117,6 +127,9 @@ int cmd_train(const std::vector<std::string>& args) {
     o.ndim = model_name == "cnn" ? 3 : 1;
     data = dataset == "mnist" ? datasets::get_mnist(dir, o) : datasets::get_fashion_mnist(dir, o);
   }
+  if (size_t(batch) > data.first->size())
+    throw Error(CT_INVALID_ARGUMENT, "--batchsize " + std::to_string(batch) + " is more than the " +
+                                         std::to_string(data.first->size()) + " examples of the training set");
   // Every data set here has 10 classes. The MLP's lazy first layer flattens images itself.
   const int64_t n_out = 10;
 
@@ -136,7 +149,6 @@ int cmd_train(const std::vector<std::string>& args) {
   SerialIterator train_iter(data.first, size_t(batch));
   SerialIterator test_iter(data.second, size_t(batch), /*repeat=*/false, /*shuffle=*/false);
   training::StandardUpdater updater(train_iter, *optimizer, dev);
-  const std::string out = vm["out"].as<std::string>();
   training::Trainer trainer(updater, {double(epochs), training::Unit::epoch}, out);
   trainer.extend(std::make_shared<training::Evaluator>(test_iter, model, dev));
   auto log = std::make_shared<training::LogReport>();

@@ -294,8 +294,11 @@ void save_model(const std::string& path, Link& model, const std::string& format,
   save(path, f, format, compress);
 }
 
-std::unique_ptr<Link> load_model(const std::string& path, Device& device) {
-  KeyStore keys = read_keys(path);
+namespace {
+
+// The model a whole-model file describes, built with pending parameters (nothing
+// allocated): the file's arrays become its values.
+std::unique_ptr<Link> model_of(const KeyStore& keys, const std::string& path) {
   if (const Tensor* v = keys.find(kVersionKey)) {
     int64_t version = v->numel() == 1 ? v->astype(int64).to_vector<int64_t>()[0] : -1;
     if (version < 1 || version > kModelFileVersion)
@@ -308,10 +311,39 @@ std::unique_ptr<Link> load_model(const std::string& path, Device& device) {
     throw Error(CT_INVALID_ARGUMENT, path + " holds parameters only, not a whole model (no '" +
                                          std::string(kArchitectureKey) +
                                          "'): build the model in C++ and load them with load(), or save with save_model");
-  std::unique_ptr<Link> model = build_model(text, path + ": the architecture");
+  DeferredParameters deferred;
+  return build_model(text, path + ": the architecture");
+}
+
+// Every parameter of a whole model must have values: one left without (None in the
+// file) would run with no values, or with random ones.
+void check_complete(Link& model, const std::string& path) {
+  for (auto& [name, p] : model.namedparams())
+    if (!p->is_initialized())
+      throw Error(CT_DATA_LOSS, path + ": '" + name.substr(1) +
+                                    "' has no values in the file (None: a parameter saved uninitialised); a whole model "
+                                    "needs every parameter");
+}
+
+}  // namespace
+
+std::unique_ptr<Link> load_model(const std::string& path, Device& device) {
+  KeyStore keys = read_keys(path);
+  std::unique_ptr<Link> model = model_of(keys, path);
   model->to_device(device);
-  load(keys, *model, path);
+  // The model is new and thrown away on an error: each array is read once, straight into
+  // the parameter it becomes.
+  load(keys, *model, path, "", true, Serializer::kTakeValues | Serializer::kFreshObject);
+  check_complete(*model, path);
   return model;
+}
+
+void check_model_file(const KeyStore& keys, const std::string& path) {
+  if (architecture_of(keys).empty()) return;
+  std::unique_ptr<Link> model = model_of(keys, path);
+  // The first pass of a load checks every key, shape and dtype, and reads nothing big.
+  Serializer check(const_cast<KeyStore&>(keys), Serializer::Mode::check, path, true, "", Serializer::kFreshObject);
+  model->serialize(check);
 }
 
 }  // namespace catena

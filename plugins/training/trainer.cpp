@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 
 namespace catena {
 namespace training {
@@ -135,12 +136,18 @@ double Trainer::elapsed_time() const {
   return elapsed_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
+std::unique_ptr<FolderLock> claim_folder(const std::string& dir) {
+  auto lock = std::make_unique<FolderLock>(dir);
+  if (int n = remove_stale_temporaries(dir))
+    std::cerr << "catena: removed " << n << " unfinished file" << (n == 1 ? "" : "s") << " in " << dir
+              << " that a stopped run was writing\n";
+  return lock;
+}
+
 void Trainer::run() {
   if (done_) throw Error(CT_FAILED_PRECONDITION, "Trainer::run: a trainer runs only once; make a new one");
   done_ = true;
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
-  if (ec) throw Error(CT_PERMISSION_DENIED, "Trainer: cannot create the output folder " + out + " (" + ec.message() + ")");
+  std::unique_ptr<FolderLock> held = claim_folder(out);
   std::stable_sort(extensions_.begin(), extensions_.end(),
                    [](const Entry& a, const Entry& b) { return a.priority > b.priority; });
   start_ = std::chrono::steady_clock::now();

@@ -175,8 +175,14 @@ Storage::Storage(Device& device, uint64_t bytes) : device_(&device), bytes_(byte
   data_ = d.buffer_data(buffer_);
 }
 
+Storage::Storage(Device& device, ct_buffer* wrapped, uint64_t bytes) : device_(&device), buffer_(wrapped), bytes_(bytes) {
+  data_ = device.impl().buffer_data(buffer_);
+}
+
 Storage::~Storage() {
-  if (buffer_) device_->impl().release(buffer_, rounded_);
+  if (!buffer_) return;
+  if (rounded_) device_->impl().release(buffer_, rounded_);
+  else device_->impl().table->buffer_free(device_->impl().ctx, buffer_);
 }
 
 }  // namespace catena

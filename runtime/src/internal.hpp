@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -126,6 +127,9 @@ int size_class(uint64_t rounded);
 class Storage {
  public:
   Storage(Device& device, uint64_t bytes);
+  // Memory the device's backend wrapped (buffer_wrap): freed through the backend when the
+  // storage goes, never cached.
+  Storage(Device& device, ct_buffer* wrapped, uint64_t bytes);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -157,6 +161,10 @@ struct Tensor::Impl {
 };
 
 int compute_layout(const Shape& shape, const int64_t* strides);
+
+// A contiguous tensor on the cpu device over host memory Catena did not allocate (no
+// copy); `release` runs once, on any thread, when the last view of it is gone.
+Tensor wrap_host_memory(void* data, uint64_t bytes, const Shape& shape, Dtype dtype, std::function<void()> release);
 
 // Contiguous row-major strides for `shape`.
 void contiguous_strides(const Shape& shape, int64_t* strides);

@@ -112,7 +112,20 @@ Parameter::Parameter(Initializer init, const Shape& shape, bool shaped, Dtype dt
 
 Parameter::Parameter(const Tensor& data) : Variable(data, true), dtype_(data.dtype()) {}
 
+namespace {
+thread_local bool deferring = false;
+}  // namespace
+
+DeferredParameters::DeferredParameters() : outer_(deferring) { deferring = true; }
+DeferredParameters::~DeferredParameters() { deferring = outer_; }
+
 void Parameter::initialize(const Shape& shape, Device& device) {
+  if (deferring) {
+    pending_ = true;
+    pending_shape_ = shape;
+    return;
+  }
+  pending_ = false;
   Tensor a = Tensor::empty(shape, dtype_, device);
   if (!init_) init_ = initializers::LeCunNormal();
   init_(a);
@@ -255,17 +268,29 @@ void Link::serialize(Serializer& s) {
       s.put(name, p->is_initialized() ? p->array() : Tensor());
       continue;
     }
-    const Tensor* v = s.get(name);
-    if (!v) continue;  // None or (not strict) missing: the parameter stays as it is
-    if (!v->dtype().is_float()) s.fail(name, std::string("is ") + v->dtype().name() + ", not floating point");
-    if (p->is_initialized()) {
-      if (v->shape() != p->array().shape())
-        s.fail(name, "has shape " + v->shape().str() + ", but the parameter is " + p->array().shape().str());
-      if (s.applying()) ops::copy(p->array(), v->astype(p->array().dtype()).to(p->array().device()));
-    } else if (s.applying()) {
-      // A lazy parameter takes the stored shape (Chainer initialises it from the file).
+    Dtype dtype;
+    Shape shape;
+    if (!s.describe(name, &dtype, &shape)) {
+      // None, or (not strict) missing: the parameter stays as it is, unless it has no values.
+      if (!p->is_initialized() && s.strict() && s.contains(name))
+        s.fail(name, std::string("is None in the file (a parameter saved uninitialised), and has no values here ") +
+                         (p->is_pending() ? "either: a whole model needs every parameter"
+                                          : "either: load non-strictly to leave it uninitialised"));
+      continue;
+    }
+    if (!dtype.is_float()) s.fail(name, std::string("is ") + dtype.name() + ", not floating point");
+    const Shape& want = p->is_initialized() ? p->array().shape() : p->pending_shape();
+    if ((p->is_initialized() || p->is_pending()) && shape != want)
+      s.fail(name, "has shape " + shape.str() + ", but the parameter is " + want.str());
+    if (!s.applying()) {
+      s.verify(name);
+    } else if (p->is_initialized()) {
+      Tensor target = p->array();
+      s.read_into(name, target);
+    } else {
+      // A lazy parameter takes the stored array (Chainer initialises it from the file).
       const bool enabled = p->update_enabled();
-      *p = Parameter(v->astype(p->param_dtype()).to(device()));
+      *p = Parameter(s.take(name).astype(p->param_dtype()).to(device()));
       p->set_update_enabled(enabled);
     }
   }

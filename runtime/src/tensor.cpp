@@ -96,6 +96,50 @@ Tensor Tensor::empty(const Shape& shape, Dtype dtype, Device& device) {
   return Tensor(std::move(impl));
 }
 
+namespace {
+// A wrapped tensor's impl and its storage in one allocation, as Fresh.
+struct Wrapped {
+  Tensor::Impl impl;
+  Storage storage;
+  Wrapped(Device& d, ct_buffer* b, uint64_t bytes) : storage(d, b, bytes) {}
+};
+
+void run_release(void* user) {
+  auto* f = static_cast<std::function<void()>*>(user);
+  (*f)();
+  delete f;
+}
+}  // namespace
+
+Tensor wrap_host_memory(void* data, uint64_t bytes, const Shape& shape, Dtype dtype, std::function<void()> release) {
+  if (uint64_t(shape.numel()) * dtype.size() > bytes)
+    throw Error(CT_INVALID_ARGUMENT, "wrap_host_memory: " + std::to_string(bytes) + " bytes for " + shape.str());
+  Device& cpu = runtime().cpu();
+  Device::Impl& d = cpu.impl();
+  if (!d.table->buffer_wrap) throw Error(CT_UNIMPLEMENTED, "the cpu backend cannot wrap host memory");
+  auto* user = new std::function<void()>(std::move(release));
+  ct_buffer* b = nullptr;
+  ct_status* s = d.table->buffer_wrap(d.ctx, d.index, data, bytes, run_release, user, &b);
+  if (s) {
+    delete user;
+    check_status(s, "wrapping host memory");
+  }
+  std::shared_ptr<Wrapped> block;
+  try {
+    block = std::make_shared<Wrapped>(cpu, b, bytes);
+  } catch (...) {
+    d.table->buffer_free(d.ctx, b);
+    throw;
+  }
+  std::shared_ptr<Tensor::Impl> impl(block, &block->impl);
+  impl->storage = &block->storage;
+  impl->dtype = dtype;
+  impl->shape = shape;
+  contiguous_strides(shape, impl->strides);
+  impl->layout = int8_t(compute_layout(shape, impl->strides));
+  return Tensor(std::move(impl));
+}
+
 Tensor Tensor::zeros(const Shape& shape, Dtype dtype, Device& device) { return full(shape, 0.0, dtype, device); }
 
 Tensor Tensor::full(const Shape& shape, double value, Dtype dtype, Device& device) {

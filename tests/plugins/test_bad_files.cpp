@@ -154,13 +154,15 @@ with h5py.File(d + '/strings.h5', 'w') as f:
            {"huge_shape.npz", "predictor/l1/W: implausible shape"},
            {"bad_header.npz", "predictor/l1/W"},
            {"bad_dtype.npz", "dtype '<c8' is not supported"},
-           {"bomb.npz", "predictor/l1/W.npy: corrupt compressed data (or larger than its declared size)"},
+           {"bomb.npz", "predictor/l1/W: corrupt compressed data (larger than its declared size: a zip bomb?)"},
            {"claims.npz", "more than deflate can produce"},
            {"huge.h5", "'predictor/l1/W' claims"},
            {"strings.h5", "'predictor/l1/W' has an HDF5 type Catena does not read"},
        }) {
-    CAPTURE(c.file);
+    const std::string file = c.file;
+    CAPTURE(file);
     std::string err = try_load(dir / c.file);
+    CAPTURE(err);
     CHECK(contains(err, dir / c.file));
     CHECK(contains(err, c.says));
   }

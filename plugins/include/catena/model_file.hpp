@@ -24,7 +24,13 @@ namespace catena {
 constexpr int64_t kModelFileVersion = 1;
 
 void save_model(const std::string& path, Link& model, const std::string& format = "", bool compress = false);
+// The model of a whole-model file on `device`, every parameter with the file's values
+// (read once, straight into it: loading costs about the arrays' size in memory). A file
+// that leaves a parameter without values (None) is an error naming the key.
 std::unique_ptr<Link> load_model(const std::string& path, Device& device = default_device());
+// When `keys` hold a whole model: throws unless it would load (its architecture builds,
+// every parameter is there with its shape and values). Reads no large array.
+void check_model_file(const KeyStore& keys, const std::string& path);
 
 // The architecture as JSON text; throws, naming the part, when the model cannot be
 // described.

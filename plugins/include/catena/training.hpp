@@ -13,6 +13,7 @@
 //   trainer.run();
 #pragma once
 
+#include <catena/files.hpp>
 #include <catena/iterator.hpp>
 #include <catena/link.hpp>
 #include <catena/optimizers.hpp>
@@ -230,6 +231,11 @@ class Extension {
   virtual void serialize(Serializer&) {}
 };
 
+// Takes `dir` for one run that writes into it (a FolderLock: made when missing, checked
+// writable, refused when another process is writing there), and removes the temporaries
+// runs killed mid-write left there, saying so in one line on stderr.
+std::unique_ptr<FolderLock> claim_folder(const std::string& dir);
+
 class Trainer : public Serializable {
  public:
   Trainer(Updater& updater, TriggerPtr stop_trigger, std::string out = "result");
@@ -238,8 +244,8 @@ class Trainer : public Serializable {
   // priority default to the extension's.
   void extend(std::shared_ptr<Extension> extension, std::string name = "", TriggerPtr trigger = {},
               std::optional<int> priority = {}, bool call_before_training = false);
-  // Runs until the stop trigger fires (once per Trainer). On an error the extensions are
-  // finalized and the error propagates.
+  // Runs until the stop trigger fires (once per Trainer), holding `out` (claim_folder)
+  // throughout. On an error the extensions are finalized and the error propagates.
   void run();
   Extension& get_extension(const std::string& name);
   // Seconds of training: since run() began, plus the time of the run a snapshot resumed.

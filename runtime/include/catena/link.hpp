@@ -56,8 +56,13 @@ class Parameter : public Variable {
 
   bool is_initialized() const { return defined(); }
   // Allocate on `device` and fill with the initializer. A fresh parameter's gradient is
-  // NaN-filled, as in Chainer (cleargrads before the first backward).
+  // NaN-filled, as in Chainer (cleargrads before the first backward). Under a
+  // DeferredParameters scope nothing is allocated: the parameter records its shape and
+  // stays uninitialized until values are loaded into it.
   void initialize(const Shape& shape, Device& device);
+  // Whether it waits for loaded values of pending_shape() (made under DeferredParameters).
+  bool is_pending() const { return pending_; }
+  const Shape& pending_shape() const { return pending_shape_; }
   Dtype param_dtype() const { return dtype_; }
   bool update_enabled() const { return update_enabled_; }
   void set_update_enabled(bool on) { update_enabled_ = on; }
@@ -66,6 +71,22 @@ class Parameter : public Variable {
   Initializer init_;
   Dtype dtype_ = float32;
   bool update_enabled_ = true;
+  bool pending_ = false;
+  Shape pending_shape_;
+};
+
+// While one lives on a thread, parameters initialized on that thread record their shapes
+// and allocate nothing (a model built only to be loaded from a file: load_model, which
+// then needs no memory for initial values it would overwrite).
+class DeferredParameters {
+ public:
+  DeferredParameters();
+  ~DeferredParameters();
+  DeferredParameters(const DeferredParameters&) = delete;
+  DeferredParameters& operator=(const DeferredParameters&) = delete;
+
+ private:
+  bool outer_;
 };
 
 class Link : public Serializable {
@@ -114,7 +135,9 @@ class Link : public Serializable {
 
   // Chainer's Link.serialize: the parameters (None when uninitialised), then the persistent
   // values, then each child under its name. Loading copies into initialised parameters
-  // (same shape; the dtype converted) and initialises lazy ones from the stored array.
+  // (same shape; the dtype converted) and initialises lazy ones from the stored array (a
+  // pending one only from an array of its shape). A lazy parameter stored as None stays
+  // uninitialised only in a non-strict load; strict, it is an error naming the key.
   void serialize(Serializer& s) override;
 
   // The one-input forward of links that have one (Linear, Convolution2D, a Sequential

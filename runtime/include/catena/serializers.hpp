@@ -2,6 +2,7 @@
 // save/load of any Serializable are in serializer.hpp).
 #pragma once
 
+#include <catena/files.hpp>
 #include <catena/link.hpp>
 #include <catena/serializer.hpp>
 
@@ -10,30 +11,6 @@
 #include <vector>
 
 namespace catena {
-
-// Writes `bytes` to `path` atomically: a temporary file in the same folder, written to
-// disk (fsync), then renamed over `path` (and the folder synced), so readers and a crash
-// leave the old file or the new one, never half of one.
-void write_file_atomic(const std::string& path, const std::string& bytes);
-
-// The same, streamed: write() pieces, then commit(). Without commit() (an error, an
-// exception) the temporary file is removed and `path` is untouched.
-class AtomicFile {
- public:
-  explicit AtomicFile(std::string path);
-  ~AtomicFile();
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-  void write(const void* data, size_t bytes);
-  uint64_t written() const { return written_; }
-  void commit();
-
- private:
-  std::string path_, tmp_;
-  int fd_ = -1;
-  uint64_t written_ = 0;
-  bool committed_ = false;
-};
 
 // Writes the link's parameters and persistent values to an uncompressed .npz that
 // numpy.load reads, with Chainer's keys ("predictor/l1/W"). Written atomically (a
@@ -45,12 +22,17 @@ void save_npz(const std::string& path, const std::vector<std::pair<std::string, 
 // A key space as an .npz: a zip of .npy files, stored or deflated (compress); None as
 // numpy pickles it (Chainer's None).
 void write_npz(const std::string& path, const KeyStore& store, bool compress = false);
-// Every key of an .npz file; pickled objects (Chainer's None) are None, never unpickled.
+// Every key of an .npz file with its dtype and shape; values are read when first used,
+// after their CRC-32 matched. numpy's pickle of None (Chainer's None) is None; any other
+// pickled object is refused, never unpickled.
 KeyStore read_npz_keys(const std::string& path);
 // The same from the file's bytes in memory (`name` names it in errors).
 KeyStore read_npz_bytes(const std::string& bytes, const std::string& name = "memory");
 // HDF5 files (when this build has HDF5; see serializer_format("hdf5").unavailable).
+// Every dataset read (into memory this process shares with the reader process: no copy).
 KeyStore read_hdf5_keys(const std::string& path);
+// Every dataset listed with its dtype and shape; small ones read, large ones when asked for.
+KeyStore list_hdf5_keys(const std::string& path);
 KeyStore read_hdf5_bytes(const std::string& bytes, const std::string& name = "memory");
 void write_hdf5(const std::string& path, const KeyStore& store, bool compress = false);
 
@@ -62,8 +44,10 @@ std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path,
 
 // Chainer's load_npz: each parameter and persistent value of `link` takes the array at
 // `path` + its name ("predictor/l1/W"). With strict, a missing key is an error; without,
-// it is skipped. Keys saved as None leave their value alone. Shapes must match (a lazy,
-// uninitialised parameter takes the saved shape). Nothing changes unless every key fits.
+// it is skipped. A key saved as None leaves an initialised value alone; an uninitialised
+// (lazy) parameter saved as None stays uninitialised only when strict is false. Shapes
+// must match (a lazy parameter takes the saved shape). Nothing changes unless every key
+// fits and every value read is sound.
 void load_npz(const std::string& file, Link& link, const std::string& path = "", bool strict = true);
 
 // Chainer's save_hdf5 / load_hdf5: the same keys as groups and datasets (gzip level 4 for

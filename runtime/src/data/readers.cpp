@@ -2,31 +2,38 @@
 // Every error names the file and says what is wrong; sizes in headers are never trusted.
 #include <catena/dataset.hpp>
 #include <catena/error.hpp>
+#include <catena/files.hpp>
 #include <catena/runtime.hpp>
 
 #include <zlib.h>
 
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace catena {
 namespace datasets {
 
 namespace {
 
+// Something is at `path` (a file there that is not a regular one is refused when read).
 bool exists(const std::string& path) {
   struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  return ::stat(path.c_str(), &st) == 0;
 }
 
 // A reader over a file that may be gzip'd (zlib reads plain files transparently).
 class GzFile {
  public:
   explicit GzFile(const std::string& path) : path_(path) {
-    f_ = gzopen(path.c_str(), "rb");
-    if (!f_) throw Error(CT_NOT_FOUND, path + ": cannot open (" + std::strerror(errno) + ")");
+    InputFile file(path);  // a regular file, opened without waiting
+    const int fd = ::dup(file.fd());
+    f_ = fd >= 0 ? gzdopen(fd, "rb") : nullptr;
+    if (!f_) {
+      if (fd >= 0) ::close(fd);
+      throw Error(CT_RESOURCE_EXHAUSTED, path + ": cannot be read (" + std::strerror(errno) + ")");
+    }
     gzbuffer(f_, 1 << 17);
   }
   ~GzFile() {
@@ -224,15 +231,13 @@ DatasetPtr cifar_files(const std::vector<std::string>& files, int label_bytes, d
   std::vector<unsigned char> pixels;
   std::vector<int32_t> labels;
   for (const std::string& path : files) {
-    if (!exists(path)) throw Error(CT_NOT_FOUND, path + ": no such file");
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    std::streamoff size = in.tellg();
-    if (size <= 0 || size % std::streamoff(record) != 0)
+    InputFile in(path);
+    const uint64_t size = in.size();
+    if (size == 0 || size % record != 0)
       throw Error(CT_DATA_LOSS, path + ": " + std::to_string(size) + " bytes is not a whole number of " +
                                     std::to_string(record) + "-byte CIFAR records (truncated or not a CIFAR batch)");
-    in.seekg(0);
     std::vector<unsigned char> buf(static_cast<size_t>(size));
-    if (!in.read(reinterpret_cast<char*>(buf.data()), size)) throw Error(CT_DATA_LOSS, path + ": read failed");
+    in.read_at(0, buf.data(), buf.size());
     for (size_t off = 0; off < buf.size(); off += record) {
       labels.push_back(buf[off + size_t(label_bytes) - 1]);  // CIFAR-100: the fine label
       pixels.insert(pixels.end(), buf.begin() + std::ptrdiff_t(off) + label_bytes,

@@ -10,6 +10,7 @@ namespace {
 }
 }  // namespace
 KeyStore read_hdf5_keys(const std::string& path) { no_hdf5(path); }
+KeyStore list_hdf5_keys(const std::string& path) { no_hdf5(path); }
 KeyStore read_hdf5_bytes(const std::string&, const std::string& name) { no_hdf5(name); }
 void write_hdf5(const std::string& path, const KeyStore&, bool) { no_hdf5(path); }
 #endif
@@ -36,6 +37,7 @@ void register_builtin_formats() {
 #ifdef CATENA_HAVE_HDF5
   h5.write = [](const std::string& path, const KeyStore& store, bool compress) { write_hdf5(path, store, compress); };
   h5.read = [](const std::string& path) { return read_hdf5_keys(path); };
+  h5.list = [](const std::string& path) { return list_hdf5_keys(path); };
 #else
   h5.unavailable = "this build of Catena has no HDF5 support: install libhdf5-dev (Debian) and rebuild";
 #endif

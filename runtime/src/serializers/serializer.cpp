@@ -1,45 +1,122 @@
 // The key space, the Serializer and the registry of formats.
+#include <catena/files.hpp>
 #include <catena/ops.hpp>
 #include <catena/runtime.hpp>
 #include <catena/serializer.hpp>
 
 #include <cctype>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 
 namespace catena {
 
 // --- KeyStore --------------------------------------------------------------------------
 
+void StoredArray::read_into(void* dst) const {
+  Tensor t = read();
+  t.copy_to_host(dst, size_t(nbytes()));
+}
+
 void KeyStore::put(const std::string& key, const Tensor& value) {
-  auto [it, fresh] = items_.insert_or_assign(key, value);
-  (void)it;
+  auto [it, fresh] = items_.insert_or_assign(key, Item{});
+  it->second.tensor = value;
   if (fresh) order_.push_back(key);
 }
 
 void KeyStore::put_none(const std::string& key) {
-  auto [it, fresh] = items_.insert_or_assign(key, std::nullopt);
-  (void)it;
+  auto [it, fresh] = items_.insert_or_assign(key, Item{});
+  it->second.none = true;
   if (fresh) order_.push_back(key);
 }
 
-const Tensor* KeyStore::find(const std::string& key) const {
+void KeyStore::put_stored(const std::string& key, std::shared_ptr<const StoredArray> value) {
+  if (!value) throw Error(CT_INVALID_ARGUMENT, "KeyStore::put_stored: no array for '" + key + "'");
+  auto [it, fresh] = items_.insert_or_assign(key, Item{});
+  it->second.stored = std::move(value);
+  if (fresh) order_.push_back(key);
+}
+
+const KeyStore::Item* KeyStore::item(const std::string& key) const {
   auto it = items_.find(key);
-  return it == items_.end() || !it->second ? nullptr : &*it->second;
+  if (it == items_.end() || it->second.none) return nullptr;
+  if (it->second.taken)
+    throw Error(CT_FAILED_PRECONDITION, "KeyStore: the array under '" + key + "' was taken by a load");
+  return &it->second;
+}
+
+const Tensor* KeyStore::find(const std::string& key) const {
+  const Item* i = item(key);
+  if (!i) return nullptr;
+  if (!i->tensor) i->tensor = i->stored->read();
+  return &*i->tensor;
 }
 
 bool KeyStore::contains(const std::string& key) const { return items_.count(key) != 0; }
 
 bool KeyStore::is_none(const std::string& key) const {
   auto it = items_.find(key);
-  return it != items_.end() && !it->second;
+  return it != items_.end() && it->second.none;
+}
+
+bool KeyStore::describe(const std::string& key, Dtype* dtype, Shape* shape) const {
+  auto it = items_.find(key);
+  if (it == items_.end() || it->second.none) return false;
+  const Item& i = it->second;
+  if (i.stored) *dtype = i.stored->dtype(), *shape = i.stored->shape();
+  else if (i.tensor) *dtype = i.tensor->dtype(), *shape = i.tensor->shape();
+  else throw Error(CT_FAILED_PRECONDITION, "KeyStore: the array under '" + key + "' was taken by a load");
+  return true;
+}
+
+Tensor KeyStore::fresh(const std::string& key) const {
+  const Item* i = item(key);
+  if (!i) throw Error(CT_NOT_FOUND, "KeyStore: no array under '" + key + "'");
+  return i->tensor ? i->tensor->clone() : i->stored->read();
+}
+
+Tensor KeyStore::take(const std::string& key) {
+  const Item* found = item(key);
+  if (!found) throw Error(CT_NOT_FOUND, "KeyStore: no array under '" + key + "'");
+  Item& i = items_.find(key)->second;
+  if (!i.tensor) return i.stored->read();  // stays stored: a later take reads it again
+  Tensor t = std::move(*i.tensor);
+  i.tensor.reset();
+  if (!i.stored) i.taken = true;
+  return t;
+}
+
+void KeyStore::read_into(const std::string& key, Tensor& dst) const {
+  const Item* i = item(key);
+  if (!i) throw Error(CT_NOT_FOUND, "KeyStore: no array under '" + key + "'");
+  if (!i->tensor && i->stored->direct() && dst.device().host_addressable() &&
+      (dst.device().flags() & CT_DEVICE_SYNCHRONOUS) && dst.is_contiguous() && dst.dtype() == i->stored->dtype() &&
+      dst.shape() == i->stored->shape()) {
+    if (dst.numel()) i->stored->read_into(dst.host_data());
+    return;
+  }
+  const Tensor v = i->tensor ? *i->tensor : i->stored->read();
+  ops::copy(dst, v.astype(dst.dtype()).to(dst.device()));
+}
+
+void KeyStore::verify(const std::string& key) const {
+  const Item* i = item(key);
+  if (!i || i->tensor) return;
+  if (i->stored->checks_cheaply()) i->stored->verify();
+  else i->tensor = i->stored->read();
+}
+
+Tensor KeyStore::peek(const std::string& key) const {
+  const Item* i = item(key);
+  if (!i) return Tensor();
+  return i->tensor ? *i->tensor : i->stored->read();
 }
 
 uint64_t KeyStore::nbytes() const {
   uint64_t n = 0;
-  for (auto& [k, v] : items_)
-    if (v) n += uint64_t(v->numel()) * v->dtype().size();
+  for (auto& [k, v] : items_) {
+    if (v.stored) n += v.stored->nbytes();
+    else if (v.tensor) n += uint64_t(v.tensor->numel()) * v.tensor->dtype().size();
+  }
   return n;
 }
 
@@ -55,12 +132,12 @@ std::string strip(const std::string& s, bool both) {
   return s.substr(b, e - b);
 }
 
-std::string describe(const std::string& file) { return file.empty() ? "serializer" : file; }
+std::string file_label(const std::string& file) { return file.empty() ? "serializer" : file; }
 
 }  // namespace
 
-Serializer::Serializer(KeyStore& store, Mode mode, std::string file, bool strict, std::string path)
-    : store_(&store), mode_(mode), file_(std::move(file)), strict_(strict), path_(std::move(path)) {
+Serializer::Serializer(KeyStore& store, Mode mode, std::string file, bool strict, std::string path, unsigned flags)
+    : store_(&store), mode_(mode), file_(std::move(file)), strict_(strict), path_(std::move(path)), flags_(flags) {
   if (!path_.empty() && path_.back() != '/') path_ += '/';
 }
 
@@ -71,14 +148,14 @@ Serializer Serializer::operator[](const std::string& name) const {
 }
 
 void Serializer::fail(const std::string& key, const std::string& what) const {
-  throw Error(CT_INVALID_ARGUMENT, describe(file_) + ": '" + path_ + strip(key, false) + "' " + what);
+  throw Error(CT_INVALID_ARGUMENT, file_label(file_) + ": '" + path_ + strip(key, false) + "' " + what);
 }
 
 void Serializer::put(const std::string& key, const Tensor& value) {
   if (!saving()) throw Error(CT_INVALID_ARGUMENT, "Serializer::put called while loading");
   const std::string k = path_ + strip(key, false);
   if (store_->contains(k))
-    throw Error(CT_ALREADY_EXISTS, describe(file_) + ": the key '" + k + "' is written twice (two values with one name)");
+    throw Error(CT_ALREADY_EXISTS, file_label(file_) + ": the key '" + k + "' is written twice (two values with one name)");
   if (!value.defined()) {
     store_->put_none(k);
     return;
@@ -95,10 +172,31 @@ const Tensor* Serializer::get(const std::string& key) const {
   if (const Tensor* t = store_->find(k)) return t;
   if (store_->is_none(k)) return nullptr;
   if (strict_)
-    throw Error(CT_NOT_FOUND, describe(file_) + ": no key '" + k +
+    throw Error(CT_NOT_FOUND, file_label(file_) + ": no key '" + k +
                                   "' (load non-strictly to skip missing keys, or give the sub-tree path, e.g. "
                                   "'updater/model:main/' for a model inside a trainer snapshot)");
   return nullptr;
+}
+
+bool Serializer::describe(const std::string& key, Dtype* dtype, Shape* shape) const {
+  const std::string k = path_ + strip(key, false);
+  if (store_->describe(k, dtype, shape)) return true;
+  if (store_->is_none(k)) return false;
+  get(key);  // missing: throws when strict
+  return false;
+}
+
+void Serializer::verify(const std::string& key) const {
+  if (!(flags_ & kFreshObject)) store_->verify(path_ + strip(key, false));
+}
+
+void Serializer::read_into(const std::string& key, Tensor& dst) const {
+  store_->read_into(path_ + strip(key, false), dst);
+}
+
+Tensor Serializer::take(const std::string& key) const {
+  const std::string k = path_ + strip(key, false);
+  return flags_ & kTakeValues ? store_->take(k) : store_->fresh(k);
 }
 
 bool Serializer::operator()(const std::string& key, Tensor& value) {
@@ -106,19 +204,19 @@ bool Serializer::operator()(const std::string& key, Tensor& value) {
     put(key, value);
     return true;
   }
-  const Tensor* v = get(key);
-  if (!v) return false;
-  if (value.defined() && v->shape() != value.shape())
-    fail(key, "has shape " + v->shape().str() + ", but the value it loads into has " + value.shape().str());
-  if (value.defined() && v->dtype() != value.dtype() && (v->dtype().is_float() != value.dtype().is_float()))
-    fail(key, std::string("is ") + v->dtype().name() + ", which does not convert to " + value.dtype().name());
-  if (!applying()) return true;
-  if (!value.defined()) {
-    value = v->clone();
+  Dtype dtype;
+  Shape shape;
+  if (!describe(key, &dtype, &shape)) return false;
+  if (value.defined() && shape != value.shape())
+    fail(key, "has shape " + shape.str() + ", but the value it loads into has " + value.shape().str());
+  if (value.defined() && dtype != value.dtype() && (dtype.is_float() != value.dtype().is_float()))
+    fail(key, std::string("is ") + dtype.name() + ", which does not convert to " + value.dtype().name());
+  if (!applying()) {
+    verify(key);
     return true;
   }
-  Tensor converted = v->astype(value.dtype()).to(value.device());
-  ops::copy(value, converted);
+  if (value.defined()) read_into(key, value);
+  else value = take(key);
   return true;
 }
 
@@ -245,15 +343,10 @@ const SerializerFormat& serializer_format(const std::string& name) {
 
 std::string guess_format(const std::string& path) {
   ensure_builtins();
-  std::string head(16, '\0');
-  {
-    std::ifstream f(path, std::ios::binary);
-    if (f) {
-      f.read(&head[0], std::streamsize(head.size()));
-      head.resize(size_t(f.gcount()));
-    } else {
-      head.clear();
-    }
+  std::string head;
+  try {
+    head = InputFile(path).head(16);
+  } catch (const Error&) {  // not there, or not a file: the extension says
   }
   std::lock_guard<std::mutex> g(formats_mutex());
   if (!head.empty())
@@ -266,21 +359,39 @@ std::string guess_format(const std::string& path) {
   return "";
 }
 
-KeyStore read_keys(const std::string& path, const std::string& format) {
+namespace {
+
+// The format that reads `path`: `format`, else what its first bytes say (the file must be
+// a regular file that may be read).
+const SerializerFormat& reader_of(const std::string& path, const std::string& format) {
   std::string name = format;
   if (name.empty()) {
-    std::ifstream probe(path, std::ios::binary);
-    if (!probe) throw Error(CT_NOT_FOUND, path + ": cannot open the file (does it exist, and may it be read?)");
-    name = guess_format(path);
+    const std::string head = InputFile(path).head(16);
+    std::vector<std::string> all = format_names();
+    {
+      std::lock_guard<std::mutex> g(formats_mutex());
+      for (auto& f : formats())
+        if (f.sniff && f.sniff(head)) name = f.name;
+    }
     if (name.empty()) {
       std::string known;
-      for (auto& n : format_names()) known += (known.empty() ? "" : ", ") + n;
-      throw Error(CT_INVALID_ARGUMENT, path + ": not a file of a known format (" + known + ")");
+      for (auto& n : all) known += (known.empty() ? "" : ", ") + n;
+      throw Error(CT_INVALID_ARGUMENT, path + ": not a file of a known format (" + known + ")" +
+                                           (head.empty() ? ": it is empty" : ""));
     }
   }
   const SerializerFormat& f = serializer_format(name);
   if (!f.unavailable.empty()) throw Error(CT_UNIMPLEMENTED, path + ": " + f.unavailable);
-  return f.read(path);
+  return f;
+}
+
+}  // namespace
+
+KeyStore read_keys(const std::string& path, const std::string& format) { return reader_of(path, format).read(path); }
+
+KeyStore list_keys(const std::string& path, const std::string& format) {
+  const SerializerFormat& f = reader_of(path, format);
+  return f.list ? f.list(path) : f.read(path);
 }
 
 void write_keys(const std::string& path, const KeyStore& store, const std::string& format, bool compress) {
@@ -308,17 +419,19 @@ void save(const std::string& path, Serializable& obj, const std::string& format,
   write_keys(path, store, format, compress);
 }
 
-void load(const KeyStore& store, Serializable& obj, const std::string& file, const std::string& path, bool strict) {
-  KeyStore& keys = const_cast<KeyStore&>(store);  // loading never writes to it
-  Serializer check(keys, Serializer::Mode::check, file, strict, path);
+void load(const KeyStore& store, Serializable& obj, const std::string& file, const std::string& path, bool strict,
+          unsigned flags) {
+  // Loading changes the store only by taking values from it, and only with kTakeValues.
+  KeyStore& keys = const_cast<KeyStore&>(store);
+  Serializer check(keys, Serializer::Mode::check, file, strict, path, flags);
   obj.serialize(check);
-  Serializer apply(keys, Serializer::Mode::load, file, strict, path);
+  Serializer apply(keys, Serializer::Mode::load, file, strict, path, flags);
   obj.serialize(apply);
 }
 
 void load(const std::string& file, Serializable& obj, const std::string& path, bool strict, const std::string& format) {
   KeyStore store = read_keys(file, format);
-  load(store, obj, file, path, strict);
+  load(store, obj, file, path, strict, Serializer::kTakeValues);
 }
 
 }  // namespace catena

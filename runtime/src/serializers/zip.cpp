@@ -1,0 +1,342 @@
+// Zip archives read strictly (see zip.hpp). The field offsets are those of PKWARE's
+// APPNOTE: end of central directory (22 bytes and a comment), zip64 end record and
+// locator, central directory records (46 bytes and variable parts), local headers (30).
+#include "zip.hpp"
+
+#include <catena/error.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+namespace catena {
+namespace zip {
+
+namespace {
+
+constexpr uint32_t kEndSig = 0x06054b50, kEnd64Sig = 0x06064b50, kLocatorSig = 0x07064b50;
+constexpr uint32_t kCentralSig = 0x02014b50, kLocalSig = 0x04034b50, kDescriptorSig = 0x08074b50;
+// Flags read here: deflate's speed options (bits 1, 2), a data descriptor (3), UTF-8
+// names (11). Anything else (encryption, patches, masked headers) is refused.
+constexpr uint16_t kKnownFlags = 0x080e;
+// Deflate cannot produce more than about 1032 bytes per compressed byte.
+constexpr uint64_t kDeflateRatio = 1032;
+
+// Bytes a machine can hold: more than this is not an array anyone can load.
+uint64_t memory_limit() {
+  static const uint64_t limit = [] {
+    long pages = ::sysconf(_SC_PHYS_PAGES), size = ::sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && size > 0 ? uint64_t(pages) * uint64_t(size) : uint64_t(1) << 34;
+  }();
+  return limit;
+}
+
+// Little-endian fields of the file, every one checked to lie inside it.
+struct Fields {
+  const MappedFile& f;
+  [[noreturn]] void fail(const std::string& what) const { throw Error(CT_DATA_LOSS, f.path() + ": " + what); }
+  uint64_t get(uint64_t at, int bytes) const {
+    if (at > f.size() || f.size() - at < uint64_t(bytes)) fail("truncated (a zip structure runs past the end of the file)");
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(f.data()) + at;
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+  }
+  uint16_t u16(uint64_t at) const { return uint16_t(get(at, 2)); }
+  uint32_t u32(uint64_t at) const { return uint32_t(get(at, 4)); }
+  uint64_t u64(uint64_t at) const { return get(at, 8); }
+};
+
+// The zip64 values in an extra field [x, end) for the fields that are all ones (in the
+// order usize, csize, offset, disk); `found` says whether the field was there.
+struct Zip64 {
+  uint64_t* usize = nullptr;
+  uint64_t* csize = nullptr;
+  uint64_t* offset = nullptr;
+  uint32_t* disk = nullptr;
+};
+
+bool read_extra(const Fields& f, uint64_t x, uint64_t end, Zip64 want, const std::string& where) {
+  bool found = false;
+  while (x < end) {
+    if (end - x < 4) f.fail(where + ": corrupt extra field");
+    const uint64_t id = f.u16(x), len = f.u16(x + 2);
+    if (len > end - x - 4) f.fail(where + ": corrupt extra field");
+    if (id == 1) {
+      uint64_t q = x + 4;
+      const uint64_t stop = q + len;
+      auto take = [&](uint64_t* v, int bytes) {
+        if (!v) return;
+        if (stop - q < uint64_t(bytes)) f.fail(where + ": corrupt zip64 extra field");
+        *v = f.get(q, bytes);
+        q += uint64_t(bytes);
+      };
+      take(want.usize, 8), take(want.csize, 8), take(want.offset, 8);
+      if (want.disk) {
+        uint64_t d = 0;
+        take(&d, 4);
+        *want.disk = uint32_t(d);
+      }
+      found = true;
+    }
+    x += 4 + len;
+  }
+  return found;
+}
+
+// The end of central directory record: the one whose comment reaches exactly to the end of
+// the file.
+uint64_t find_end(const Fields& f) {
+  const uint64_t n = f.f.size();
+  const uint64_t lo = n > 22 + 65535 ? n - 22 - 65535 : 0;
+  for (uint64_t i = n - 22 + 1; i-- > lo;)
+    if (f.u32(i) == kEndSig && i + 22 + f.u16(i + 20) == n) return i;
+  f.fail("not a zip file, or its end is damaged (no end of central directory record; .npz files are zip archives)");
+}
+
+}  // namespace
+
+Archive::Archive(std::shared_ptr<const MappedFile> file) : file_(std::move(file)) {
+  const Fields f{*file_};
+  const uint64_t n = file_->size();
+  if (n < 22) f.fail("not a zip file (too short; .npz files are zip archives)");
+  const uint64_t end = find_end(f);
+  uint64_t disk = f.u16(end + 4), cd_disk = f.u16(end + 6), on_disk = f.u16(end + 8), count = f.u16(end + 10);
+  uint64_t cd_size = f.u32(end + 12), cd_off = f.u32(end + 16);
+  uint64_t cd_end = end;  // where the central directory must stop
+  const bool wants64 = disk == 0xffff || cd_disk == 0xffff || on_disk == 0xffff || count == 0xffff ||
+                       cd_size == 0xffffffffu || cd_off == 0xffffffffu;
+  if (end >= 20 && f.u32(end - 20) == kLocatorSig) {
+    const uint64_t locator = end - 20, record = f.u64(locator + 8);
+    if (f.u32(locator + 4) != 0 || f.u32(locator + 16) > 1)
+      throw Error(CT_UNIMPLEMENTED, file_->path() + ": a multi-part zip archive (Catena reads one-file archives)");
+    if (record > locator || locator - record < 56 || f.u32(record) != kEnd64Sig ||
+        record + 12 + f.u64(record + 4) != locator)
+      f.fail("corrupt zip64 end of central directory");
+    auto agree = [&](uint64_t& narrow, uint64_t wide, uint64_t all_ones) {
+      if (narrow != all_ones && narrow != wide) f.fail("the zip64 end record and the end record disagree");
+      narrow = wide;
+    };
+    agree(disk, f.u32(record + 16), 0xffff), agree(cd_disk, f.u32(record + 20), 0xffff);
+    agree(on_disk, f.u64(record + 24), 0xffff), agree(count, f.u64(record + 32), 0xffff);
+    agree(cd_size, f.u64(record + 40), 0xffffffffu), agree(cd_off, f.u64(record + 48), 0xffffffffu);
+    cd_end = record;
+  } else if (wants64) {
+    f.fail("corrupt end of central directory (it points to zip64 records that are not there)");
+  }
+  if (disk != 0 || cd_disk != 0 || on_disk != count)
+    throw Error(CT_UNIMPLEMENTED, file_->path() + ": a multi-part zip archive (Catena reads one-file archives)");
+  if (cd_off > cd_end || cd_size != cd_end - cd_off)
+    f.fail("truncated or corrupt (the central directory's size and place disagree with the end record)");
+  if (count > cd_size / 46) f.fail("corrupt central directory (too many entries for its size)");
+
+  std::set<std::string> names;
+  uint64_t p = cd_off;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (cd_end - p < 46 || f.u32(p) != kCentralSig) f.fail("corrupt central directory");
+    Entry e;
+    const uint16_t need = f.u16(p + 6);
+    e.flags = f.u16(p + 8);
+    e.method = f.u16(p + 10);
+    e.crc = f.u32(p + 16);
+    e.csize = f.u32(p + 20);
+    e.usize = f.u32(p + 24);
+    const uint64_t nlen = f.u16(p + 28), xlen = f.u16(p + 30), clen = f.u16(p + 32);
+    uint32_t start_disk = f.u16(p + 34);
+    e.header_offset = f.u32(p + 42);
+    if (cd_end - p - 46 < nlen + xlen + clen) f.fail("corrupt central directory (a record runs past its end)");
+    e.name.assign(file_->data() + p + 46, size_t(nlen));
+    const std::string where = "the entry '" + e.name + "'";
+    if (e.name.empty() || e.name.find('\0') != std::string::npos) f.fail("corrupt central directory (a bad entry name)");
+    if (!names.insert(e.name).second) f.fail(where + " appears twice in the central directory");
+    Zip64 z;
+    if (e.usize == 0xffffffffu) z.usize = &e.usize;
+    if (e.csize == 0xffffffffu) z.csize = &e.csize;
+    if (e.header_offset == 0xffffffffu) z.offset = &e.header_offset;
+    if (start_disk == 0xffff) z.disk = &start_disk;
+    const bool has64 = read_extra(f, p + 46 + nlen, p + 46 + nlen + xlen, z, where);
+    if ((z.usize || z.csize || z.offset || z.disk) && !has64) f.fail(where + ": corrupt sizes (no zip64 field)");
+    if (start_disk != 0) throw Error(CT_UNIMPLEMENTED, file_->path() + ": a multi-part zip archive");
+    if (need > 63)
+      throw Error(CT_UNIMPLEMENTED, file_->path() + ": " + where + " needs zip version " + std::to_string(need / 10) +
+                                        "." + std::to_string(need % 10) + " (Catena reads up to 6.3)");
+    if (e.flags & 1) throw Error(CT_UNIMPLEMENTED, file_->path() + ": " + where + " is encrypted");
+    if (e.flags & ~kKnownFlags) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%04x", unsigned(e.flags));
+      throw Error(CT_UNIMPLEMENTED, file_->path() + ": " + where + " uses zip features Catena does not read (flags " +
+                                        hex + ")");
+    }
+    if (e.method != 0 && e.method != 8)
+      throw Error(CT_UNIMPLEMENTED, file_->path() + ": " + where + ": zip compression method " +
+                                        std::to_string(e.method) + " (only stored and deflate are read)");
+    entries_.push_back(std::move(e));
+    p += 46 + nlen + xlen + clen;
+  }
+  if (p != cd_end) f.fail("corrupt central directory (its records do not fill it)");
+
+  // Each local header must say what the directory says, and the entries must lie one
+  // after another, before the directory: overlapping entries (one deflated stream counted
+  // many times over) are a zip bomb.
+  std::vector<std::pair<uint64_t, uint64_t>> extents;  // [header, end) per entry
+  uint64_t declared = 0;
+  for (Entry& e : entries_) {
+    const std::string where = "the entry '" + e.name + "'";
+    const uint64_t h = e.header_offset;
+    if (h > cd_off || cd_off - h < 30 || f.u32(h) != kLocalSig)
+      f.fail(where + ": corrupt (no local header where the central directory says)");
+    const uint64_t nlen = f.u16(h + 26), xlen = f.u16(h + 28);
+    if (cd_off - h - 30 < nlen + xlen) f.fail(where + ": corrupt local header");
+    if (nlen != e.name.size() || std::memcmp(file_->data() + h + 30, e.name.data(), e.name.size()) != 0)
+      f.fail(where + ": the local header names '" + std::string(file_->data() + h + 30, size_t(nlen)) +
+             "' (the file name in the central directory and in the header differ)");
+    if (f.u16(h + 6) != e.flags || f.u16(h + 8) != e.method)
+      f.fail(where + ": the local header and the central directory disagree (flags or method)");
+    uint64_t lcrc = f.u32(h + 14), lcsize = f.u32(h + 18), lusize = f.u32(h + 22);
+    if (lusize == 0xffffffffu || lcsize == 0xffffffffu) {
+      Zip64 z;
+      z.usize = &lusize, z.csize = &lcsize;  // a local zip64 field holds both sizes
+      if (!read_extra(f, h + 30 + nlen, h + 30 + nlen + xlen, z, where)) f.fail(where + ": corrupt local sizes");
+    } else {
+      read_extra(f, h + 30 + nlen, h + 30 + nlen + xlen, Zip64{}, where);
+    }
+    e.data_offset = h + 30 + nlen + xlen;
+    if (e.csize > cd_off - e.data_offset) f.fail(where + ": truncated (the archive ends inside it)");
+    uint64_t stop = e.data_offset + e.csize;
+    if (e.flags & 8) {
+      // Sizes and CRC after the data; the local fields are zero or the same.
+      if ((lcrc && lcrc != e.crc) || (lcsize && lcsize != e.csize) || (lusize && lusize != e.usize))
+        f.fail(where + ": the local header and the central directory disagree (CRC-32 or sizes)");
+      if (cd_off - stop >= 4 && f.u32(stop) == kDescriptorSig) stop += 4;
+      const int width = e.csize >= 0xffffffffu || e.usize >= 0xffffffffu ? 8 : 4;
+      if (cd_off - stop < uint64_t(4 + 2 * width)) f.fail(where + ": truncated (no data descriptor)");
+      if (f.u32(stop) != e.crc || f.get(stop + 4, width) != e.csize || f.get(stop + 4 + uint64_t(width), width) != e.usize)
+        f.fail(where + ": its data descriptor and the central directory disagree");
+      stop += uint64_t(4 + 2 * width);
+    } else if (lcrc != e.crc || lcsize != e.csize || lusize != e.usize) {
+      f.fail(where + ": the local header and the central directory disagree (CRC-32 or sizes)");
+    }
+    if (e.method == 0 && e.csize != e.usize) f.fail(where + ": inconsistent sizes (a stored entry's two sizes differ)");
+    if (e.method == 8 && e.usize > e.csize * kDeflateRatio + 64)
+      f.fail(where + " claims " + std::to_string(e.usize) + " bytes from " + std::to_string(e.csize) +
+             " compressed ones, more than deflate can produce");
+    extents.push_back({h, stop});
+    declared += e.usize;
+  }
+  std::vector<size_t> order(entries_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return extents[a].first < extents[b].first; });
+  for (size_t i = 1; i < order.size(); ++i)
+    if (extents[order[i - 1]].second > extents[order[i]].first)
+      f.fail("the entries '" + entries_[order[i - 1]].name + "' and '" + entries_[order[i]].name +
+             "' overlap (a zip bomb, or a damaged central directory)");
+  if (declared > memory_limit())
+    throw Error(CT_RESOURCE_EXHAUSTED, file_->path() + ": its entries hold " + std::to_string(declared) +
+                                           " bytes in all, more than this machine's memory");
+}
+
+// --- EntryReader -----------------------------------------------------------------------
+
+namespace {
+// Pieces a stream is read in: small enough to stay in cache between copying and checksum.
+constexpr uint64_t kPiece = uint64_t(1) << 18;
+// Pages of the file read are given back in steps of this.
+constexpr uint64_t kReleaseStep = uint64_t(1) << 23;
+}  // namespace
+
+EntryReader::EntryReader(std::shared_ptr<const Archive> archive, const Entry& entry, std::string where)
+    : archive_(std::move(archive)), entry_(entry), where_(std::move(where)), crc_(crc32(0L, Z_NULL, 0)) {
+  if (entry_.method == 8) {
+    if (inflateInit2(&z_, -MAX_WBITS) != Z_OK) throw Error(CT_RESOURCE_EXHAUSTED, where_ + ": zlib could not start");
+    inflating_ = true;
+  }
+}
+
+EntryReader::~EntryReader() {
+  if (inflating_) inflateEnd(&z_);
+}
+
+void EntryReader::release_consumed() {
+  if (consumed_ - released_ < kReleaseStep && consumed_ != entry_.csize) return;
+  archive_->file().release(entry_.data_offset + released_, consumed_ - released_);
+  released_ = consumed_;
+}
+
+void EntryReader::read(void* dst, uint64_t n) {
+  auto fail = [&](const std::string& what) { throw Error(CT_DATA_LOSS, where_ + ": " + what); };
+  if (n > entry_.usize - produced_) fail("its data is shorter than its header says (truncated or corrupt)");
+  unsigned char* out = static_cast<unsigned char*>(dst);
+  const unsigned char* in = reinterpret_cast<const unsigned char*>(archive_->file().data()) + entry_.data_offset;
+  while (n > 0) {
+    const uint64_t piece = std::min(n, kPiece);
+    if (entry_.method == 0) {
+      std::memcpy(out, in + produced_, size_t(piece));
+      consumed_ = produced_ + piece;
+    } else {
+      if (ended_) fail("corrupt compressed data (its stream ends before its declared size)");
+      z_.next_out = out;
+      z_.avail_out = uInt(piece);
+      while (z_.avail_out > 0) {
+        if (z_.avail_in == 0) {
+          const uint64_t left = entry_.csize - consumed_;
+          if (left == 0) fail("corrupt compressed data (truncated)");
+          z_.next_in = const_cast<unsigned char*>(in + consumed_);
+          z_.avail_in = uInt(std::min<uint64_t>(left, uint64_t(1) << 30));
+          consumed_ += z_.avail_in;
+        }
+        const int rc = inflate(&z_, Z_NO_FLUSH);
+        if (rc == Z_STREAM_END) {
+          ended_ = true;
+          if (z_.avail_out > 0) fail("corrupt compressed data (its stream ends before its declared size)");
+          break;
+        }
+        if (rc != Z_OK) fail("corrupt compressed data");
+      }
+      consumed_ -= z_.avail_in;  // what inflate has not used yet is not consumed
+      z_.avail_in = 0;
+    }
+    crc_ = crc32_z(crc_, out, size_t(piece));
+    out += piece;
+    produced_ += piece;
+    n -= piece;
+    release_consumed();
+  }
+}
+
+void EntryReader::skip(uint64_t n) {
+  std::vector<unsigned char> scratch(size_t(std::min(n, kPiece)));
+  while (n > 0) {
+    const uint64_t piece = std::min<uint64_t>(n, scratch.size());
+    read(scratch.data(), piece);
+    n -= piece;
+  }
+}
+
+void EntryReader::finish() {
+  auto fail = [&](const std::string& what) { throw Error(CT_DATA_LOSS, where_ + ": " + what); };
+  if (produced_ != entry_.usize) fail("its data is longer than its header says (corrupt)");
+  if (entry_.method == 8) {
+    if (!ended_) {
+      // Everything declared is out; the stream must end here and now.
+      const unsigned char* in = reinterpret_cast<const unsigned char*>(archive_->file().data()) + entry_.data_offset;
+      unsigned char extra = 0;
+      z_.next_in = const_cast<unsigned char*>(in + consumed_);
+      z_.avail_in = uInt(std::min<uint64_t>(entry_.csize - consumed_, uint64_t(1) << 30));
+      z_.next_out = &extra;
+      z_.avail_out = 1;
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      if (z_.avail_out == 0) fail("corrupt compressed data (larger than its declared size: a zip bomb?)");
+      if (rc != Z_STREAM_END) fail("corrupt compressed data (truncated)");
+      ended_ = true;
+    }
+    if (z_.total_in != entry_.csize) fail("corrupt compressed data (bytes after the end of its stream)");
+  }
+  if (uint32_t(crc_) != entry_.crc) fail("CRC-32 mismatch: the file is damaged");
+  consumed_ = entry_.csize;
+  release_consumed();
+}
+
+}  // namespace zip
+}  // namespace catena

@@ -1,0 +1,71 @@
+// Zip archives as npz files use them, read without trusting any field: the central
+// directory is checked against the end records, every entry's local header against its
+// directory record, entries against each other (no overlap) and against the file, and an
+// entry's bytes are streamed (stored or deflated, zip64 included) with their CRC-32 and
+// size checked at the end. Errors are catena::Error naming the file and the entry.
+#pragma once
+
+#include <catena/files.hpp>
+
+#include <zlib.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace catena {
+namespace zip {
+
+struct Entry {
+  std::string name;
+  uint16_t method = 0;  // 0 stored, 8 deflated
+  uint16_t flags = 0;
+  uint32_t crc = 0;
+  uint64_t csize = 0, usize = 0;
+  uint64_t header_offset = 0;  // the local header
+  uint64_t data_offset = 0;    // the stored or deflated bytes
+};
+
+class Archive {
+ public:
+  // Reads and checks the directory and every local header (no entry's data is read).
+  explicit Archive(std::shared_ptr<const MappedFile> file);
+  const std::vector<Entry>& entries() const { return entries_; }
+  const MappedFile& file() const { return *file_; }
+  const std::string& path() const { return file_->path(); }
+
+ private:
+  std::shared_ptr<const MappedFile> file_;
+  std::vector<Entry> entries_;
+};
+
+// An entry's uncompressed bytes, in order. finish() checks that they are all there, no
+// more, and that their CRC-32 is the directory's; read() and finish() throw CT_DATA_LOSS
+// naming `where` otherwise. Pages of the file already read are given back as it goes.
+class EntryReader {
+ public:
+  EntryReader(std::shared_ptr<const Archive> archive, const Entry& entry, std::string where);
+  ~EntryReader();
+  EntryReader(const EntryReader&) = delete;
+  EntryReader& operator=(const EntryReader&) = delete;
+  // Exactly n more bytes into dst.
+  void read(void* dst, uint64_t n);
+  // n more bytes, checked and thrown away.
+  void skip(uint64_t n);
+  uint64_t position() const { return produced_; }
+  void finish();
+
+ private:
+  void release_consumed();
+  std::shared_ptr<const Archive> archive_;
+  const Entry& entry_;
+  std::string where_;
+  uint64_t produced_ = 0, consumed_ = 0, released_ = 0;
+  uLong crc_;
+  z_stream z_{};
+  bool inflating_ = false, ended_ = false;
+};
+
+}  // namespace zip
+}  // namespace catena
