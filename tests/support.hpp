@@ -8,6 +8,11 @@
 
 #include <zlib.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -35,6 +40,41 @@ inline CommandResult run_command(const std::string& cmd) {
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
   int st = pclose(p);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+struct MeasuredResult {
+  int status = -1;          // exit code (128 + signal when killed)
+  std::string output;       // stdout and stderr together
+  long peak_rss_kb = 0;     // the command's peak resident memory (its waited-for children's too)
+  double seconds = 0;
+};
+
+// Run a command (through /bin/sh, which execs it) and measure its peak memory and time.
+inline MeasuredResult run_measured(const std::string& cmd) {
+  MeasuredResult r;
+  int fds[2];
+  if (pipe(fds) != 0) return r;
+  const auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1), dup2(fds[1], 2);
+    close(fds[0]), close(fds[1]);
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) r.output.append(buf, size_t(n));
+  close(fds[0]);
+  int st = 0;
+  rusage use{};
+  if (pid > 0 && wait4(pid, &st, 0, &use) == pid) {
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r.peak_rss_kb = use.ru_maxrss;
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
 

@@ -320,6 +320,7 @@ namespace {
 struct HeldLock {
   int fd = -1;
   int count = 0;
+  pid_t pid = 0;  // a child made by fork inherits the table, not the lock
 };
 
 std::mutex& locks_mutex() {
@@ -370,10 +371,11 @@ FolderLock::FolderLock(const std::string& dir) {
   key_ = (uint64_t(st.st_dev) << 40) ^ uint64_t(st.st_ino);
   std::lock_guard<std::mutex> g(locks_mutex());
   HeldLock& held = held_locks()[key_];
-  if (held.count > 0) {
+  if (held.count > 0 && held.pid == ::getpid()) {
     ++held.count;
     return;
   }
+  held = HeldLock{};
   const std::string file = dir + "/.catena-lock";
   int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -402,12 +404,13 @@ FolderLock::FolderLock(const std::string& dir) {
   }
   held.fd = fd;
   held.count = 1;
+  held.pid = ::getpid();
 }
 
 FolderLock::~FolderLock() {
   std::lock_guard<std::mutex> g(locks_mutex());
   auto it = held_locks().find(key_);
-  if (it == held_locks().end() || --it->second.count > 0) return;
+  if (it == held_locks().end() || it->second.pid != ::getpid() || --it->second.count > 0) return;
   // The pid goes first, so a reader never names a process that has let go.
   if (::ftruncate(it->second.fd, 0) != 0) {
   }

@@ -274,7 +274,7 @@ void Link::serialize(Serializer& s) {
       // None, or (not strict) missing: the parameter stays as it is, unless it has no values.
       if (!p->is_initialized() && s.strict() && s.contains(name))
         s.fail(name, std::string("is None in the file (a parameter saved uninitialised), and has no values here ") +
-                         (p->is_pending() ? "either: a whole model needs every parameter"
+                         (s.fresh_object() || p->is_pending() ? "either: a whole model needs every parameter"
                                           : "either: load non-strictly to leave it uninitialised"));
       continue;
     }

@@ -135,6 +135,8 @@ class Serializer {
   // Loading, second pass: values may be assigned now.
   bool applying() const { return mode_ == Mode::load; }
   bool strict() const { return strict_; }
+  // Loading into an object made for this load (kFreshObject): a whole model.
+  bool fresh_object() const { return flags_ & kFreshObject; }
   const std::string& path() const { return path_; }
   const std::string& file() const { return file_; }
   // Whether the key is in the file (None included): for optional keys.

@@ -58,6 +58,7 @@ class EntryReader {
 
  private:
   void release_consumed();
+  void read_stored_parallel(unsigned char* out, const unsigned char* in, uint64_t n);
   std::shared_ptr<const Archive> archive_;
   const Entry& entry_;
   std::string where_;

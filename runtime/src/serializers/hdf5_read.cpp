@@ -1,23 +1,29 @@
-// HDF5 files in Chainer's layout (save_hdf5 / load_hdf5): each "/"-separated part of a key
-// is a group, the last a dataset; scalars are scalar datasets; None is an empty dataset
-// (a null dataspace, h5py.Empty('f')); booleans are h5py's enum {FALSE, TRUE}. Arrays of
-// more than one element are gzip-compressed at level 4 when asked, as Chainer does.
+// Reading HDF5 files (load_hdf5, Chainer's and h5py's files, Catena's own). libhdf5 (1.10)
+// can crash or loop on a damaged file: it trusts what the file says in places Catena cannot
+// check first. So it runs only in a child process, which walks the file's links (refusing
+// any that leave the file), checks each dataset's storage against the file, and then, per
+// dataset, either
 //
-// Catena's files carry checksums: every array's chunks have HDF5's Fletcher-32 filter
-// and the file is in HDF5 1.10's format, whose metadata (object headers, where scalars
-// live, chunk indexes) is checksummed too. h5py and Chainer read such files unchanged;
-// files without checksums (Chainer's, h5py's) still read.
+// - says where its bytes lie: a contiguous range, or chunks with no filter but Fletcher-32
+//   (how Catena writes arrays), each mapping to one range of the array. This process then
+//   reads those bytes itself, straight into the tensor, after checking every range lies
+//   in the file and the ranges cover the array exactly, and checks each chunk's
+//   Fletcher-32; or
+// - reads it with libhdf5 (other filters: gzip, shuffle...) into memory this process
+//   shares with it (a memfd), which becomes the tensor's memory here.
 //
-// libhdf5 (1.10) can crash on a damaged file, so files are read in a child process. It
-// reads each dataset into memory shared with this process (a memfd), which becomes the
-// tensor's memory here: an array is never copied through a pipe or held twice.
+// Either way an array is never sent through a pipe or held twice.
+#include <catena/files.hpp>
 #include <catena/runtime.hpp>
 #include <catena/serializers.hpp>
 
-#include <hdf5.h>
+#include "../internal.hpp"
+#include "fletcher32.hpp"
+#include "hdf5_common.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -25,13 +31,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../internal.hpp"
-
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <mutex>
+#include <thread>
 #include <vector>
 
 // Present in processes built with a sanitizer (weak: null otherwise).
@@ -39,188 +44,15 @@ extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribu
 
 namespace catena {
 
-namespace {
-
-// An HDF5 handle closed on scope exit.
-class Handle {
- public:
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  ~Handle() {
-    if (id_ >= 0) close_(id_);
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  hid_t get() const { return id_; }
-  bool ok() const { return id_ >= 0; }
-  hid_t release() {
-    hid_t id = id_;
-    id_ = -1;
-    return id;
-  }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
-
-// HDF5 prints its error stack to stderr by default; Catena reports errors itself.
-void quiet() {
-  static bool done = [] {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    return true;
-  }();
-  (void)done;
-}
-
-// One thread at a time uses libhdf5 here (it is built without thread safety), and a
-// reader process is never forked while another thread is inside it.
-std::mutex& hdf5_mutex() {
-  static std::mutex m;
-  return m;
-}
-
-// IEEE half precision as h5py defines it.
-hid_t half_type() {
-  hid_t t = H5Tcopy(H5T_IEEE_F32LE);
-  H5Tset_fields(t, 15, 10, 5, 0, 10);
-  H5Tset_size(t, 2);
-  H5Tset_ebias(t, 15);
-  return t;
-}
-
-// h5py's boolean: an enum over int8 with FALSE = 0 and TRUE = 1.
-hid_t bool_type() {
-  hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
-  int8_t f = 0, v = 1;
-  H5Tenum_insert(t, "FALSE", &f);
-  H5Tenum_insert(t, "TRUE", &v);
-  return t;
-}
-
-// The file type for a dtype (a new handle the caller closes).
-hid_t file_type(Dtype d, const std::string& where) {
-  if (d == float32) return H5Tcopy(H5T_IEEE_F32LE);
-  if (d == float64) return H5Tcopy(H5T_IEEE_F64LE);
-  if (d == float16) return half_type();
-  if (d == int8) return H5Tcopy(H5T_STD_I8LE);
-  if (d == int32) return H5Tcopy(H5T_STD_I32LE);
-  if (d == int64) return H5Tcopy(H5T_STD_I64LE);
-  if (d == uint8) return H5Tcopy(H5T_STD_U8LE);
-  if (d == bool_) return bool_type();
-  throw Error(CT_UNIMPLEMENTED, where + ": HDF5 files here hold no " + std::string(d.name()) + " arrays");
-}
-
-// The group at `parts` under the file's root, made when missing.
-hid_t open_group(hid_t file, const std::vector<std::string>& parts, size_t count, const std::string& where) {
-  hid_t g = H5Gopen2(file, "/", H5P_DEFAULT);
-  for (size_t i = 0; i < count; ++i) {
-    const std::string& name = parts[i];
-    htri_t exists = H5Lexists(g, name.c_str(), H5P_DEFAULT);
-    hid_t next = exists > 0 ? H5Gopen2(g, name.c_str(), H5P_DEFAULT)
-                            : H5Gcreate2(g, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Gclose(g);
-    if (next < 0)
-      throw Error(CT_INVALID_ARGUMENT, where + ": the group '" + name + "' cannot be made (a dataset has that name)");
-    g = next;
-  }
-  return g;
-}
-
-std::vector<std::string> split_key(const std::string& key) {
-  std::vector<std::string> parts;
-  size_t at = 0;
-  while (at <= key.size()) {
-    size_t slash = key.find('/', at);
-    if (slash == std::string::npos) slash = key.size();
-    if (slash > at) parts.push_back(key.substr(at, slash - at));
-    at = slash + 1;
-  }
-  return parts;
-}
-
-// Chunks of about this many bytes: big enough for fast reads, small enough that reading
-// one through its filters needs little memory.
-constexpr uint64_t kChunkBytes = uint64_t(1) << 20;
-
-// The chunk shape for an array: whole trailing axes, as many rows of them as fit.
-std::vector<hsize_t> chunk_shape(const std::vector<hsize_t>& dims, size_t item) {
-  std::vector<hsize_t> chunk(dims.size(), 1);
-  uint64_t inner = item;
-  for (size_t i = dims.size(); i-- > 0;) {
-    if (inner * dims[i] <= kChunkBytes) {
-      chunk[i] = dims[i];
-      inner *= dims[i];
-      continue;
-    }
-    chunk[i] = std::max<hsize_t>(1, hsize_t(kChunkBytes / inner));
-    break;
-  }
-  return chunk;
-}
-
-}  // namespace
-
-void write_hdf5(const std::string& path, const KeyStore& store, bool compress) {
-  std::lock_guard<std::mutex> lock(hdf5_mutex());
-  quiet();
-  // libhdf5 opens files by name; it is given the temporary's own descriptor path, so it
-  // writes into exactly the file AtomicFile made (O_EXCL, O_NOFOLLOW), whatever happens
-  // to names in the folder meanwhile.
-  AtomicFile out(path);
-  {
-    Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-    H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110);
-    Handle file(H5Fcreate(out.fd_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
-    if (!file.ok()) throw Error(CT_PERMISSION_DENIED, path + ": HDF5 could not create the file");
-    for (const std::string& key : store.keys()) {
-      const std::string where = path + ": '" + key + "'";
-      std::vector<std::string> parts = split_key(key);
-      if (parts.empty()) throw Error(CT_INVALID_ARGUMENT, path + ": an empty key cannot be stored");
-      Handle group(open_group(file.get(), parts, parts.size() - 1, where), H5Gclose);
-      const char* name = parts.back().c_str();
-      if (H5Lexists(group.get(), name, H5P_DEFAULT) > 0)
-        throw Error(CT_ALREADY_EXISTS, where + " is both a group and a dataset, or appears twice");
-      const Tensor t = store.peek(key);
-      if (!t.defined()) {  // None: h5py.Empty('f')
-        Handle space(H5Screate(H5S_NULL), H5Sclose);
-        Handle ds(H5Dcreate2(group.get(), name, H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                  H5Dclose);
-        if (!ds.ok()) throw Error(CT_INTERNAL, where + ": HDF5 could not make the dataset");
-        continue;
-      }
-      const Tensor host = t.contiguous();
-      std::vector<hsize_t> dims(host.shape().begin(), host.shape().end());
-      Handle space(host.ndim() == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(host.ndim(), dims.data(), nullptr),
-                   H5Sclose);
-      Handle type(file_type(host.dtype(), where), H5Tclose);
-      Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-      if (host.ndim() == 0) {
-        // Inside the dataset's object header, under its checksum.
-        H5Pset_layout(dcpl.get(), H5D_COMPACT);
-      } else if (host.numel() > 0) {
-        const std::vector<hsize_t> chunk = chunk_shape(dims, host.dtype().size());
-        H5Pset_chunk(dcpl.get(), host.ndim(), chunk.data());
-        if (compress && host.numel() > 1) H5Pset_deflate(dcpl.get(), 4);
-        H5Pset_fletcher32(dcpl.get());
-      }
-      Handle ds(H5Dcreate2(group.get(), name, type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                H5Dclose);
-      if (!ds.ok()) throw Error(CT_INTERNAL, where + ": HDF5 could not make the dataset");
-      Handle mem(file_type(host.dtype(), where), H5Tclose);
-      if (host.numel() && H5Dwrite(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, host.host_data()) < 0)
-        throw Error(CT_PERMISSION_DENIED, where + ": HDF5 could not write the data (is the disk full?)");
-    }
-    if (H5Fclose(file.release()) < 0) throw Error(CT_PERMISSION_DENIED, path + ": HDF5 could not finish the file");
-  }
-  out.commit();  // syncs the temporary's descriptor: libhdf5 wrote into the same file
-}
+using namespace hdf5;
 
 namespace {
 
-// What a damaged or foreign file gets, by name, found while visiting its links.
+// --- What the child finds ----------------------------------------------------------------
+
 struct Visit {
   std::vector<std::string> datasets;
-  std::string refused;
+  std::string refused;  // a link Catena does not follow, named
 };
 
 herr_t visit_link(hid_t group, const char* name, const H5L_info_t* info, void* data) {
@@ -265,12 +97,29 @@ Dtype dtype_of(hid_t type, hid_t* mem, const std::string& where) {
                                        ", " + std::to_string(size) + " bytes): floats, integers and booleans are read");
 }
 
+// Where a dataset's bytes lie in the file: ranges that this process may read itself.
+struct Piece {
+  uint64_t file = 0, stored = 0;  // in the file: where, and how many bytes (checksum included)
+  uint64_t array = 0, bytes = 0;  // in the array: where, and how many of the stored bytes are its
+};
+struct Layout {
+  bool direct = false;    // the pieces below are the whole array
+  bool fletcher = false;  // each piece ends with its Fletcher-32
+  uint64_t chunk = 0;     // bytes of a chunk before its checksum (0: contiguous)
+  std::vector<Piece> pieces;
+};
+
 // libhdf5 trusts a dataset's storage description: on a damaged file it reads past the end
 // of the file's image. So the storage is checked first: every byte a dataset's data
 // occupies must lie inside the file, and hold at least the elements its shape claims.
-void check_storage(hid_t ds, hid_t type, uint64_t numel, uint64_t file_size, const std::string& where) {
+// Returns where the bytes lie when this process can read them itself.
+Layout check_storage(hid_t ds, hid_t type, hid_t mem, const std::vector<hsize_t>& dims, uint64_t file_size,
+                     const std::string& where) {
   auto bad = [&](const std::string& what) { throw Error(CT_DATA_LOSS, where + ": " + what + " (truncated or corrupt?)"); };
-  const uint64_t need = numel * uint64_t(H5Tget_size(type));
+  uint64_t numel = 1;
+  for (hsize_t d : dims) numel *= d;
+  const uint64_t item = uint64_t(H5Tget_size(type)), need = numel * item;
+  Layout out;
   Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
   if (!dcpl.ok()) bad("its storage cannot be read");
   if (H5Pget_external_count(dcpl.get()) > 0)
@@ -280,24 +129,27 @@ void check_storage(hid_t ds, hid_t type, uint64_t numel, uint64_t file_size, con
   if (layout == H5D_VIRTUAL)
     throw Error(CT_INVALID_ARGUMENT, where + " is a virtual dataset: it points into other datasets or files; Catena "
                                              "reads only what a file holds");
+  // The file's bytes are the memory's only when both types are the same.
+  const bool same_bytes = H5Tequal(type, mem) > 0;
   if (layout == H5D_COMPACT) {
     if (H5Dget_storage_size(ds) < need) bad("its data is smaller than its shape");
-    return;
+    return out;
   }
   if (layout == H5D_CONTIGUOUS) {
-    if (numel == 0) return;
+    if (numel == 0) return out;
     const haddr_t at = H5Dget_offset(ds);
     const hsize_t size = H5Dget_storage_size(ds);
     if (at == HADDR_UNDEF) bad("its data was never written");
     if (size < need || at > file_size || size > file_size - at) bad("its data lies outside the file");
-    return;
+    if (same_bytes) out.direct = true, out.pieces.push_back({at, need, 0, need});
+    return out;
   }
   if (layout != H5D_CHUNKED) bad("its storage layout is not one Catena reads (contiguous, chunked or compact)");
   const int rank = H5Pget_chunk(dcpl.get(), 0, nullptr);
-  if (rank < 0 || rank > 16) bad("bad chunk shape");
+  if (rank < 0 || rank > 16 || size_t(rank) != dims.size()) bad("bad chunk shape");
   std::vector<hsize_t> chunk(static_cast<size_t>(rank) + 1, hsize_t(0));
   if (rank > 0 && H5Pget_chunk(dcpl.get(), rank, chunk.data()) < 0) bad("bad chunk shape");
-  uint64_t chunk_bytes = uint64_t(H5Tget_size(type));
+  uint64_t chunk_bytes = item;
   for (int i = 0; i < rank; ++i) {
     if (chunk[size_t(i)] == 0 || chunk[size_t(i)] > (uint64_t(1) << 32)) bad("bad chunk shape");
     chunk_bytes *= chunk[size_t(i)];
@@ -307,6 +159,24 @@ void check_storage(hid_t ds, hid_t type, uint64_t numel, uint64_t file_size, con
   Handle space(H5Dget_space(ds), H5Sclose);
   if (H5Dget_num_chunks(ds, space.get(), &count) < 0) bad("its chunks cannot be listed");
   if (count > file_size) bad("more chunks than the file can hold");
+  // Read here when the only filter is Fletcher-32 (or none), and each chunk is whole
+  // trailing axes (a run of rows): then each is one range of the array.
+  const int filters = H5Pget_nfilters(dcpl.get());
+  bool fletcher = false;
+  if (filters == 1) {
+    unsigned flags = 0;
+    size_t n = 0;
+    fletcher = H5Pget_filter2(dcpl.get(), 0, &flags, &n, nullptr, 0, nullptr, nullptr) == H5Z_FILTER_FLETCHER32;
+  }
+  size_t split = 0;  // the axis chunks are cut along: whole axes after it, single indices before
+  while (split + 1 < dims.size() && chunk[split] == 1) ++split;
+  bool rows = true;
+  for (size_t i = split + 1; i < dims.size(); ++i) rows = rows && chunk[i] == dims[i];
+  out.direct = same_bytes && (filters == 0 || fletcher) && rows && numel > 0;
+  out.fletcher = fletcher;
+  out.chunk = chunk_bytes;
+  std::vector<uint64_t> stride(dims.size(), item);  // bytes per step along each axis
+  for (size_t i = dims.size(); i-- > 1;) stride[i - 1] = stride[i] * dims[i];
   std::vector<hsize_t> offset(static_cast<size_t>(rank) + 1, hsize_t(0));
   for (hsize_t i = 0; i < count; ++i) {
     unsigned mask = 0;
@@ -314,7 +184,22 @@ void check_storage(hid_t ds, hid_t type, uint64_t numel, uint64_t file_size, con
     hsize_t size = 0;
     if (H5Dget_chunk_info(ds, space.get(), i, offset.data(), &mask, &at, &size) < 0) bad("a chunk cannot be read");
     if (at == HADDR_UNDEF || at > file_size || size > file_size - at) bad("a chunk lies outside the file");
+    if (!out.direct) continue;
+    uint64_t start = 0;
+    bool inside = true;
+    for (size_t a = 0; a < dims.size(); ++a) {
+      inside = inside && offset[a] < dims[a];
+      start += offset[a] * stride[a];
+    }
+    if (!inside || mask != 0 || size != chunk_bytes + (fletcher ? 4 : 0)) {
+      out.direct = false;  // libhdf5 sorts such a dataset out, or refuses it
+      continue;
+    }
+    const uint64_t valid = std::min<uint64_t>(chunk[split], dims[split] - offset[split]) * (chunk_bytes / chunk[split]);
+    out.pieces.push_back({at, size, start, valid});
   }
+  if (!out.direct) out.pieces.clear();
+  return out;
 }
 
 herr_t find_checksum_error(unsigned, const H5E_error2_t* e, void* data) {
@@ -339,10 +224,12 @@ struct Record {
   uint64_t bytes = 0;
 };
 
-// Where a dataset's values go: `place` gives memory for a record (nullptr: do not read
-// it), `done` takes the record afterwards.
+// What the child does with each dataset: `direct` takes one whose bytes this process can
+// read (false: not taken), `place` gives memory for one libhdf5 reads (nullptr: do not
+// read it), `done` takes the record afterwards.
 struct Sink {
   virtual ~Sink() = default;
+  virtual bool direct(const Record&, const Layout&) { return false; }
   virtual void* place(const Record& r) = 0;
   virtual void done(const Record& r, bool read) = 0;
 };
@@ -404,7 +291,8 @@ void datasets_of(hid_t file_id, uint64_t file_size, const std::string& path, con
     if (r.bytes > limit || total > limit)
       throw Error(CT_DATA_LOSS, where + " claims " + std::to_string(r.bytes) + " bytes, more than a " +
                                     std::to_string(file_size) + "-byte file can hold");
-    check_storage(ds.get(), type.get(), numel, file_size, where);
+    const Layout layout = check_storage(ds.get(), type.get(), mem.get(), dims, file_size, where);
+    if (layout.direct && sink.direct(r, layout)) continue;
     void* dst = sink.place(r);
     if (!dst) {
       sink.done(r, false);
@@ -423,12 +311,13 @@ void datasets_of(hid_t file_id, uint64_t file_size, const std::string& path, con
 
 // --- The reader process ----------------------------------------------------------------
 //
-// The child writes records to a pipe: u8 kind (1 array read into the shared memory, 4 an
-// array not read, 0 None, 2 error, 3 end), then u32 key length and the key; for arrays u8
-// dtype code, u8 bits, u8 ndim, u64 dims..., and for kind 1 the u64 offset in the shared
-// memory; for an error the message instead of the key.
+// The child writes records to a pipe: u8 kind, then u32 key length and the key (for an
+// error, the message instead), then for arrays u8 dtype code, u8 bits, u8 ndim, u64 dims;
+// for kArray the u64 offset of its bytes in the shared memory; for kDirect u8 fletcher,
+// u64 chunk bytes, u64 pieces, and per piece u64 file offset, stored bytes, array offset,
+// array bytes.
 
-constexpr uint8_t kNone = 0, kArray = 1, kError = 2, kEnd = 3, kHeader = 4;
+constexpr uint8_t kNone = 0, kArray = 1, kError = 2, kEnd = 3, kHeader = 4, kDirect = 5;
 
 void put_bytes(int fd, const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
@@ -477,12 +366,35 @@ uint64_t page_size() {
 }
 uint64_t page_round(uint64_t n) { return (n + page_size() - 1) / page_size() * page_size(); }
 
-// The child's sink: each array read into the shared memory at the next page, then sent.
+void put_header(int out, uint8_t kind, const Record& r) {
+  put_value<uint8_t>(out, kind);
+  put_string(out, r.key);
+  if (r.none) return;
+  put_value<uint8_t>(out, uint8_t(r.dtype.raw.code));
+  put_value<uint8_t>(out, uint8_t(r.dtype.raw.bits));
+  put_value<uint8_t>(out, uint8_t(r.shape.ndim()));
+  for (int64_t d : r.shape) put_value<uint64_t>(out, uint64_t(d));
+}
+
+// The child's sink: arrays whose bytes the parent can read are described; others are read
+// into the shared memory at the next page, then described.
 struct ChildSink : Sink {
-  int out, memfd;
-  uint64_t max_bytes, cursor = 0;
+  int out = -1, memfd = -1;
+  uint64_t max_bytes = 0, cursor = 0;
   void* mapped = nullptr;
   uint64_t mapped_bytes = 0, offset = 0;
+  bool direct(const Record& r, const Layout& l) override {
+    if (r.bytes > max_bytes) return false;
+    put_header(out, kDirect, r);
+    put_value<uint8_t>(out, l.fletcher ? 1 : 0);
+    put_value<uint64_t>(out, l.chunk);
+    put_value<uint64_t>(out, uint64_t(l.pieces.size()));
+    for (const Piece& p : l.pieces) {
+      put_value<uint64_t>(out, p.file), put_value<uint64_t>(out, p.stored);
+      put_value<uint64_t>(out, p.array), put_value<uint64_t>(out, p.bytes);
+    }
+    return true;
+  }
   void* place(const Record& r) override {
     if (r.bytes > max_bytes) return nullptr;
     offset = cursor;
@@ -502,25 +414,20 @@ struct ChildSink : Sink {
   void done(const Record& r, bool read) override {
     if (mapped) ::munmap(mapped, size_t(mapped_bytes)), mapped = nullptr;
     if (read) cursor = offset + mapped_bytes, mapped_bytes = 0;
-    put_value<uint8_t>(out, r.none ? kNone : read ? kArray : kHeader);
-    put_string(out, r.key);
-    if (r.none) return;
-    put_value<uint8_t>(out, uint8_t(r.dtype.raw.code));
-    put_value<uint8_t>(out, uint8_t(r.dtype.raw.bits));
-    put_value<uint8_t>(out, uint8_t(r.shape.ndim()));
-    for (int64_t d : r.shape) put_value<uint64_t>(out, uint64_t(d));
+    put_header(out, r.none ? kNone : read ? kArray : kHeader, r);
     if (read) put_value<uint64_t>(out, offset);
   }
 };
+
+using Later = std::function<std::shared_ptr<const StoredArray>(const Record&)>;
 
 // In this process (CATENA_HDF5_IN_PROCESS=1, or no fork): into fresh tensors.
 struct LocalSink : Sink {
   KeyStore& keys;
   uint64_t max_bytes;
-  std::function<std::shared_ptr<const StoredArray>(const Record&)> later;
+  Later later;
   Tensor t;
-  LocalSink(KeyStore& k, uint64_t m, std::function<std::shared_ptr<const StoredArray>(const Record&)> l)
-      : keys(k), max_bytes(m), later(std::move(l)) {}
+  LocalSink(KeyStore& k, uint64_t m, Later l) : keys(k), max_bytes(m), later(std::move(l)) {}
   void* place(const Record& r) override {
     if (r.bytes > max_bytes) return nullptr;
     t = Tensor::empty(r.shape, r.dtype, runtime().cpu());
@@ -547,12 +454,94 @@ struct SharedArrays {
   }
 };
 
-// Reads `path` (or the one key `only`) in a child process. Arrays over `max_bytes` are
-// listed, not read: `later` makes what reads them when asked.
+// Reads file bytes (the file's descriptor, or an image in memory).
+using ReadAt = std::function<void(uint64_t offset, void* dst, size_t n)>;
+
+unsigned reader_threads() {
+  cpu_set_t set;
+  const unsigned cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? unsigned(CPU_COUNT(&set)) : 1;
+  return std::max(1u, std::min(cpus, 8u));
+}
+
+// A dataset the child described: its pieces read straight into a fresh tensor, on
+// several threads, each chunk's Fletcher-32 checked. The child read a hostile file, so
+// nothing it says is trusted: the pieces must lie in the file and cover the array once.
+Tensor read_direct(const Record& r, bool fletcher, uint64_t chunk, std::vector<Piece>& pieces, uint64_t file_size,
+                   const ReadAt& read_at, const std::string& path) {
+  const std::string where = path + ": '" + r.key + "'";
+  auto odd = [&] { return Error(CT_INTERNAL, where + ": the HDF5 reader's description does not fit the file"); };
+  std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.array < b.array; });
+  if (chunk == 0) {
+    // Contiguous data is cut into pieces the threads can share.
+    constexpr uint64_t kCut = uint64_t(16) << 20;
+    std::vector<Piece> cut;
+    for (const Piece& p : pieces)
+      for (uint64_t at = 0; at < p.bytes; at += kCut) {
+        const uint64_t n = std::min(kCut, p.bytes - at);
+        cut.push_back({p.file + at, n, p.array + at, n});
+      }
+    pieces = std::move(cut);
+  }
+  uint64_t next = 0;
+  for (const Piece& p : pieces) {
+    const uint64_t stored = fletcher ? chunk + 4 : chunk ? chunk : p.bytes;  // contiguous: exactly the bytes
+    if (p.array != next || p.bytes > r.bytes - next || p.stored != stored || p.bytes > stored - (fletcher ? 4 : 0) ||
+        p.file > file_size || p.stored > file_size - p.file)
+      throw odd();
+    next += p.bytes;
+  }
+  if (next != r.bytes) throw odd();
+  Tensor t = Tensor::empty(r.shape, r.dtype, runtime().cpu());
+  char* dst = static_cast<char*>(t.host_data());
+  auto read_piece = [&](const Piece& p, std::vector<char>& scratch) {
+    if (!fletcher) return read_at(p.file, dst + p.array, size_t(p.bytes));
+    const size_t data = size_t(p.stored - 4);
+    char* where_to = dst + p.array;
+    if (p.bytes < data) {  // an edge chunk: its whole stored size is checked
+      scratch.resize(data);
+      where_to = scratch.data();
+    }
+    unsigned char sum[4];
+    read_at(p.file, where_to, data);
+    read_at(p.file + data, sum, 4);
+    const uint32_t stored = uint32_t(sum[0]) | uint32_t(sum[1]) << 8 | uint32_t(sum[2]) << 16 | uint32_t(sum[3]) << 24;
+    if (fletcher32(where_to, data) != stored)
+      throw Error(CT_DATA_LOSS, where + ": Fletcher-32 checksum mismatch: the file is damaged");
+    if (where_to != dst + p.array) std::memcpy(dst + p.array, where_to, size_t(p.bytes));
+  };
+  // Pieces shared out by bytes, in order.
+  const unsigned threads = r.bytes >= (uint64_t(32) << 20) ? std::min<unsigned>(reader_threads(), unsigned(pieces.size())) : 1;
+  std::vector<size_t> first(threads + 1, pieces.size());
+  first[0] = 0;
+  for (unsigned k = 1, i = 0; k < threads; ++k) {
+    while (i < pieces.size() && pieces[i].array < r.bytes / threads * k) ++i;
+    first[k] = i;
+  }
+  std::vector<std::string> errors(threads);
+  auto run = [&](unsigned k) {
+    std::vector<char> scratch;
+    try {
+      for (size_t i = first[k]; i < first[k + 1]; ++i) read_piece(pieces[i], scratch);
+    } catch (const std::exception& e) {
+      errors[k] = e.what();
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (unsigned k = 1; k < threads; ++k) helpers.emplace_back(run, k);
+  run(0);
+  for (std::thread& h : helpers) h.join();
+  for (const std::string& e : errors)
+    if (!e.empty()) throw Error(CT_DATA_LOSS, e);
+  if (r.dtype == bool_)
+    for (uint64_t i = 0; i < r.bytes; ++i) dst[i] = dst[i] != 0;
+  return t;
+}
+
+// Reads a file (or the one key `only`) through a child process. Arrays over `max_bytes`
+// are listed, not read: `later` makes what reads them when asked.
 template <class Open>
-KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open, const std::string& only,
-                       uint64_t max_bytes,
-                       const std::function<std::shared_ptr<const StoredArray>(const Record&)>& later) {
+KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open, const ReadAt& read_at,
+                       const std::string& only, uint64_t max_bytes, const Later& later) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   // CATENA_HDF5_IN_PROCESS=1 reads in this process (for debuggers), as does a system
   // that refuses to fork.
@@ -616,23 +605,27 @@ KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open,
     Record r;
     uint8_t kind;
     uint64_t offset = 0;
+    bool fletcher = false;
+    uint64_t chunk = 0;
+    std::vector<Piece> pieces;
   };
   std::vector<Pending> records;
   std::string error;
   bool ended = false;
   const int timeout_ms = int(std::min<long>(budget, 100000) * 1000);
+  auto get = [&](void* p, size_t n) { return get_bytes(in, p, n, timeout_ms, path); };
   try {
     for (;;) {
       uint8_t kind = 0;
-      if (!get_bytes(in, &kind, 1, timeout_ms, path)) break;
+      if (!get(&kind, 1)) break;
       if (kind == kEnd) {
         ended = true;
         break;
       }
       uint32_t len = 0;
-      if (!get_bytes(in, &len, 4, timeout_ms, path) || len > (1u << 20)) break;
+      if (!get(&len, 4) || len > (1u << 20)) break;
       std::string text(len, '\0');
-      if (len && !get_bytes(in, &text[0], len, timeout_ms, path)) break;
+      if (len && !get(&text[0], len)) break;
       if (kind == kError) {
         error = text;
         ended = true;
@@ -646,18 +639,26 @@ KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open,
         records.push_back(std::move(p));
         continue;
       }
-      if (kind != kArray && kind != kHeader) break;
+      if (kind != kArray && kind != kHeader && kind != kDirect) break;
       uint8_t code = 0, bits = 0, ndim = 0;
-      if (!get_bytes(in, &code, 1, timeout_ms, path) || !get_bytes(in, &bits, 1, timeout_ms, path) ||
-          !get_bytes(in, &ndim, 1, timeout_ms, path) || ndim > kMaxDims)
-        break;
+      if (!get(&code, 1) || !get(&bits, 1) || !get(&ndim, 1) || ndim > kMaxDims) break;
       bool whole = true;
       for (int i = 0; i < ndim && whole; ++i) {
         uint64_t d = 0;
-        whole = get_bytes(in, &d, 8, timeout_ms, path) && d <= (uint64_t(1) << 40);
+        whole = get(&d, 8) && d <= (uint64_t(1) << 40);
         if (whole) p.r.shape.push_back(int64_t(d));
       }
-      if (!whole || (kind == kArray && !get_bytes(in, &p.offset, 8, timeout_ms, path))) break;
+      if (!whole || (kind == kArray && !get(&p.offset, 8))) break;
+      if (kind == kDirect) {
+        uint8_t fletcher = 0;
+        uint64_t count = 0;
+        if (!get(&fletcher, 1) || !get(&p.chunk, 8) || !get(&count, 8) || count > file_size) break;
+        p.fletcher = fletcher != 0;
+        p.pieces.resize(size_t(count));
+        for (Piece& piece : p.pieces)
+          whole = whole && get(&piece.file, 8) && get(&piece.stored, 8) && get(&piece.array, 8) && get(&piece.bytes, 8);
+        if (!whole) break;
+      }
       p.r.dtype = Dtype(ct_dtype_code(code), bits);
       p.r.bytes = uint64_t(p.r.shape.numel()) * p.r.dtype.size();
       records.push_back(std::move(p));
@@ -704,6 +705,10 @@ KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open,
       keys.put_stored(p.r.key, later(p.r));
       continue;
     }
+    if (p.kind == kDirect) {
+      keys.put(p.r.key, read_direct(p.r, p.fletcher, p.chunk, p.pieces, file_size, read_at, path));
+      continue;
+    }
     const uint64_t span = page_round(p.r.bytes);
     if (p.offset < next || p.offset > shared->size || span > shared->size - p.offset || p.offset % page_size())
       throw Error(CT_INTERNAL, path + ": the HDF5 reader's records do not fit what it read");
@@ -721,7 +726,7 @@ void check_signature(const InputFile& f) {
   if (f.head(8) != std::string("\x89HDF\r\n\x1a\n", 8)) throw Error(CT_DATA_LOSS, f.path() + ": not an HDF5 file");
 }
 
-// An array of an HDF5 file listed but not read: read alone, in its own reader process.
+// An array of an HDF5 file listed but not read: read alone, through its own reader process.
 class Hdf5Array : public StoredArray {
  public:
   Hdf5Array(std::string path, std::string key, Dtype d, const Shape& s)
@@ -732,22 +737,20 @@ class Hdf5Array : public StoredArray {
   std::string path_, key_;
 };
 
-std::shared_ptr<const StoredArray> stored_later(const std::string& path, const Record& r) {
-  return std::make_shared<Hdf5Array>(path, r.key, r.dtype, r.shape);
-}
-
 KeyStore read_file(const std::string& path, const std::string& only, uint64_t max_bytes) {
   InputFile f(path);
   check_signature(f);
   return read_isolated(
-      path, f.size(), [&] { return H5Fopen(f.fd_path().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT); }, only,
-      max_bytes, [&](const Record& r) { return stored_later(path, r); });
+      path, f.size(), [&] { return H5Fopen(f.fd_path().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT); },
+      [&](uint64_t offset, void* dst, size_t n) { f.read_at(offset, dst, n); }, only, max_bytes,
+      [&](const Record& r) { return std::make_shared<Hdf5Array>(path, r.key, r.dtype, r.shape); });
 }
 
 Tensor Hdf5Array::read() const {
   KeyStore one = read_file(path_, key_, ~uint64_t(0));
-  const Tensor* t = one.find(key_);
-  if (!t || t->dtype() != dtype() || t->shape() != shape())
+  Dtype d;
+  Shape s;
+  if (!one.describe(key_, &d, &s) || d != dtype() || s != shape())
     throw Error(CT_DATA_LOSS, path_ + ": '" + key_ + "' changed while the file was being read");
   return one.take(key_);
 }
@@ -770,6 +773,10 @@ KeyStore read_hdf5_bytes(const std::string& bytes, const std::string& name) {
         hid_t file = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl);
         H5Pclose(fapl);
         return file;
+      },
+      [&](uint64_t offset, void* dst, size_t n) {
+        if (offset > bytes.size() || n > bytes.size() - offset) throw Error(CT_DATA_LOSS, name + ": truncated");
+        std::memcpy(dst, bytes.data() + offset, n);
       },
       "", ~uint64_t(0), [](const Record&) -> std::shared_ptr<const StoredArray> {
         throw Error(CT_INTERNAL, "every array of an HDF5 image is read");
