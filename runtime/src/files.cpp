@@ -2,8 +2,6 @@
 #include <catena/error.hpp>
 #include <catena/files.hpp>
 
-#include "internal.hpp"
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
