@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <random>
 #include <stdexcept>
@@ -183,6 +184,33 @@ struct TempDir {
   TempDir& operator=(const TempDir&) = delete;
   std::string operator/(const std::string& name) const { return path + "/" + name; }
 };
+
+// Runs Python code with Debian's python3 (numpy and h5py: what the tests' files are made
+// with), the folder as sys.argv[1].
+inline CommandResult run_python(const TempDir& dir, const std::string& code) {
+  const std::string script = dir / "make.py";
+  {
+    std::ofstream out(script, std::ios::binary);
+    out << code;
+  }
+  return run_command("/usr/bin/python3 " + script + " " + dir.path);
+}
+
+// A file a test makes and what the error refusing it says.
+struct FileCase {
+  const char* file;
+  const char* says;
+};
+
+// The message of the catena::Error that `f` throws ("" when it throws none).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const catena::Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 inline void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);

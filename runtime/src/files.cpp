@@ -2,8 +2,11 @@
 #include <catena/error.hpp>
 #include <catena/files.hpp>
 
+#include "internal.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -11,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -54,6 +58,15 @@ void close_quietly(int fd) {
 }
 
 }  // namespace
+
+unsigned file_threads() {
+  static const unsigned n = [] {
+    cpu_set_t set;
+    const unsigned cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? unsigned(CPU_COUNT(&set)) : 1;
+    return std::max(1u, std::min(cpus, 8u));
+  }();
+  return n;
+}
 
 // --- Reading ---------------------------------------------------------------------------
 
@@ -243,15 +256,25 @@ AtomicFile::~AtomicFile() {
 
 std::string AtomicFile::fd_path() const { return "/proc/self/fd/" + std::to_string(fd_); }
 
+namespace {
+// Written data is handed to the disk in steps of this, as it is written, so that the sync
+// before the rename has little left to wait for.
+constexpr uint64_t kWritebackStep = uint64_t(64) << 20;
+}  // namespace
+
 void AtomicFile::write(const void* data, size_t bytes) {
   const char* p = static_cast<const char*>(data);
   while (bytes > 0) {
-    ssize_t n = ::write(fd_, p, std::min<size_t>(bytes, size_t(1) << 30));
+    ssize_t n = ::write(fd_, p, std::min<size_t>(bytes, size_t(kWritebackStep)));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) throw Error(CT_PERMISSION_DENIED, "cannot write " + path_ + ": " + errno_text(errno));
     p += n;
     bytes -= size_t(n);
     written_ += uint64_t(n);
+    if (written_ - handed_ >= kWritebackStep) {
+      ::sync_file_range(fd_, off_t(handed_), off_t(written_ - handed_), SYNC_FILE_RANGE_WRITE);  // a hint only
+      handed_ = written_;
+    }
   }
 }
 

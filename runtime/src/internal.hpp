@@ -162,6 +162,10 @@ struct Tensor::Impl {
 
 int compute_layout(const Shape& shape, const int64_t* strides);
 
+// Threads a file reader or writer may use at once for one large array: the CPUs this
+// process may run on, at most 8.
+unsigned file_threads();
+
 // A contiguous tensor on the cpu device over host memory Catena did not allocate (no
 // copy); `release` runs once, on any thread, when the last view of it is gone.
 Tensor wrap_host_memory(void* data, uint64_t bytes, const Shape& shape, Dtype dtype, std::function<void()> release);

@@ -90,8 +90,7 @@ TEST_CASE("bad files: truncated and corrupted npz and hdf5 give errors naming th
 
 TEST_CASE("bad files: wrong dtype, wrong shape, hostile sizes, a zip bomb, keys that do not match") {
   TempDir dir;
-  std::string script = dir / "make.py";
-  catena_test::write_file(script, R"(
+  auto r = catena_test::run_python(dir, R"(
 import sys, io, zipfile, struct, zlib, numpy as np, h5py
 d = sys.argv[1]
 W = np.zeros((5, 4), np.float32)
@@ -141,14 +140,9 @@ with h5py.File(d + '/huge.h5', 'w') as f:
 with h5py.File(d + '/strings.h5', 'w') as f:
     f['predictor/l1/W'] = 'not an array'
 )");
-  auto r = catena_test::run_command("/usr/bin/python3 " + script + " " + dir.path);
   INFO(r.output);
   REQUIRE(r.status == 0);
-  struct Case {
-    const char* file;
-    const char* says;
-  };
-  for (Case c : std::initializer_list<Case>{
+  for (catena_test::FileCase c : std::initializer_list<catena_test::FileCase>{
            {"int_weights.npz", "'predictor/l1/W' is int32, not floating point"},
            {"wrong_shape.npz", "'predictor/l1/W' has shape (4, 5), but the parameter is (5, 4)"},
            {"huge_shape.npz", "predictor/l1/W: implausible shape"},

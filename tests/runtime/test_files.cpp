@@ -16,18 +16,10 @@
 
 using namespace catena;
 using catena_test::contains;
+using catena_test::error_of;
 using catena_test::TempDir;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 double seconds_of(const std::function<void()>& f) {
   const auto t0 = std::chrono::steady_clock::now();

@@ -105,7 +105,7 @@ class AtomicFile {
  private:
   std::string path_, target_, tmp_;
   int fd_ = -1;
-  uint64_t written_ = 0;
+  uint64_t written_ = 0, handed_ = 0;  // handed_: bytes already handed to the disk
   bool committed_ = false;
 };
 

@@ -23,7 +23,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -457,12 +456,6 @@ struct SharedArrays {
 // Reads file bytes (the file's descriptor, or an image in memory).
 using ReadAt = std::function<void(uint64_t offset, void* dst, size_t n)>;
 
-unsigned reader_threads() {
-  cpu_set_t set;
-  const unsigned cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? unsigned(CPU_COUNT(&set)) : 1;
-  return std::max(1u, std::min(cpus, 8u));
-}
-
 // A dataset the child described: its pieces read straight into a fresh tensor, on
 // several threads, each chunk's Fletcher-32 checked. The child read a hostile file, so
 // nothing it says is trusted: the pieces must lie in the file and cover the array once.
@@ -510,7 +503,7 @@ Tensor read_direct(const Record& r, bool fletcher, uint64_t chunk, std::vector<P
     if (where_to != dst + p.array) std::memcpy(dst + p.array, where_to, size_t(p.bytes));
   };
   // Pieces shared out by bytes, in order.
-  const unsigned threads = r.bytes >= (uint64_t(32) << 20) ? std::min<unsigned>(reader_threads(), unsigned(pieces.size())) : 1;
+  const unsigned threads = r.bytes >= (uint64_t(32) << 20) ? std::min<unsigned>(file_threads(), unsigned(pieces.size())) : 1;
   std::vector<size_t> first(threads + 1, pieces.size());
   first[0] = 0;
   for (unsigned k = 1, i = 0; k < threads; ++k) {

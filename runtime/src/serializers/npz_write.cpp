@@ -8,6 +8,7 @@
 #include <catena/serializers.hpp>
 
 #include "npy.hpp"
+#include "zip.hpp"
 
 #include <zlib.h>
 
@@ -50,11 +51,16 @@ class EntryWriter {
     if (deflate_) deflateEnd(&z_);
   }
   void add(const char* data, size_t n) {
+    if (!deflate_) {  // the checksum on every core, then the bytes in one go
+      crc_ = zip::crc32_of(crc_, data, n);
+      file_.write(data, n);
+      written_ += n;
+      return;
+    }
     while (n > 0) {
       const size_t piece = std::min(n, kPiece);
-      crc_ = crc32_z(crc_, reinterpret_cast<const Bytef*>(data), piece);
-      if (deflate_) pump(data, piece, Z_NO_FLUSH);
-      else file_.write(data, piece), written_ += piece;
+      crc_ = zip::crc32_update(crc_, data, piece);
+      pump(data, piece, Z_NO_FLUSH);
       data += piece, n -= piece;
     }
   }
@@ -62,7 +68,7 @@ class EntryWriter {
     if (deflate_) pump(nullptr, 0, Z_FINISH);
     return written_;
   }
-  uint32_t crc() const { return uint32_t(crc_); }
+  uint32_t crc() const { return crc_; }
 
  private:
   void pump(const char* data, size_t n, int flush) {
@@ -83,7 +89,7 @@ class EntryWriter {
   std::string where_;
   z_stream z_{};
   std::string out_;
-  uLong crc_ = crc32(0L, Z_NULL, 0);
+  uint32_t crc_ = 0;
   uint64_t written_ = 0;
 };
 

@@ -3,9 +3,14 @@
 // locator, central directory records (46 bytes and variable parts), local headers (30).
 #include "zip.hpp"
 
+#include "../internal.hpp"
+
 #include <catena/error.hpp>
 
-#include <sched.h>
+#ifdef CATENA_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -249,7 +254,7 @@ constexpr uint64_t kReleaseStep = uint64_t(1) << 23;
 }  // namespace
 
 EntryReader::EntryReader(std::shared_ptr<const Archive> archive, const Entry& entry, std::string where)
-    : archive_(std::move(archive)), entry_(entry), where_(std::move(where)), crc_(crc32(0L, Z_NULL, 0)) {
+    : archive_(std::move(archive)), entry_(entry), where_(std::move(where)) {
   if (entry_.method == 8) {
     if (inflateInit2(&z_, -MAX_WBITS) != Z_OK) throw Error(CT_RESOURCE_EXHAUSTED, where_ + ": zlib could not start");
     inflating_ = true;
@@ -272,31 +277,47 @@ namespace {
 // copy from the page cache and a CRC-32 are each a few GB/s per core).
 constexpr uint64_t kParallelFrom = uint64_t(32) << 20;
 
-unsigned reader_threads() {
-  static const unsigned n = [] {
-    cpu_set_t set;
-    unsigned cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? unsigned(CPU_COUNT(&set)) : 1;
-    return std::max(1u, std::min(cpus, 8u));
-  }();
-  return n;
-}
-
 }  // namespace
 
+uint32_t crc32_update(uint32_t crc, const void* data, size_t n) {
+#ifdef CATENA_HAVE_LIBDEFLATE
+  return libdeflate_crc32(crc, data, n);
+#else
+  return uint32_t(crc32_z(crc, static_cast<const Bytef*>(data), n));
+#endif
+}
+
+uint32_t crc32_of(uint32_t crc, const void* data, uint64_t n) {
+  const unsigned char* p = static_cast<const unsigned char*>(data);
+  const unsigned parts = n >= kParallelFrom ? unsigned(std::min<uint64_t>(file_threads(), n / (kParallelFrom / 2))) : 1;
+  if (parts <= 1) return crc32_update(crc, p, size_t(n));
+  std::vector<uLong> crcs(parts);
+  std::vector<uint64_t> begin(parts + 1);
+  for (unsigned i = 0; i <= parts; ++i) begin[i] = i == parts ? n : n / parts * i;
+  auto part = [&](unsigned i) { crcs[i] = crc32_update(0, p + begin[i], size_t(begin[i + 1] - begin[i])); };
+  std::vector<std::thread> helpers;
+  for (unsigned i = 1; i < parts; ++i) helpers.emplace_back(part, i);
+  part(0);
+  for (std::thread& t : helpers) t.join();
+  uLong out = crc;
+  for (unsigned i = 0; i < parts; ++i) out = crc32_combine(out, crcs[i], z_off_t(begin[i + 1] - begin[i]));
+  return uint32_t(out);
+}
+
 void EntryReader::read_stored_parallel(unsigned char* out, const unsigned char* in, uint64_t n) {
-  const unsigned parts = unsigned(std::min<uint64_t>(reader_threads(), n / (kParallelFrom / 2)));
+  const unsigned parts = unsigned(std::min<uint64_t>(file_threads(), n / (kParallelFrom / 2)));
   std::vector<uLong> crcs(parts);
   std::vector<uint64_t> begin(parts + 1);
   for (unsigned i = 0; i <= parts; ++i) begin[i] = i == parts ? n : n / parts * i / kPiece * kPiece;
   const MappedFile& file = archive_->file();
   const uint64_t base = entry_.data_offset + produced_;
   auto part = [&](unsigned i) {
-    uLong crc = crc32(0L, Z_NULL, 0);
+    uint32_t crc = 0;
     uint64_t released = begin[i];
     for (uint64_t at = begin[i]; at < begin[i + 1]; at += kPiece) {
       const uint64_t piece = std::min(kPiece, begin[i + 1] - at);
       std::memcpy(out + at, in + at, size_t(piece));
-      crc = crc32_z(crc, out + at, size_t(piece));
+      crc = crc32_update(crc, out + at, size_t(piece));
       if (at + piece - released >= kReleaseStep || at + piece == begin[i + 1]) {
         file.release(base + released, at + piece - released);
         released = at + piece;
@@ -308,7 +329,7 @@ void EntryReader::read_stored_parallel(unsigned char* out, const unsigned char* 
   for (unsigned i = 1; i < parts; ++i) helpers.emplace_back(part, i);
   part(0);
   for (std::thread& t : helpers) t.join();
-  for (unsigned i = 0; i < parts; ++i) crc_ = crc32_combine(crc_, crcs[i], z_off_t(begin[i + 1] - begin[i]));
+  for (unsigned i = 0; i < parts; ++i) crc_ = uint32_t(crc32_combine(crc_, crcs[i], z_off_t(begin[i + 1] - begin[i])));
   produced_ += n;
   consumed_ = released_ = produced_;
 }
@@ -318,7 +339,7 @@ void EntryReader::read(void* dst, uint64_t n) {
   if (n > entry_.usize - produced_) fail("its data is shorter than its header says (truncated or corrupt)");
   unsigned char* out = static_cast<unsigned char*>(dst);
   const unsigned char* in = reinterpret_cast<const unsigned char*>(archive_->file().data()) + entry_.data_offset;
-  if (entry_.method == 0 && n >= kParallelFrom && reader_threads() > 1)
+  if (entry_.method == 0 && n >= kParallelFrom && file_threads() > 1)
     return read_stored_parallel(out, in + produced_, n);
   while (n > 0) {
     const uint64_t piece = std::min(n, kPiece);
@@ -348,7 +369,7 @@ void EntryReader::read(void* dst, uint64_t n) {
       consumed_ -= z_.avail_in;  // what inflate has not used yet is not consumed
       z_.avail_in = 0;
     }
-    crc_ = crc32_z(crc_, out, size_t(piece));
+    crc_ = crc32_update(crc_, out, size_t(piece));
     out += piece;
     produced_ += piece;
     n -= piece;
@@ -384,7 +405,7 @@ void EntryReader::finish() {
     }
     if (z_.total_in != entry_.csize) fail("corrupt compressed data (bytes after the end of its stream)");
   }
-  if (uint32_t(crc_) != entry_.crc) fail("CRC-32 mismatch: the file is damaged");
+  if (crc_ != entry_.crc) fail("CRC-32 mismatch: the file is damaged");
   consumed_ = entry_.csize;
   release_consumed();
 }

@@ -43,6 +43,13 @@ class Archive {
 // An entry's uncompressed bytes, in order. finish() checks that they are all there, no
 // more, and that their CRC-32 is the directory's; read() and finish() throw CT_DATA_LOSS
 // naming `where` otherwise. Pages of the file already read are given back as it goes.
+// The zip CRC-32 of `n` more bytes after `crc` (0 to start): libdeflate's, which folds
+// with carry-less multiplication (about 14 GB/s here against zlib's 6), where the build has
+// it; zlib's otherwise.
+uint32_t crc32_update(uint32_t crc, const void* data, size_t n);
+// The same over a large buffer on every core at once (the pieces joined by crc32_combine).
+uint32_t crc32_of(uint32_t crc, const void* data, uint64_t n);
+
 class EntryReader {
  public:
   EntryReader(std::shared_ptr<const Archive> archive, const Entry& entry, std::string where);
@@ -63,7 +70,7 @@ class EntryReader {
   const Entry& entry_;
   std::string where_;
   uint64_t produced_ = 0, consumed_ = 0, released_ = 0;
-  uLong crc_;
+  uint32_t crc_ = 0;
   z_stream z_{};
   bool inflating_ = false, ended_ = false;
 };
