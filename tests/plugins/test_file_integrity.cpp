@@ -418,3 +418,44 @@ TEST_CASE("integrity: a zip64 deflated entry of over 4 GiB is read right") {
   for (uint64_t i = 0; i < count / 2; ++i) any |= p[i];
   CHECK(any == 0);
 }
+
+TEST_CASE("integrity: a large deflated entry with sync points reads right; a damaged table or stream is caught") {
+  TempDir dir;
+  // 40 MB of float32 that deflate cannot shrink much: several sync points.
+  const size_t n = size_t(10) << 20;
+  std::vector<float> values = catena_test::random_floats(n, 7);
+  KeyStore keys;
+  keys.put("W", Tensor::from_vector(values, Shape{int64_t(n)}, runtime().cpu()));
+  write_npz(dir / "big.npz", keys, /*compress=*/true);
+  CHECK(read_keys(dir / "big.npz").find("W")->to_vector<float>() == values);
+  // numpy reads the file (it skips Catena's extra field).
+  auto np = catena_test::run_python(dir, R"(
+import sys, zipfile, numpy as np
+d = sys.argv[1]
+info = zipfile.ZipFile(d + '/big.npz').getinfo('W.npy')
+x, table = info.extra, None
+while x:
+    i, n = int.from_bytes(x[:2], 'little'), int.from_bytes(x[2:4], 'little')
+    if i == 0x4354: table = x[4:4 + n]
+    x = x[4 + n:]
+assert table and table[0] == 1 and (len(table) - 1) % 16 == 0, 'sync points'
+print(len(table) // 16, 'sync points')
+raw = open(d + '/big.npz', 'rb').read()
+at = raw.rfind(table[1:17])  # the first point, in the central directory
+b = bytearray(raw); b[at] ^= 1  # its compressed offset off by one
+open(d + '/table.npz', 'wb').write(b)
+start = info.header_offset + 30 + len(info.filename)
+b = bytearray(raw); b[start + info.compress_size * 3 // 4] ^= 8  # inside a later segment
+open(d + '/stream.npz', 'wb').write(b)
+a = np.load(d + '/big.npz')['W']
+print(a.dtype, a.shape)
+)");
+  INFO(np.output);
+  REQUIRE(np.status == 0);
+  CHECK(contains(np.output, "float32 (10485760,)"));
+  // A table that does not fit the stream is only a shortcut missed: the values are right.
+  CHECK(read_keys(dir / "table.npz").find("W")->to_vector<float>() == values);
+  const std::string err = error_of([&] { read_keys(dir / "stream.npz").find("W"); });
+  CHECK(contains(err, dir / "stream.npz" + ": W: "));
+  CHECK((contains(err, "CRC-32 mismatch") || contains(err, "corrupt compressed data")));
+}

@@ -34,13 +34,20 @@ struct Written {
   uint16_t method, flags;
   uint32_t crc;
   uint64_t csize, usize, offset;
+  std::vector<std::pair<uint64_t, uint64_t>> sync;
 };
 
 // Streams one entry's bytes (its .npy header, then its array) into the file, deflated or
 // not; returns the compressed size and sets the CRC.
 class EntryWriter {
  public:
-  EntryWriter(AtomicFile& file, bool deflate, const std::string& where) : file_(file), deflate_(deflate), where_(where) {
+  // `usize`: the entry's uncompressed size. A large deflated entry gets sync points (see
+  // zip.hpp): every `step` bytes of input the compressor is flushed whole (Z_FULL_FLUSH), so
+  // the stream may be inflated from there on by another thread.
+  EntryWriter(AtomicFile& file, bool deflate, uint64_t usize, const std::string& where)
+      : file_(file), deflate_(deflate), where_(where) {
+    if (deflate_ && usize >= zip::kSyncFrom)
+      step_ = std::max(zip::kSyncStep, (usize / zip::kMaxSyncPoints + zip::kSyncStep) / zip::kSyncStep * zip::kSyncStep);
     if (deflate_) {
       if (deflateInit2(&z_, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         throw Error(CT_RESOURCE_EXHAUSTED, where_ + ": zlib could not start");
@@ -58,13 +65,21 @@ class EntryWriter {
       return;
     }
     while (n > 0) {
-      const size_t piece = std::min(n, kPiece);
+      size_t piece = std::min(n, kPiece);
+      if (step_) piece = size_t(std::min<uint64_t>(piece, next_sync() - fed_));
       crc_ = zip::crc32_update(crc_, data, piece);
       pump(data, piece, Z_NO_FLUSH);
-      data += piece, n -= piece;
+      data += piece, n -= piece, fed_ += piece;
+      if (step_ && fed_ == next_sync()) {
+        pump(nullptr, 0, Z_FULL_FLUSH);
+        sync_.push_back({written_, fed_});
+      }
     }
   }
+  // The sync points: (compressed, uncompressed) offsets where a fresh inflater may start.
+  const std::vector<std::pair<uint64_t, uint64_t>>& sync_points() const { return sync_; }
   uint64_t finish() {
+    if (!sync_.empty() && sync_.back().second == fed_) sync_.pop_back();  // nothing after it
     if (deflate_) pump(nullptr, 0, Z_FINISH);
     return written_;
   }
@@ -84,9 +99,12 @@ class EntryWriter {
       if (flush == Z_FINISH ? rc == Z_STREAM_END : z_.avail_in == 0 && z_.avail_out > 0) return;
     }
   }
+  uint64_t next_sync() const { return (sync_.size() + 1) * step_; }
   AtomicFile& file_;
   bool deflate_;
   std::string where_;
+  uint64_t step_ = 0, fed_ = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> sync_;
   z_stream z_{};
   std::string out_;
   uint32_t crc_ = 0;
@@ -137,10 +155,11 @@ void write_npz(const std::string& path, const KeyStore& store, bool compress) {
     local += w.name;
     if (wide) put16(local, 1), put16(local, 16), put64(local, w.usize), put64(local, 0);
     file.write(local.data(), local.size());
-    EntryWriter out(file, w.method == 8, where);
+    EntryWriter out(file, w.method == 8, w.usize, where);
     out.add(head.data(), head.size());
     if (body) out.add(static_cast<const char*>(dense.host_data()), body);
     w.csize = out.finish();
+    w.sync = out.sync_points();
     w.crc = out.crc();
     if (!wide && w.csize >= kAllOnes32) throw Error(CT_INTERNAL, where + ": compressed beyond zip's 32-bit sizes");
     // The CRC and the compressed size, now known, into the local header.
@@ -164,6 +183,10 @@ void write_npz(const std::string& path, const KeyStore& store, bool compress) {
     if (w.offset >= kAllOnes32) put64(extra, w.offset);
     std::string x;
     if (!extra.empty()) put16(x, 1), put16(x, extra.size()), x += extra;
+    if (!w.sync.empty()) {  // in the central directory only: other readers skip it
+      put16(x, zip::kSyncExtraId), put16(x, 1 + 16 * w.sync.size()), x += char(1);
+      for (auto& [c, u] : w.sync) put64(x, c), put64(x, u);
+    }
     const uint16_t version = x.empty() ? 20 : 45;
     put32(central, 0x02014b50), put16(central, version), put16(central, version), put16(central, w.flags);
     put16(central, w.method), put16(central, 0), put16(central, kDosDate), put32(central, w.crc);

@@ -93,6 +93,28 @@ bool read_extra(const Fields& f, uint64_t x, uint64_t end, Zip64 want, const std
   return found;
 }
 
+// An entry's sync points from its central extra field [x, end), if it has a table that
+// is consistent with the entry; none otherwise (a shortcut only: never an error).
+std::vector<std::pair<uint64_t, uint64_t>> read_sync(const Fields& f, uint64_t x, uint64_t end, const Entry& e) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  while (end - x >= 4) {
+    const uint64_t id = f.u16(x), len = f.u16(x + 2);
+    if (len > end - x - 4) break;
+    if (id == kSyncExtraId && len >= 1 && (len - 1) % 16 == 0 && f.get(x + 4, 1) == 1 && e.method == 8) {
+      uint64_t c0 = 0, u0 = 0;
+      for (uint64_t q = x + 5; q < x + 4 + len; q += 16) {
+        const uint64_t c = f.u64(q), u = f.u64(q + 8);
+        if (c <= c0 || u <= u0 || c >= e.csize || u >= e.usize) return {};
+        out.push_back({c, u});
+        c0 = c, u0 = u;
+      }
+      return out;
+    }
+    x += 4 + len;
+  }
+  return {};
+}
+
 // The end of central directory record: the one whose comment reaches exactly to the end of
 // the file.
 uint64_t find_end(const Fields& f) {
@@ -179,6 +201,7 @@ Archive::Archive(std::shared_ptr<const MappedFile> file) : file_(std::move(file)
     if (e.method != 0 && e.method != 8)
       throw Error(CT_UNIMPLEMENTED, file_->path() + ": " + where + ": zip compression method " +
                                         std::to_string(e.method) + " (only stored and deflate are read)");
+    e.sync = read_sync(f, p + 46 + nlen, p + 46 + nlen + xlen, e);
     entries_.push_back(std::move(e));
     p += 46 + nlen + xlen + clen;
   }
@@ -302,6 +325,95 @@ uint32_t crc32_of(uint32_t crc, const void* data, uint64_t n) {
   uLong out = crc;
   for (unsigned i = 0; i < parts; ++i) out = crc32_combine(out, crcs[i], z_off_t(begin[i + 1] - begin[i]));
   return uint32_t(out);
+}
+
+bool inflate_parallel(const Archive& archive, const Entry& e, uint64_t skip, void* dst) {
+  if (e.method != 8 || e.sync.empty() || skip > e.usize || file_threads() < 2) return false;
+  // Segments between sync points, shared out by uncompressed bytes: part k runs from
+  // bounds[cut[k]] to bounds[cut[k + 1]].
+  std::vector<std::pair<uint64_t, uint64_t>> bounds = {{0, 0}};
+  bounds.insert(bounds.end(), e.sync.begin(), e.sync.end());
+  bounds.push_back({e.csize, e.usize});
+  const unsigned parts = unsigned(std::min<size_t>(file_threads(), bounds.size() - 1));
+  std::vector<size_t> cut = {0};
+  for (unsigned k = 1; k < parts; ++k) {
+    size_t i = cut.back() + 1;
+    while (i + 1 < bounds.size() && bounds[i].second < e.usize / parts * k) ++i;
+    if (i + 1 < bounds.size()) cut.push_back(i);
+  }
+  cut.push_back(bounds.size() - 1);
+  const unsigned char* in = reinterpret_cast<const unsigned char*>(archive.file().data()) + e.data_offset;
+  unsigned char* out = static_cast<unsigned char*>(dst);
+  std::vector<unsigned char> head(static_cast<size_t>(skip));
+  std::vector<uint32_t> crcs(cut.size() - 1);
+  std::vector<char> ok(cut.size() - 1, 0);
+  auto part = [&](size_t k) {
+    const uint64_t c0 = bounds[cut[k]].first, c1 = bounds[cut[k + 1]].first;
+    const uint64_t u0 = bounds[cut[k]].second, u1 = bounds[cut[k + 1]].second;
+    const bool last = k + 2 == cut.size();
+    z_stream z{};
+    if (inflateInit2(&z, -MAX_WBITS) != Z_OK) return;
+    uint64_t fed = c0, released = c0, u = u0;
+    uint32_t crc = 0;
+    auto feed = [&] {
+      if (z.avail_in == 0 && fed < c1) {
+        z.next_in = const_cast<unsigned char*>(in + fed);
+        z.avail_in = uInt(std::min<uint64_t>(c1 - fed, uint64_t(1) << 30));
+        fed += z.avail_in;
+      }
+    };
+    bool good = true, ended = false;
+    while (good && !ended && u < u1) {
+      // The bytes before `skip` (the .npy header) go aside; the rest into dst.
+      unsigned char* to = u < skip ? head.data() + u : out + (u - skip);
+      uint64_t room = std::min<uint64_t>(kPiece, u1 - u);
+      if (u < skip) room = std::min(room, skip - u);
+      z.next_out = to;
+      z.avail_out = uInt(room);
+      int rc = Z_OK;
+      while (z.avail_out > 0 && rc == Z_OK) {
+        feed();
+        rc = inflate(&z, Z_NO_FLUSH);  // Z_BUF_ERROR: the part's input ran out
+      }
+      const uint64_t got = room - z.avail_out;
+      crc = crc32_update(crc, to, size_t(got));
+      u += got;
+      ended = rc == Z_STREAM_END;
+      good = rc == Z_OK || (ended && last && u == u1);
+      const uint64_t used = fed - z.avail_in;
+      if (used - released >= kReleaseStep) {
+        archive.file().release(e.data_offset + released, used - released);
+        released = used;
+      }
+    }
+    // What is left of the part's input must give nothing more: the empty block of the
+    // flush before the next part, or the end of the stream after the last.
+    while (good && !ended && (z.avail_in > 0 || fed < c1 || last)) {
+      unsigned char extra = 0;
+      feed();
+      z.next_out = &extra;
+      z.avail_out = 1;
+      const int rc = inflate(&z, Z_NO_FLUSH);
+      ended = rc == Z_STREAM_END;
+      good = z.avail_out == 1 && (rc == Z_OK || (ended && last));
+      if (last && !ended && rc == Z_OK && z.avail_in == 0 && fed == c1) good = false;  // truncated
+    }
+    good = good && z.total_in == c1 - c0 && u == u1;
+    inflateEnd(&z);
+    archive.file().release(e.data_offset + released, c1 - released);
+    crcs[k] = crc;
+    ok[k] = good;
+  };
+  std::vector<std::thread> helpers;
+  for (size_t k = 1; k + 1 < cut.size(); ++k) helpers.emplace_back(part, k);
+  part(0);
+  for (std::thread& t : helpers) t.join();
+  uint32_t crc = 0;
+  for (size_t k = 0; k + 1 < cut.size(); ++k) {
+    if (!ok[k]) return false;
+    crc = uint32_t(crc32_combine(crc, crcs[k], z_off_t(bounds[cut[k + 1]].second - bounds[cut[k]].second)));
+  }
+  return crc == e.crc;
 }
 
 void EntryReader::read_stored_parallel(unsigned char* out, const unsigned char* in, uint64_t n) {

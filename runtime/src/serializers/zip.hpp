@@ -17,6 +17,17 @@
 namespace catena {
 namespace zip {
 
+// Sync points: Catena's writer flushes the compressor whole (Z_FULL_FLUSH) every few MiB
+// of a large deflated entry and lists where, in an extra field of the entry's central
+// directory record (id kSyncExtraId: a version byte, 1, then pairs of u64 compressed and
+// uncompressed offsets). From each such point the stream inflates without what came
+// before, so cores can share one array. Other readers skip the field; Catena uses it only
+// as a shortcut, checked like the rest (a table that does not fit the stream is ignored).
+constexpr uint16_t kSyncExtraId = 0x4354;  // "TC"
+constexpr uint64_t kSyncFrom = uint64_t(32) << 20;  // entries at least this large get them
+constexpr uint64_t kSyncStep = uint64_t(4) << 20;   // at least this far apart
+constexpr uint64_t kMaxSyncPoints = 4000;          // what one extra field holds
+
 struct Entry {
   std::string name;
   uint16_t method = 0;  // 0 stored, 8 deflated
@@ -25,6 +36,7 @@ struct Entry {
   uint64_t csize = 0, usize = 0;
   uint64_t header_offset = 0;  // the local header
   uint64_t data_offset = 0;    // the stored or deflated bytes
+  std::vector<std::pair<uint64_t, uint64_t>> sync;  // (compressed, uncompressed) offsets
 };
 
 class Archive {
@@ -49,6 +61,12 @@ class Archive {
 uint32_t crc32_update(uint32_t crc, const void* data, size_t n);
 // The same over a large buffer on every core at once (the pieces joined by crc32_combine).
 uint32_t crc32_of(uint32_t crc, const void* data, uint64_t n);
+
+// Inflates a deflated entry with sync points on several threads: its bytes from `skip`
+// on into `dst`, CRC-32 and sizes checked. False when that could not be done (no table, a
+// table that does not fit, damage): the caller then reads it with an EntryReader, which
+// says what is wrong.
+bool inflate_parallel(const Archive& archive, const Entry& entry, uint64_t skip, void* dst);
 
 class EntryReader {
  public:
