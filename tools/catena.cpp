@@ -120,29 +120,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
              "folders beside libcatena (<libdir>/catena/plugins, and the build tree's backends/).",
              opts, args, vm))
     return 0;
-  std::vector<catena::LoadRecord> report = catena::runtime().load_report(!vm.count("no-init"));
-  int problems = 0;
-  for (const catena::LoadRecord& r : report) {
-    std::string result = catena::to_string(r.result);
-    std::cout << "[" << result << "] " << (r.name.empty() ? "?" : r.name)
-              << (r.variant.empty() ? "" : " (variant " + r.variant + ")") << "\n";
-    if (!r.path.empty()) std::cout << "    file:     " << r.path << "  (" << r.found_by << ")\n";
-    if (r.has_version)
-      std::cout << "    ABI:      plugin " << r.abi_major << "." << r.abi_minor << " (needs host minor >= "
-                << r.min_host_minor << "), runtime " << CT_ABI_MAJOR << "." << CT_ABI_MINOR << "\n";
-    if (r.probe_score >= 0)
-      std::cout << "    probe:    " << r.probe_score << (r.probe_reason.empty() ? "" : " (" + r.probe_reason + ")")
-                << "\n";
-    if (!r.message.empty()) std::cout << "    " << (r.result == catena::LoadResult::loaded ? "status:   " : "why:      ")
-                                      << r.message << "\n";
-    if (!r.missing_dependency.empty()) std::cout << "    missing:  " << r.missing_dependency << "\n";
-    if (!r.os_error.empty()) std::cout << "    OS error: " << r.os_error << "\n";
-    if (r.result != catena::LoadResult::loaded && !r.hint.empty()) std::cout << "    do:       " << r.hint << "\n";
-    if (r.result != catena::LoadResult::loaded && r.result != catena::LoadResult::shadowed &&
-        r.result != catena::LoadResult::disabled)
-      ++problems;
-  }
-  std::cout << report.size() << " plugin files, " << problems << " with problems\n";
+  std::cout << catena::format_report(catena::runtime().load_report(!vm.count("no-init")));
   return 0;
 }
 

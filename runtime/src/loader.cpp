@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -151,9 +152,11 @@ void Runtime::Impl::discover() {
   if (std::string u = user_plugin_dir(); !u.empty()) sources.push_back({u, "user folder"});
   if (std::string lib = libcatena_dir(); !lib.empty()) {
     sources.push_back({lib + "/catena/plugins", "beside libcatena"});
+    // The build tree's backends, for the libcatena of that build folder only: an installed
+    // one never looks beside its folder.
     std::error_code ec;
     fs::path build_backends = fs::path(lib).parent_path() / "backends";
-    if (fs::is_directory(build_backends, ec)) {
+    if (fs::equivalent(lib, CATENA_BUILD_RUNTIME_DIR, ec) && fs::is_directory(build_backends, ec)) {
       std::vector<std::string> subdirs;
       for (const auto& e : fs::directory_iterator(build_backends, ec))
         if (e.is_directory()) subdirs.push_back(e.path().string());
@@ -575,5 +578,29 @@ Device& Runtime::default_device() {
 
 FallbackMode Runtime::fallback_mode() const { return impl_->fallback.load(); }
 void Runtime::set_fallback_mode(FallbackMode mode) { impl_->fallback = mode; }
+
+std::string format_report(const std::vector<LoadRecord>& report) {
+  std::ostringstream out;
+  int problems = 0;
+  for (const LoadRecord& r : report) {
+    out << "[" << to_string(r.result) << "] " << (r.name.empty() ? "?" : r.name)
+        << (r.variant.empty() ? "" : " (variant " + r.variant + ")") << "\n";
+    if (!r.path.empty()) out << "    file:     " << r.path << "  (" << r.found_by << ")\n";
+    if (r.has_version)
+      out << "    ABI:      plugin " << r.abi_major << "." << r.abi_minor << " (needs host minor >= " << r.min_host_minor
+          << "), runtime " << CT_ABI_MAJOR << "." << CT_ABI_MINOR << "\n";
+    if (r.probe_score >= 0)
+      out << "    probe:    " << r.probe_score << (r.probe_reason.empty() ? "" : " (" + r.probe_reason + ")") << "\n";
+    if (!r.message.empty())
+      out << "    " << (r.result == LoadResult::loaded ? "status:   " : "why:      ") << r.message << "\n";
+    if (!r.missing_dependency.empty()) out << "    missing:  " << r.missing_dependency << "\n";
+    if (!r.os_error.empty()) out << "    OS error: " << r.os_error << "\n";
+    if (r.result != LoadResult::loaded && !r.hint.empty()) out << "    do:       " << r.hint << "\n";
+    if (r.result != LoadResult::loaded && r.result != LoadResult::shadowed && r.result != LoadResult::disabled)
+      ++problems;
+  }
+  out << report.size() << " plugin files, " << problems << " with problems\n";
+  return out.str();
+}
 
 }  // namespace catena

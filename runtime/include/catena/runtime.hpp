@@ -5,8 +5,8 @@
 //      later with Runtime::load_plugin();
 //   2. CATENA_PLUGIN_PATH (':'-separated files or folders);
 //   3. the user folder, $XDG_DATA_HOME/catena/plugins (~/.local/share/catena/plugins);
-//   4. folders relative to libcatena itself: <libdir>/catena/plugins (installed) and
-//      <libdir>/../backends/* (the build tree).
+//   4. folders relative to libcatena itself: <libdir>/catena/plugins (installed) and,
+//      for the libcatena of a build folder, that folder's backends/*.
 // Files match libcatena-<name>[-<variant>].so. The first file found for a name wins and
 // later ones are "shadowed"; among variants found in one folder the best probe wins.
 // CATENA_PLUGINS=a,b is an ordered allow-list (a listed backend that does not load is an
@@ -162,6 +162,10 @@ inline Device& default_device() { return Runtime::instance().default_device(); }
 // Plugin files or folders searched before everything else. Call before first use of the
 // runtime; throws catena::Error afterwards.
 void set_plugin_paths(const std::vector<std::string>& paths);
+
+// The load report as `catena plugins` prints it: a block per file, then a count of the
+// files with problems.
+std::string format_report(const std::vector<LoadRecord>& report);
 
 // The version of libcatena ("0.1.0") and of the ABI it speaks.
 const char* version() noexcept;
