@@ -20,34 +20,9 @@ namespace catena_cpu {
 
 namespace {
 
-struct Geometry {
-  int64_t n, c, h, w;        // input
-  int64_t oc, kh, kw;        // filter
-  int64_t oh, ow;            // output
-  int64_t sy, sx, ph, pw, dy, dx, groups;
-  bool cover_all;
-};
-
-int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool cover_all) {
-  int64_t dk = d * (k - 1) + 1;
-  return cover_all ? (in + 2 * p - dk + s - 1) / s + 1 : (in + 2 * p - dk) / s + 1;
-}
-
-bool read_params(const ct_op& op, Geometry* g) {
-  auto pair = [&](const char* name, int64_t fallback, int64_t* a, int64_t* b) {
-    std::vector<int64_t> v = attr_ints(op, name);
-    if (v.empty()) v = {fallback, fallback};
-    if (v.size() == 1) v.push_back(v[0]);
-    *a = v[0];
-    *b = v[1];
-  };
-  pair("stride", 1, &g->sy, &g->sx);
-  pair("pad", 0, &g->ph, &g->pw);
-  pair("dilation", 1, &g->dy, &g->dx);
-  g->groups = attr_int(op, "groups", 1);
-  g->cover_all = attr_int(op, "cover_all", 0) != 0;
-  return g->sy > 0 && g->sx > 0 && g->ph >= 0 && g->pw >= 0 && g->dy > 0 && g->dx > 0 && g->groups > 0;
-}
+// The op's geometry as the SDK reads it from OPS.md (operands in their roles, extents,
+// stride, pad, dilation, groups, cover_all).
+using Geometry = ct_sdk_conv2d;
 
 // A dense copy of a strided 4-D tensor in the compute type W.
 template <class T, class W>
@@ -375,13 +350,9 @@ void for_units(const Plan& p, int64_t n, int64_t size, const Fn& body) {
 template <Mode M>
 void run_conv(const ct_op& op) {
   Geometry g;
-  read_params(op, &g);
-  const ct_tensor* x = M == Mode::grad_input ? op.outputs[0] : op.inputs[0];
-  const ct_tensor* w = M == Mode::grad_weight ? op.outputs[0] : op.inputs[1];
-  const ct_tensor* y = M == Mode::forward ? op.outputs[0] : (M == Mode::grad_input ? op.inputs[0] : op.inputs[1]);
-  g.n = x->dl.shape[0], g.c = x->dl.shape[1], g.h = x->dl.shape[2], g.w = x->dl.shape[3];
-  g.oc = w->dl.shape[0], g.kh = w->dl.shape[2], g.kw = w->dl.shape[3];
-  g.oh = y->dl.shape[2], g.ow = y->dl.shape[3];
+  const char* why = nullptr;
+  ct_sdk_conv2d_geometry(&op, &g, &why);  // support_conv checked it
+  const ct_tensor *x = g.big, *w = g.filter, *y = g.small;
   const int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, ohw = g.oh * g.ow, kdim = cg * g.kh * g.kw;
   const Plan plan = plan_chunks(g.n, kdim * ohw);
   const int64_t chunk = plan.chunk;
@@ -565,13 +536,13 @@ const char* support_conv(const ct_op& op) {
   if (ty_of(w->dl.dtype) != t || ty_of(y->dl.dtype) != t) return "all operands must share one dtype";
   if (x->dl.ndim != 4 || w->dl.ndim != 4 || y->dl.ndim != 4) return "x, W and y must be 4-D (NCHW, OIHW)";
   Geometry g;
-  if (!read_params(op, &g)) return "bad stride, pad, dilation or groups";
-  int64_t c = x->dl.shape[1], oc = w->dl.shape[0];
-  if (c % g.groups || oc % g.groups) return "channels must divide by groups";
-  if (w->dl.shape[1] != c / g.groups) return "W's second extent must be in_channels / groups";
-  if (y->dl.shape[0] != x->dl.shape[0] || y->dl.shape[1] != oc) return "y must be (N, out_channels, oh, ow)";
-  if (y->dl.shape[2] != out_size(x->dl.shape[2], w->dl.shape[2], g.sy, g.ph, g.dy, g.cover_all) ||
-      y->dl.shape[3] != out_size(x->dl.shape[3], w->dl.shape[3], g.sx, g.pw, g.dx, g.cover_all))
+  const char* why = nullptr;
+  if (!ct_sdk_conv2d_geometry(&op, &g, &why)) return why;
+  const int64_t oc = g.oc;
+  if (w->dl.shape[1] != g.c / g.groups) return "W's second extent must be in_channels / groups";
+  if (y->dl.shape[0] != g.n || y->dl.shape[1] != oc) return "y must be (N, out_channels, oh, ow)";
+  if (g.oh != ct_sdk_out_size(g.h, g.kh, g.sy, g.ph, g.dy, g.cover_all) ||
+      g.ow != ct_sdk_out_size(g.w, g.kw, g.sx, g.pw, g.dx, g.cover_all))
     return "y's spatial extents do not follow from x, W, stride, pad and dilation";
   if (M == Mode::forward && op.num_inputs == 3) {
     const ct_tensor* b = op.inputs[2];

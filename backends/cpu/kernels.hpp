@@ -2,6 +2,7 @@
 #pragma once
 
 #include <catena/abi.h>
+#include <catena/ct_sdk.h>
 
 #include <string>
 #include <vector>
@@ -54,10 +55,13 @@ bool gemv_sweep_split_invariant(bool is_double);
 void hold_sweep_share_for_tests(int share, int64_t ns);
 int64_t sweep_pieces_taken();
 
-// Attribute access (defaults apply when the attribute is absent).
-const ct_attr* find_attr(const ct_op& op, const char* name);
-double attr_float(const ct_op& op, const char* name, double fallback);
-int64_t attr_int(const ct_op& op, const char* name, int64_t fallback);
+// Attribute access through the SDK (defaults apply when the attribute is absent).
+inline const ct_attr* find_attr(const ct_op& op, const char* name) { return ct_sdk_attr(&op, name); }
+inline double attr_float(const ct_op& op, const char* name, double fallback) {
+  return ct_sdk_float(&op, name, fallback);
+}
+inline int64_t attr_int(const ct_op& op, const char* name, int64_t fallback) { return ct_sdk_int(&op, name, fallback); }
+// An INTS attribute's values (an INT as one value); empty when absent.
 std::vector<int64_t> attr_ints(const ct_op& op, const char* name);
 
 // dot(a, b) over n elements in 8 fixed lanes (lane l takes l, l + 8, ...), the lanes added
@@ -77,9 +81,9 @@ inline T lane_dot(const T* __restrict a, const T* __restrict b, int64_t n) {
 // Byte address of a tensor's first element.
 inline char* base_of(const ct_tensor* t) { return static_cast<char*>(t->dl.data) + t->dl.byte_offset; }
 
-int64_t numel(const ct_tensor* t);
-bool same_shape(const ct_tensor* a, const ct_tensor* b);
+inline int64_t numel(const ct_tensor* t) { return ct_sdk_numel(t); }
+inline bool same_shape(const ct_tensor* a, const ct_tensor* b) { return ct_sdk_same_shape(a, b) != 0; }
 // Row-major contiguous (extents of 1 may have any stride): the kernels' fast paths.
-bool is_dense(const ct_tensor* t);
+inline bool is_dense(const ct_tensor* t) { return ct_sdk_layout_of(t) == CT_SDK_DENSE; }
 
 }  // namespace catena_cpu

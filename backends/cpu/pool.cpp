@@ -13,28 +13,16 @@ namespace catena_cpu {
 
 namespace {
 
-struct Pool {
-  int64_t kh, kw, sy, sx, ph, pw;
-  bool cover_all;
-};
+// The op's geometry as the SDK reads it from OPS.md (ksize, stride, pad, cover_all).
+using Pool = ct_sdk_pool2d;
 
 bool read_pool(const ct_op& op, Pool* p) {
-  auto pair = [&](const char* name, int64_t fallback, int64_t* a, int64_t* b) {
-    std::vector<int64_t> v = attr_ints(op, name);
-    if (v.empty()) v = {fallback, fallback};
-    if (v.size() == 1) v.push_back(v[0]);
-    *a = v[0];
-    *b = v[1];
-  };
-  pair("ksize", 0, &p->kh, &p->kw);
-  pair("stride", 0, &p->sy, &p->sx);
-  pair("pad", 0, &p->ph, &p->pw);
-  p->cover_all = attr_int(op, "cover_all", 0) != 0;
-  return p->kh > 0 && p->kw > 0 && p->sy > 0 && p->sx > 0 && p->ph >= 0 && p->pw >= 0;
+  const char* why = nullptr;
+  return ct_sdk_pool2d_geometry(&op, p, &why) != 0;
 }
 
 int64_t pooled(int64_t in, int64_t k, int64_t s, int64_t p, bool cover_all) {
-  return cover_all ? (in + 2 * p - k + s - 1) / s + 1 : (in + 2 * p - k) / s + 1;
+  return ct_sdk_out_size(in, k, s, p, 1, cover_all);
 }
 
 inline int64_t at4(const ct_tensor* t, int64_t a, int64_t b, int64_t c, int64_t d) {

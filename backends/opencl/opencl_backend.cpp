@@ -13,6 +13,7 @@
 #include "../env_setting.hpp"
 
 #include <catena/abi.h>
+#include <catena/ct_sdk.h>
 
 #include <CL/cl.h>
 
@@ -467,35 +468,7 @@ ct_status* kernel_for(Context* c, Device& d, const std::string& source, cl_kerne
   return nullptr;
 }
 
-bool int_attr(const ct_op* op, const char* name, int64_t* out) {
-  for (int i = 0; i < op->num_attrs; ++i)
-    if (std::strcmp(op->attrs[i].name, name) == 0 &&
-        (op->attrs[i].type == CT_ATTR_INT || op->attrs[i].type == CT_ATTR_BOOL)) {
-      *out = op->attrs[i].v.i;
-      return true;
-    }
-  return false;
-}
-
-const ct_attr* find_attr(const ct_op* op, const char* name) {
-  for (int i = 0; i < op->num_attrs; ++i)
-    if (std::strcmp(op->attrs[i].name, name) == 0) return &op->attrs[i];
-  return nullptr;
-}
-
-int64_t numel(const ct_tensor* t) {
-  int64_t n = 1;
-  for (int i = 0; i < t->dl.ndim; ++i) n *= t->dl.shape[i];
-  return n;
-}
-
-size_t elem_size(const ct_tensor* t) { return size_t(t->dl.dtype.bits) / 8; }
-
 std::string type_of(const ct_tensor* t) { return cl_type(t->dl.dtype.code, t->dl.dtype.bits); }
-
-bool same_dtype(const ct_tensor* a, const ct_tensor* b) {
-  return a->dl.dtype.code == b->dl.dtype.code && a->dl.dtype.bits == b->dl.dtype.bits;
-}
 
 // Operands laid over the output's iteration space.
 Layout layout(const ct_tensor* space, std::initializer_list<const ct_tensor*> operands) {
@@ -505,7 +478,7 @@ Layout layout(const ct_tensor* space, std::initializer_list<const ct_tensor*> op
   int j = 0;
   for (const ct_tensor* t : operands) {
     for (int d = 0; d < l.ndim; ++d) l.stride[j][d] = t->dl.strides[d];
-    l.offset[j] = cl_long(t->dl.byte_offset / elem_size(t));
+    l.offset[j] = cl_long(t->dl.byte_offset / ct_sdk_elem_size(t));
     ++j;
   }
   return l;
@@ -523,72 +496,35 @@ bool listed(const char* const (&names)[N], const std::string& s) {
   return false;
 }
 
-// Two values of an INTS attribute (one value: both); false when missing or bad.
-bool pair_attr(const ct_op* op, const char* name, int64_t fallback, bool required, cl_long* a, cl_long* b) {
-  const ct_attr* at = find_attr(op, name);
-  if (!at) {
-    *a = *b = fallback;
-    return !required;
-  }
-  if (at->type == CT_ATTR_INT) return *a = *b = at->v.i, true;
-  if (at->type != CT_ATTR_INTS || at->count < 1 || at->count > 2) return false;
-  *a = at->v.ints[0];
-  *b = at->v.ints[at->count - 1];
-  return true;
-}
-
 void fill4(cl_long out[4], const ct_tensor* t) {
   for (int i = 0; i < 4; ++i) out[i] = t->dl.strides[i];
 }
 
-// The geometry of a convolution op (extents and the three operands' strides).
+// The geometry of a convolution op (extents and the three operands' strides), from the
+// SDK's reading of it.
 bool conv_geometry(const ct_op* op, Geometry* g) {
-  const std::string name = op->name;
-  const ct_tensor *big, *filter, *small;
-  if (name == "core.conv2d") big = op->inputs[0], filter = op->inputs[1], small = op->outputs[0];
-  else if (name == "core.conv2d_grad_input") big = op->outputs[0], filter = op->inputs[1], small = op->inputs[0];
-  else big = op->inputs[0], filter = op->outputs[0], small = op->inputs[1];
-  if (!pair_attr(op, "stride", 1, false, &g->sy, &g->sx) || !pair_attr(op, "pad", 0, false, &g->ph, &g->pw) ||
-      !pair_attr(op, "dilation", 1, false, &g->dy, &g->dx))
-    return false;
-  int64_t groups = 1;
-  int_attr(op, "groups", &groups);
-  g->groups = groups;
-  g->n = big->dl.shape[0], g->c = big->dl.shape[1], g->h = big->dl.shape[2], g->w = big->dl.shape[3];
-  g->oc = filter->dl.shape[0], g->kh = filter->dl.shape[2], g->kw = filter->dl.shape[3];
-  g->oh = small->dl.shape[2], g->ow = small->dl.shape[3];
-  fill4(g->big, big), fill4(g->filter, filter), fill4(g->small, small);
-  g->big_offset = cl_long(big->dl.byte_offset / elem_size(big));
-  g->filter_offset = cl_long(filter->dl.byte_offset / elem_size(filter));
-  g->small_offset = cl_long(small->dl.byte_offset / elem_size(small));
-  if (name == "core.conv2d" && op->num_inputs == 3) {
-    g->bias_offset = cl_long(op->inputs[2]->dl.byte_offset / elem_size(op->inputs[2]));
-    g->bias_stride = op->inputs[2]->dl.strides[0];
-  }
-  return g->sy > 0 && g->sx > 0 && g->ph >= 0 && g->pw >= 0 && g->dy > 0 && g->dx > 0 && g->groups > 0 &&
-         g->c % g->groups == 0 && g->oc % g->groups == 0;
+  ct_sdk_conv2d c;
+  const char* why = nullptr;
+  if (!ct_sdk_conv2d_geometry(op, &c, &why)) return false;
+  g->n = c.n, g->c = c.c, g->h = c.h, g->w = c.w, g->oc = c.oc, g->kh = c.kh, g->kw = c.kw, g->oh = c.oh, g->ow = c.ow;
+  g->sy = c.sy, g->sx = c.sx, g->ph = c.ph, g->pw = c.pw, g->dy = c.dy, g->dx = c.dx, g->groups = c.groups;
+  fill4(g->big, c.big), fill4(g->filter, c.filter), fill4(g->small, c.small);
+  g->big_offset = ct_sdk_offset(c.big), g->filter_offset = ct_sdk_offset(c.filter), g->small_offset = ct_sdk_offset(c.small);
+  if (c.bias) g->bias_offset = ct_sdk_offset(c.bias), g->bias_stride = c.bias->dl.strides[0];
+  return true;
 }
 
 // The geometry of a pooling op: big x/gx, filter the indexes, small y/gy.
 bool pool_geometry(const ct_op* op, Geometry* g) {
-  const std::string name = op->name;
-  const ct_tensor *big = nullptr, *small = nullptr, *idx = nullptr;
-  if (name == "core.max_pool2d") big = op->inputs[0], small = op->outputs[0], idx = op->outputs[1];
-  else if (name == "core.max_pool2d_grad") small = op->inputs[0], idx = op->inputs[1], big = op->outputs[0];
-  else if (name == "core.max_pool2d_gather") big = op->inputs[0], idx = op->inputs[1], small = op->outputs[0];
-  else if (name == "core.avg_pool2d") big = op->inputs[0], small = op->outputs[0];
-  else big = op->outputs[0], small = op->inputs[0];
-  if (!big || !small || big->dl.ndim != 4 || small->dl.ndim != 4 || (idx && idx->dl.ndim != 4)) return false;
-  if (!pair_attr(op, "ksize", 0, true, &g->kh, &g->kw) || !pair_attr(op, "stride", 0, true, &g->sy, &g->sx) ||
-      !pair_attr(op, "pad", 0, true, &g->ph, &g->pw))
-    return false;
-  g->n = big->dl.shape[0], g->c = big->dl.shape[1], g->h = big->dl.shape[2], g->w = big->dl.shape[3];
-  g->oh = small->dl.shape[2], g->ow = small->dl.shape[3];
-  fill4(g->big, big), fill4(g->small, small);
-  g->big_offset = cl_long(big->dl.byte_offset / elem_size(big));
-  g->small_offset = cl_long(small->dl.byte_offset / elem_size(small));
-  if (idx) fill4(g->filter, idx), g->filter_offset = cl_long(idx->dl.byte_offset / elem_size(idx));
-  return g->kh > 0 && g->kw > 0 && g->sy > 0 && g->sx > 0 && g->ph >= 0 && g->pw >= 0;
+  ct_sdk_pool2d p;
+  const char* why = nullptr;
+  if (!ct_sdk_pool2d_geometry(op, &p, &why)) return false;
+  g->n = p.n, g->c = p.c, g->h = p.h, g->w = p.w, g->oh = p.oh, g->ow = p.ow;
+  g->kh = p.kh, g->kw = p.kw, g->sy = p.sy, g->sx = p.sx, g->ph = p.ph, g->pw = p.pw;
+  fill4(g->big, p.big), fill4(g->small, p.small);
+  g->big_offset = ct_sdk_offset(p.big), g->small_offset = ct_sdk_offset(p.small);
+  if (p.indexes) fill4(g->filter, p.indexes), g->filter_offset = ct_sdk_offset(p.indexes);
+  return true;
 }
 
 size_t round_up(int64_t n, size_t to) { return (size_t(n) + to - 1) / to * to; }
@@ -646,11 +582,11 @@ GemmCall gemm_call(const ct_op* op) {
   const ct_tensor *A = op->inputs[0], *B = op->inputs[1], *C = op->num_inputs > 2 ? op->inputs[2] : nullptr;
   const ct_tensor* y = op->outputs[0];
   int64_t ta = 0, tb = 0;
-  int_attr(op, "trans_a", &ta);
-  int_attr(op, "trans_b", &tb);
+  ct_sdk_has_int(op, "trans_a", &ta);
+  ct_sdk_has_int(op, "trans_b", &tb);
   GemmCall g;
-  if (const ct_attr* a = find_attr(op, "alpha")) g.alpha = a->v.f;
-  if (const ct_attr* b = find_attr(op, "beta")) g.beta = b->v.f;
+  if (const ct_attr* a = ct_sdk_attr(op, "alpha")) g.alpha = a->v.f;
+  if (const ct_attr* b = ct_sdk_attr(op, "beta")) g.beta = b->v.f;
   const int r = y->dl.ndim;
   g.batch = r == 3 ? y->dl.shape[0] : 1, g.M = y->dl.shape[r - 2], g.N = y->dl.shape[r - 1];
   g.K = ta ? A->dl.shape[r - 2] : A->dl.shape[r - 1];
@@ -659,7 +595,7 @@ GemmCall gemm_call(const ct_op* op) {
     s4.s[0] = r == 3 ? t->dl.strides[0] : 0;
     s4.s[1] = trans ? t->dl.strides[r - 1] : t->dl.strides[r - 2];
     s4.s[2] = trans ? t->dl.strides[r - 2] : t->dl.strides[r - 1];
-    s4.s[3] = cl_long(t->dl.byte_offset / elem_size(t));
+    s4.s[3] = cl_long(t->dl.byte_offset / ct_sdk_elem_size(t));
     return s4;
   };
   g.sa = strides(A, ta != 0), g.sb = strides(B, tb != 0), g.sy = strides(y, false);
@@ -695,7 +631,7 @@ std::string source_for(Device& d, const ct_op* op, const char** reason) {
   if (tail == "max_pool2d") {
     const ct_tensor* x = op->inputs[0];
     if (op->num_inputs != 1 || op->num_outputs != 2) return no("takes x; gives y and indexes");
-    if (x->dl.dtype.code != CT_DTYPE_FLOAT || !same_dtype(x, y) || x->dl.ndim != 4 || y->dl.ndim != 4) return no("4-D float operands");
+    if (x->dl.dtype.code != CT_DTYPE_FLOAT || !ct_sdk_same_dtype(x, y) || x->dl.ndim != 4 || y->dl.ndim != 4) return no("4-D float operands");
     const ct_tensor* idx = op->outputs[1];
     if (idx->dl.dtype.code != CT_DTYPE_INT || idx->dl.dtype.bits != 32 || idx->dl.ndim != 4) return no("indexes are int32");
     Geometry g{};
@@ -706,7 +642,7 @@ std::string source_for(Device& d, const ct_op* op, const char** reason) {
   const bool is_float = y->dl.dtype.code == CT_DTYPE_FLOAT;
   if (tail == "fill") {
     if (op->num_inputs != 0) return no("fill takes no inputs");
-    const ct_attr* v = find_attr(op, "value");
+    const ct_attr* v = ct_sdk_attr(op, "value");
     if (!v || v->type != CT_ATTR_FLOAT) return no("fill needs a FLOAT value");
     return fill_source(type_of(y));
   }
@@ -715,30 +651,30 @@ std::string source_for(Device& d, const ct_op* op, const char** reason) {
     return convert_source(type_of(op->inputs[0]), op->inputs[0]->dl.dtype.code, type_of(y), y->dl.dtype.code);
   }
   if (listed(kUnary, tail)) {
-    if (op->num_inputs != 1 || !same_dtype(op->inputs[0], y)) return no("one input of y's dtype expected");
+    if (op->num_inputs != 1 || !ct_sdk_same_dtype(op->inputs[0], y)) return no("one input of y's dtype expected");
     if (y->dl.dtype.code == CT_DTYPE_BOOL) return no("bool is not an arithmetic dtype");
     std::string s = unary_source(tail, type_of(y), is_float);
     return s.empty() ? no("not defined for integer dtypes") : s;
   }
   if (listed(kBinary, tail)) {
-    if (op->num_inputs != 2 || !same_dtype(op->inputs[0], op->inputs[1])) return no("two inputs of one dtype expected");
+    if (op->num_inputs != 2 || !ct_sdk_same_dtype(op->inputs[0], op->inputs[1])) return no("two inputs of one dtype expected");
     const ct_tensor* a = op->inputs[0];
     const bool in_float = a->dl.dtype.code == CT_DTYPE_FLOAT;
     const bool comparison = tail.find("equal") != std::string::npos || tail == "less" || tail == "greater";
-    if (comparison ? y->dl.dtype.code != CT_DTYPE_BOOL : !same_dtype(a, y)) return no("unexpected output dtype");
+    if (comparison ? y->dl.dtype.code != CT_DTYPE_BOOL : !ct_sdk_same_dtype(a, y)) return no("unexpected output dtype");
     if (!comparison && a->dl.dtype.code == CT_DTYPE_BOOL) return no("bool is not an arithmetic dtype");
     std::string s = binary_source(tail, type_of(a), in_float);
     return s.empty() ? no("not defined for integer dtypes") : s;
   }
   if (tail == "where") {
-    if (op->num_inputs != 3 || op->inputs[0]->dl.dtype.code != CT_DTYPE_BOOL || !same_dtype(op->inputs[1], y) ||
-        !same_dtype(op->inputs[2], y))
+    if (op->num_inputs != 3 || op->inputs[0]->dl.dtype.code != CT_DTYPE_BOOL || !ct_sdk_same_dtype(op->inputs[1], y) ||
+        !ct_sdk_same_dtype(op->inputs[2], y))
       return no("where takes (bool, a, b) of y's dtype");
     return where_source(type_of(y));
   }
   if (listed(kReduce, tail)) {
-    const ct_attr* axes = find_attr(op, "axes");
-    if (op->num_inputs != 1 || !same_dtype(op->inputs[0], y) || op->inputs[0]->dl.ndim != y->dl.ndim)
+    const ct_attr* axes = ct_sdk_attr(op, "axes");
+    if (op->num_inputs != 1 || !ct_sdk_same_dtype(op->inputs[0], y) || op->inputs[0]->dl.ndim != y->dl.ndim)
       return no("one input of y's dtype and rank expected");
     if (!axes || axes->type != CT_ATTR_INTS) return no("axes (INTS) expected");
     if (y->dl.dtype.code == CT_DTYPE_BOOL) return no("bool is not an arithmetic dtype");
@@ -749,14 +685,14 @@ std::string source_for(Device& d, const ct_op* op, const char** reason) {
     if (!is_float) return no("integer GEMM is not implemented on OpenCL");
     if (op->num_inputs < 2 || op->num_inputs > 3) return no("gemm takes A, B and optionally C");
     for (int i = 0; i < op->num_inputs; ++i)
-      if (!same_dtype(op->inputs[i], y)) return no("all operands must share one dtype");
+      if (!ct_sdk_same_dtype(op->inputs[i], y)) return no("all operands must share one dtype");
     if (y->dl.ndim != 2 && y->dl.ndim != 3) return no("rank 2 or 3 expected");
     return gemm_call_source(gemm_call(op));
   }
   if (tail == "argmax") {
     int64_t axis = -1;
     if (op->num_inputs != 1 || y->dl.dtype.code != CT_DTYPE_INT || y->dl.dtype.bits != 64) return no("argmax gives int64");
-    if (!int_attr(op, "axis", &axis) || axis < 0 || axis >= op->inputs[0]->dl.ndim) return no("axis (INT) expected");
+    if (!ct_sdk_has_int(op, "axis", &axis) || axis < 0 || axis >= op->inputs[0]->dl.ndim) return no("axis (INT) expected");
     if (op->inputs[0]->dl.dtype.code == CT_DTYPE_BOOL) return no("bool is not an arithmetic dtype");
     return argmax_source(type_of(op->inputs[0]), op->inputs[0]->dl.dtype.code == CT_DTYPE_FLOAT);
   }
@@ -765,7 +701,7 @@ std::string source_for(Device& d, const ct_op* op, const char** reason) {
     const int want = tail == "conv2d" ? 0 : 2;
     if (want ? op->num_inputs != 2 : (op->num_inputs < 2 || op->num_inputs > 3)) return no("unexpected inputs");
     for (int i = 0; i < op->num_inputs; ++i)
-      if (!same_dtype(op->inputs[i], y) || (i < 2 && op->inputs[i]->dl.ndim != 4)) return no("4-D operands of one dtype");
+      if (!ct_sdk_same_dtype(op->inputs[i], y) || (i < 2 && op->inputs[i]->dl.ndim != 4)) return no("4-D operands of one dtype");
     if (y->dl.ndim != 4) return no("4-D operands of one dtype");
     Geometry g{};
     if (!conv_geometry(op, &g)) return no("bad stride, pad, dilation or groups");
@@ -785,16 +721,16 @@ std::string source_for(Device& d, const ct_op* op, const char** reason) {
     const ct_tensor* idx = op->inputs[1];
     if (idx->dl.dtype.code != CT_DTYPE_INT || (idx->dl.dtype.bits != 32 && idx->dl.dtype.bits != 64))
       return no("indices must be int32 or int64");
-    if (!same_dtype(op->inputs[0], y) || (add && !same_dtype(op->inputs[2], y))) return no("dtypes must match");
+    if (!ct_sdk_same_dtype(op->inputs[0], y) || (add && !ct_sdk_same_dtype(op->inputs[2], y))) return no("dtypes must match");
     if (add && y->dl.dtype.code == CT_DTYPE_BOOL) return no("bool is not an arithmetic dtype");
     int64_t axis = -1;
-    if (!int_attr(op, "axis", &axis) || axis < 0 || axis >= op->inputs[0]->dl.ndim) return no("axis (INT) expected");
+    if (!ct_sdk_has_int(op, "axis", &axis) || axis < 0 || axis >= op->inputs[0]->dl.ndim) return no("axis (INT) expected");
     return take_source(add, type_of(y), type_of(idx));
   }
   if (tail == "random_uniform" || tail == "random_normal") {
     if (op->num_inputs != 0 || !is_float) return no("takes no input and one float output");
     int64_t v = 0;
-    if (!int_attr(op, "seed", &v) || !int_attr(op, "offset", &v)) return no("missing attribute seed or offset");
+    if (!ct_sdk_has_int(op, "seed", &v) || !ct_sdk_has_int(op, "offset", &v)) return no("missing attribute seed or offset");
     return random_source(tail == "random_normal", type_of(y), d.fp64);
   }
   return no("the OpenCL backend has no such kernel yet");
@@ -814,7 +750,7 @@ std::string optim_source_for(Device& d, const ct_op* op, const char** reason) {
   if (it == states.end()) return no("the OpenCL backend has no such optimizer kernel");
   if (op->version != 1) return no("unknown op version");
   int64_t ams = 0;
-  int_attr(op, "amsgrad", &ams);
+  ct_sdk_has_int(op, "amsgrad", &ams);
   const int want = 1 + it->second + (rule == "adam" && ams ? 1 : 0);
   if (op->num_inputs != 1 || op->num_outputs != want) return no("unexpected number of operands");
   const ct_tensor* g = op->inputs[0];
@@ -822,7 +758,7 @@ std::string optim_source_for(Device& d, const ct_op* op, const char** reason) {
   if (g->dl.dtype.code != CT_DTYPE_FLOAT || ty.empty() || (ty == "double" && !d.fp64))
     return no("float32 (or float64 with fp64) only");
   auto dense = [&](const ct_tensor* t) {
-    if (!same_dtype(t, g) || t->dl.ndim != g->dl.ndim) return false;
+    if (!ct_sdk_same_dtype(t, g) || t->dl.ndim != g->dl.ndim) return false;
     int64_t expect = 1;
     for (int i = t->dl.ndim - 1; i >= 0; --i) {
       if (t->dl.shape[i] != g->dl.shape[i]) return false;
@@ -968,7 +904,7 @@ ct_status* conv_by_gemm(Context* c, Device& d, ct_stream* s, const ct_op* op, co
   // The product's kernel depends on M, N, K and the layouts, not on the chunk.
   cl_kernel k = nullptr;
   if (ct_status* st = kernel_for(c, d, gemm_call_source(m), &k)) return st;
-  if (ct_status* st = scratch_for(d, s, size_t(chunk * per_image) * elem_size(y))) return st;
+  if (ct_status* st = scratch_for(d, s, size_t(chunk * per_image) * ct_sdk_elem_size(y))) return st;
   for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
     const int64_t count = std::min(chunk, g.n - n0);
     if (tail == "conv2d") {
@@ -1014,7 +950,7 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
   const std::string name = op->name, tail = name.substr(name.find('.') + 1);
   const bool optim = name.rfind("optim.", 0) == 0;
   const ct_tensor* y = op->outputs[0];
-  const int64_t n = numel(y);
+  const int64_t n = ct_sdk_numel(y);
   std::lock_guard<std::mutex> lock(d.m);
   if (tail.rfind("conv2d", 0) == 0) {
     bool done = false;
@@ -1031,7 +967,7 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
     else L.arg(cl_float(v));
   };
   auto attr_or = [&](const char* key, double fallback) {
-    const ct_attr* a = find_attr(op, key);
+    const ct_attr* a = ct_sdk_attr(op, key);
     return a && a->type == CT_ATTR_FLOAT ? a->v.f : a && (a->type == CT_ATTR_INT || a->type == CT_ATTR_BOOL) ? double(a->v.i) : fallback;
   };
   if (optim) {
@@ -1039,7 +975,7 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
     // Unused state slots repeat the last operand (never touched by the kernel).
     const ct_tensor* st[3];
     for (int i = 0; i < 3; ++i) st[i] = op->outputs[std::min(i + 1, op->num_outputs - 1)];
-    auto off = [](const ct_tensor* t) { return cl_long(t->dl.byte_offset / elem_size(t)); };
+    auto off = [](const ct_tensor* t) { return cl_long(t->dl.byte_offset / ct_sdk_elem_size(t)); };
     L.arg(mem_of(g)).arg(mem_of(op->outputs[0])).arg(mem_of(st[0])).arg(mem_of(st[1])).arg(mem_of(st[2]))
         .arg(cl_long(n)).arg(off(g)).arg(off(op->outputs[0])).arg(off(st[0])).arg(off(st[1])).arg(off(st[2]));
     double lr = attr_or("lr", 0.01), c[5] = {0, 0, 0, 0, 0};
@@ -1060,14 +996,14 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
   } else if (tail == "argmax") {
     const ct_tensor* x = op->inputs[0];
     int64_t axis = 0;
-    int_attr(op, "axis", &axis);
+    ct_sdk_has_int(op, "axis", &axis);
     Layout l = layout(y, {x, y});
     l.stride[0][axis] = 0;
     L.arg(mem_of(x)).arg(mem_of(y)).arg(l).arg(cl_long(x->dl.shape[axis])).arg(cl_long(x->dl.strides[axis])).arg(cl_long(n));
   } else if (tail == "random_uniform" || tail == "random_normal") {
     int64_t seed = 0, offset = 0;
-    int_attr(op, "seed", &seed);
-    int_attr(op, "offset", &offset);
+    ct_sdk_has_int(op, "seed", &seed);
+    ct_sdk_has_int(op, "offset", &offset);
     Layout l = layout(y, {y});
     L.arg(mem_of(y)).arg(l).arg(cl_long(n)).arg(cl_ulong(seed)).arg(cl_ulong(offset));
     const bool normal = tail == "random_normal";
@@ -1117,8 +1053,8 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
     const bool add = tail == "take_add";
     const ct_tensor *x = op->inputs[0], *idx = op->inputs[1];
     int64_t axis = 0;
-    int_attr(op, "axis", &axis);
-    int64_t outer = 1, inner = 1, nk = numel(idx);
+    ct_sdk_has_int(op, "axis", &axis);
+    int64_t outer = 1, inner = 1, nk = ct_sdk_numel(idx);
     for (int a = 0; a < axis; ++a) outer *= x->dl.shape[a];
     for (int a = int(axis) + 1; a < x->dl.ndim; ++a) inner *= x->dl.shape[a];
     const int64_t len = x->dl.shape[axis];
@@ -1132,7 +1068,7 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
       Layout l{};
       l.ndim = t->dl.ndim;
       for (int i = 0; i < t->dl.ndim; ++i) l.shape[i] = t->dl.shape[i], l.stride[0][i] = t->dl.strides[i];
-      l.offset[0] = cl_long(t->dl.byte_offset / elem_size(t));
+      l.offset[0] = cl_long(t->dl.byte_offset / ct_sdk_elem_size(t));
       return l;
     };
     if (!add) {
@@ -1145,7 +1081,7 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
           .arg(cl_long(n));
     }
   } else if (tail == "fill") {
-    double v = find_attr(op, "value")->v.f;
+    double v = ct_sdk_attr(op, "value")->v.f;
     const std::string ty = type_of(y);
     Layout l = layout(y, {y});
     L.arg(mem_of(y)).arg(l).arg(cl_long(n));
@@ -1177,7 +1113,7 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
     L.arg(mem_of(op->inputs[0])).arg(mem_of(op->inputs[1])).arg(mem_of(op->inputs[2])).arg(mem_of(y)).arg(l).arg(cl_long(n));
   } else if (listed(kReduce, tail)) {
     const ct_tensor* x = op->inputs[0];
-    const ct_attr* axes = find_attr(op, "axes");
+    const ct_attr* axes = ct_sdk_attr(op, "axes");
     bool reduced[kMaxRank] = {};
     for (int i = 0; i < axes->count; ++i)
       if (axes->v.ints[i] >= 0 && axes->v.ints[i] < x->dl.ndim) reduced[axes->v.ints[i]] = true;

@@ -13,13 +13,13 @@ struct FreeBlock {
 };
 
 // Per-thread free lists: no lock and no atomic on the hot path. A block freed by another
-// thread simply joins that thread's list. Initial-exec TLS (no __tls_get_addr): the state
-// is 512 bytes, within the static TLS a dlopen'ed library may still use.
+// thread simply joins that thread's list. (Not initial-exec TLS, so that libcatena can be
+// dlopen'ed: see config().)
 struct Lists {
   FreeBlock* head[kClasses];
   uint32_t count[kClasses];
 };
-thread_local Lists t_lists __attribute__((tls_model("initial-exec"))) = {};
+thread_local Lists t_lists = {};
 
 }  // namespace
 

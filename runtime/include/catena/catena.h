@@ -38,6 +38,7 @@
 #define CATENA_CATENA_H
 
 #include <catena/ct_base.h>
+#include <catena/dlpack.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -159,6 +160,22 @@ CATENA_API const char* catena_tensor_device(const catena_tensor* tensor);
 /* Copies the values (C order) to host memory; bytes must be numel * dtype size.
  * Waits for the work that computes them; an error of that work is returned here. */
 CATENA_API ct_status* catena_tensor_read(const catena_tensor* tensor, void* dst, size_t bytes);
+
+/* DLPack, both ways (catena/dlpack.h; numpy, PyTorch, CuPy, JAX speak it).
+ * Import takes the managed tensor over: its deleter is called exactly once, on any thread,
+ * when the last Catena tensor using the memory is freed. Host memory (kDLCPU, kDLCUDAHost)
+ * becomes a cpu tensor without a copy, strides kept; a read-only tensor (DLPack 1.0's flag),
+ * or one not aligned to its element size, is copied and its deleter called before the
+ * function returns. On error the caller still owns `managed`. */
+CATENA_API ct_status* catena_tensor_from_dlpack(catena_runtime* runtime, catena_dlpack_managed* managed,
+                                                catena_tensor** out);
+CATENA_API ct_status* catena_tensor_from_dlpack_versioned(catena_runtime* runtime, catena_dlpack_versioned* managed,
+                                                          catena_tensor** out);
+/* Export: the tensor's memory itself, no copy, valid until the consumer calls the deleter
+ * (the catena_tensor may be freed before that). The device is synchronised first. Writes
+ * through either side are seen by the other. */
+CATENA_API ct_status* catena_tensor_to_dlpack(const catena_tensor* tensor, catena_dlpack_managed** out);
+CATENA_API ct_status* catena_tensor_to_dlpack_versioned(const catena_tensor* tensor, catena_dlpack_versioned** out);
 
 /* ---- Models ------------------------------------------------------------------------
  * A whole-model file, as `catena train` writes it (model.npz, or .h5 / .hdf5), rebuilt

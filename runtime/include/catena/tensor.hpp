@@ -2,6 +2,7 @@
 #pragma once
 
 #include <catena/ct_tensor.h>
+#include <catena/dlpack.h>
 #include <catena/dtype.hpp>
 #include <catena/runtime.hpp>
 
@@ -77,6 +78,19 @@ class Tensor {
   // The address of element 0 of a tensor in host-addressable, synchronous memory (the
   // cpu device); throws elsewhere. For data loading and interop, not for kernels.
   void* host_data() const;
+
+  // DLPack (catena/dlpack.h), both ways. Import takes the managed tensor over and calls
+  // its deleter exactly once, on any thread, when the last tensor viewing the memory is
+  // gone; host memory (kDLCPU, kDLCUDAHost) becomes a cpu tensor without a copy, with its
+  // strides. A read-only tensor, or one whose data is not aligned to its element size, is
+  // copied (and its deleter called before the call returns). When import throws, the
+  // caller still owns `managed`.
+  static Tensor from_dlpack(catena_dlpack_versioned* managed);
+  static Tensor from_dlpack(catena_dlpack_managed* managed);
+  // Export: the memory itself (no copy), kept alive until the consumer calls the deleter;
+  // the device is synchronised first. Writes through either side are seen by the other.
+  catena_dlpack_versioned* to_dlpack_versioned() const;
+  catena_dlpack_managed* to_dlpack() const;
 
   Tensor to(Device& device) const;  // a copy on `device` (this tensor if already there)
   Tensor contiguous() const;        // this tensor if already contiguous

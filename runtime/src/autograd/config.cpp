@@ -24,9 +24,11 @@ Config& global_config() {
 }
 
 Config& config() {
-  // Read on every function call: the initial-exec model avoids __tls_get_addr. The
-  // object is 4 bytes, well within the static TLS a dlopen'ed library may still use.
-  static thread_local Config c __attribute__((tls_model("initial-exec"))) = global_config();
+  // Read on every function call. Not initial-exec: one initial-exec variable puts the
+  // library's whole TLS block in static TLS, and then dlopen (ctypes, an FFI) fails with
+  // "cannot allocate memory in static TLS block". libcatena is built with TLS descriptors
+  // (-mtls-dialect=gnu2), which make this access almost as cheap.
+  static thread_local Config c = global_config();
   return c;
 }
 

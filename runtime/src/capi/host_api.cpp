@@ -291,6 +291,49 @@ ct_status* catena_tensor_read(const catena_tensor* tensor, void* dst, size_t byt
   });
 }
 
+ct_status* catena_tensor_from_dlpack(catena_runtime* runtime, catena_dlpack_managed* managed, catena_tensor** out) {
+  if (out) *out = nullptr;
+  return guarded("catena_tensor_from_dlpack", [&] {
+    need(runtime, "runtime");
+    need(managed, "managed");
+    need(out, "out");
+    auto t = std::make_unique<catena_tensor>();
+    t->tensor = catena::Tensor::from_dlpack(managed);
+    *out = t.release();
+  });
+}
+
+ct_status* catena_tensor_from_dlpack_versioned(catena_runtime* runtime, catena_dlpack_versioned* managed,
+                                               catena_tensor** out) {
+  if (out) *out = nullptr;
+  return guarded("catena_tensor_from_dlpack_versioned", [&] {
+    need(runtime, "runtime");
+    need(managed, "managed");
+    need(out, "out");
+    auto t = std::make_unique<catena_tensor>();
+    t->tensor = catena::Tensor::from_dlpack(managed);
+    *out = t.release();
+  });
+}
+
+ct_status* catena_tensor_to_dlpack(const catena_tensor* tensor, catena_dlpack_managed** out) {
+  if (out) *out = nullptr;
+  return guarded("catena_tensor_to_dlpack", [&] {
+    need(tensor, "tensor");
+    need(out, "out");
+    *out = tensor->tensor.to_dlpack();
+  });
+}
+
+ct_status* catena_tensor_to_dlpack_versioned(const catena_tensor* tensor, catena_dlpack_versioned** out) {
+  if (out) *out = nullptr;
+  return guarded("catena_tensor_to_dlpack_versioned", [&] {
+    need(tensor, "tensor");
+    need(out, "out");
+    *out = tensor->tensor.to_dlpack_versioned();
+  });
+}
+
 ct_status* catena_model_load(catena_runtime* runtime, const char* path, const char* device, catena_model** out) {
   if (out) *out = nullptr;
   return guarded("catena_model_load", [&] {
