@@ -29,6 +29,7 @@ const char* kUsage =
     "  eval       evaluate a saved whole model (catena train's model.npz) on a data set\n"
     "  inspect    show what a parameter file, whole-model file or snapshot holds\n"
     "  convert    rewrite such a file in another format (npz <-> hdf5)\n"
+    "  conformance  check a device against the cpu backend, op by op and function by function\n"
     "\n"
     "Run `catena <command> --help` for a command's options.\n"
     "\n"
@@ -232,12 +233,13 @@ int main(int argc, char** argv) {
       {"ops", cmd_ops},
       {"train", catena_tool::cmd_train},
       {"eval", catena_tool::cmd_eval},
+      {"conformance", catena_tool::cmd_conformance},
       {"inspect", catena_tool::cmd_inspect},
       {"convert", catena_tool::cmd_convert},
   };
   auto it = commands.find(cmd);
   if (it == commands.end()) {
-    std::cerr << "catena: unknown command '" << cmd << "'. Commands: devices, plugins, ops, train, eval, inspect, convert. See `catena --help`.\n";
+    std::cerr << "catena: unknown command '" << cmd << "'. Commands: devices, plugins, ops, train, eval, inspect, convert, conformance. See `catena --help`.\n";
     return 2;
   }
   try {

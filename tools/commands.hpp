@@ -21,5 +21,6 @@ int cmd_train(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
 int cmd_convert(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);
+int cmd_conformance(const std::vector<std::string>& args);
 
 }  // namespace catena_tool

@@ -13,6 +13,7 @@
 #include <catena/runtime.hpp>
 #include <catena/training.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <sstream>
@@ -179,6 +180,17 @@ int cmd_train(const std::vector<std::string>& args) {
       std::snprintf(line, sizeof line, "%.4f", *acc);
       std::cout << "test accuracy: " << line << "\n";
     }
+  if (const uint64_t fell = dev.fallback_total()) {
+    // What the device declined and the cpu ran instead, the most frequent first.
+    std::vector<std::pair<uint64_t, std::string>> by_count;
+    for (const auto& [op, n] : dev.fallback_counts()) by_count.push_back({n, op});
+    std::sort(by_count.rbegin(), by_count.rend());
+    std::string most;
+    for (size_t i = 0; i < by_count.size() && i < 5; ++i)
+      most += (i ? ", " : "") + by_count[i].second + " " + std::to_string(by_count[i].first);
+    std::cout << fell << " ops fell back from " << dev.name() << " to the cpu (" << most
+              << (by_count.size() > 5 ? ", ..." : "") << ")\n";
+  }
   std::cout << "wrote " << out << "/log, " << out << "/loss.svg, " << out << "/accuracy.svg, " << out << "/model.npz\n";
   return 0;
 }

@@ -45,8 +45,16 @@ ops::Pool2d pool_geometry() {
 std::vector<Variable> one(const Variable& v) { return {v}; }
 Variable v32(Device& d, const Shape& s, double lo = -1, double hi = 1) {
   // Distinct values, so max/argmax and sorting-like functions see no ties.
+  // i -> (i k) mod (n + 1) with k prime to n + 1 visits n distinct steps of the range.
   std::vector<float> x(static_cast<size_t>(s.numel()));
-  for (size_t i = 0; i < x.size(); ++i) x[i] = float(lo + (hi - lo) * double((i * 7) % (x.size() + 1)) / double(x.size() + 1));
+  const size_t m = x.size() + 1;
+  size_t k = 7;
+  for (size_t p : {7, 11, 13, 17, 19, 23})
+    if (m % p != 0) {
+      k = p;
+      break;
+    }
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(lo + (hi - lo) * double((i * k + 1) % m) / double(m));
   return Variable(Tensor::from_vector(x, s, d));
 }
 
@@ -146,95 +154,104 @@ const std::vector<OpProbe>& core_ops() {
   return probes;
 }
 
+std::vector<Tensor> FunctionProbe::arguments(Device& device) const {
+  std::vector<Tensor> x;
+  for (const Input& in : inputs) x.push_back(v32(device, in.shape, in.lo, in.hi).array());
+  return x;
+}
+
+std::vector<Variable> FunctionProbe::run(Device& device) const {
+  std::vector<Variable> x;
+  for (const Tensor& t : arguments(device)) x.push_back(Variable(t));
+  return apply(device, x);
+}
+
 const std::vector<FunctionProbe>& functions_catalog() {
   using D = Device&;
+  using V = const std::vector<Variable>&;
+  using In = std::vector<FunctionProbe::Input>;
+  const Shape s23{2, 3};
+  const In x23{{s23}}, two23{{s23}, {s23}};
   static const std::vector<FunctionProbe> fns = {
-      {"add", true, [](D d) { return one(v32(d, Shape{2, 3}) + v32(d, Shape{3})); }},
-      {"sub", true, [](D d) { return one(v32(d, Shape{2, 3}) - v32(d, Shape{2, 3})); }},
-      {"mul", true, [](D d) { return one(v32(d, Shape{2, 3}) * v32(d, Shape{2, 3})); }},
-      {"div", true, [](D d) { return one(v32(d, Shape{2, 3}) / v32(d, Shape{2, 3}, 1, 2)); }},
-      {"neg", true, [](D d) { return one(-v32(d, Shape{2, 3})); }},
-      {"pow", true, [](D d) { return one(F::pow(v32(d, Shape{2, 3}, 0.5, 1), 2.0)); }},
-      {"maximum", true, [](D d) { return one(F::maximum(v32(d, Shape{2, 3}), v32(d, Shape{2, 3}, 0, 1))); }},
-      {"minimum", true, [](D d) { return one(F::minimum(v32(d, Shape{2, 3}), v32(d, Shape{2, 3}, 0, 1))); }},
-      {"exp", true, [](D d) { return one(F::exp(v32(d, Shape{2, 3}))); }},
-      {"log", true, [](D d) { return one(F::log(v32(d, Shape{2, 3}, 1, 2))); }},
-      {"sqrt", true, [](D d) { return one(F::sqrt(v32(d, Shape{2, 3}, 1, 2))); }},
-      {"square", true, [](D d) { return one(F::square(v32(d, Shape{2, 3}))); }},
-      {"absolute", true, [](D d) { return one(F::absolute(v32(d, Shape{2, 3}))); }},
-      {"sin", true, [](D d) { return one(F::sin(v32(d, Shape{2, 3}))); }},
-      {"cos", true, [](D d) { return one(F::cos(v32(d, Shape{2, 3}))); }},
-      {"clip", true, [](D d) { return one(F::clip(v32(d, Shape{2, 3}), -0.5, 0.5)); }},
-      {"identity", true, [](D d) { return one(F::identity(v32(d, Shape{2, 3}))); }},
-      {"relu", true, [](D d) { return one(F::relu(v32(d, Shape{2, 3}))); }},
-      {"leaky_relu", true, [](D d) { return one(F::leaky_relu(v32(d, Shape{2, 3}))); }},
-      {"sigmoid", true, [](D d) { return one(F::sigmoid(v32(d, Shape{2, 3}))); }},
-      {"tanh", true, [](D d) { return one(F::tanh(v32(d, Shape{2, 3}))); }},
-      {"softplus", true, [](D d) { return one(F::softplus(v32(d, Shape{2, 3}))); }},
-      {"elu", true, [](D d) { return one(F::elu(v32(d, Shape{2, 3}))); }},
-      {"selu", true, [](D d) { return one(F::selu(v32(d, Shape{2, 3}))); }},
-      {"softmax", true, [](D d) { return one(F::softmax(v32(d, Shape{2, 3}))); }},
-      {"log_softmax", true, [](D d) { return one(F::log_softmax(v32(d, Shape{2, 3}))); }},
-      {"reshape", true, [](D d) { return one(F::reshape(v32(d, Shape{2, 3}), Shape{3, 2})); }},
-      {"broadcast", true, [](D d) { return F::broadcast({v32(d, Shape{2, 1}), v32(d, Shape{3})}); }},
-      {"broadcast_to", true, [](D d) { return one(F::broadcast_to(v32(d, Shape{3}), Shape{2, 3})); }},
-      {"sum_to", true, [](D d) { return one(F::sum_to(v32(d, Shape{2, 3}), Shape{1, 3})); }},
-      {"transpose", true, [](D d) { return one(F::transpose(v32(d, Shape{2, 3}))); }},
-      {"expand_dims", true, [](D d) { return one(F::expand_dims(v32(d, Shape{2, 3}), 0)); }},
-      {"squeeze", true, [](D d) { return one(F::squeeze(v32(d, Shape{2, 1, 3}))); }},
-      {"flatten", true, [](D d) { return one(F::flatten(v32(d, Shape{2, 3}))); }},
-      {"cast", true, [](D d) { return one(F::cast(v32(d, Shape{2, 3}), float64)); }},
-      {"where", true, [](D d) {
-         return one(F::where(Tensor::zeros(Shape{2, 3}, bool_, d), v32(d, Shape{2, 3}), v32(d, Shape{2, 3})));
-       }},
-      {"get_item", true, [](D d) { return one(F::get_item(v32(d, Shape{3, 4}), {F::Index::range(1, {}), 2})); }},
-      {"concat", true, [](D d) { return one(F::concat({v32(d, Shape{2, 3}), v32(d, Shape{2, 2})}, 1)); }},
-      {"stack", true, [](D d) { return one(F::stack({v32(d, Shape{2, 3}), v32(d, Shape{2, 3})})); }},
-      {"split_axis", true, [](D d) { return F::split_axis(v32(d, Shape{2, 4}), 2, 1); }},
-      {"embed_id", true, [](D d) { return one(F::embed_id(i32(d, {0, 2}), v32(d, Shape{3, 4}))); }},
-      {"select_item", true, [](D d) { return one(F::select_item(v32(d, Shape{2, 3}), i32(d, {0, 2}))); }},
-      {"sum", true, [](D d) { return one(F::sum(v32(d, Shape{2, 3}), {1})); }},
-      {"mean", true, [](D d) { return one(F::mean(v32(d, Shape{2, 3}))); }},
-      {"max", true, [](D d) { return one(F::max(v32(d, Shape{2, 3}), {1})); }},
-      {"min", true, [](D d) { return one(F::min(v32(d, Shape{2, 3}), {1})); }},
-      {"logsumexp", true, [](D d) { return one(F::logsumexp(v32(d, Shape{2, 3}), {1})); }},
-      {"linear", true, [](D d) { return one(F::linear(v32(d, Shape{2, 3}), v32(d, Shape{4, 3}), v32(d, Shape{4}))); }},
-      {"matmul", true, [](D d) { return one(F::matmul(v32(d, Shape{2, 3}), v32(d, Shape{3, 4}))); }},
-      {"convolution_2d", true, [](D d) {
-         return one(F::convolution_2d(v32(d, Shape{1, 2, 4, 4}), v32(d, Shape{3, 2, 3, 3}), v32(d, Shape{3}), 1, 1));
-       }},
-      {"deconvolution_2d", true, [](D d) {
-         return one(F::deconvolution_2d(v32(d, Shape{1, 3, 3, 3}), v32(d, Shape{3, 2, 3, 3}), Variable(), 2, 1));
-       }},
-      {"max_pooling_2d", true, [](D d) { return one(F::max_pooling_2d(v32(d, Shape{1, 2, 4, 4}), 2)); }},
-      {"average_pooling_2d", true, [](D d) { return one(F::average_pooling_2d(v32(d, Shape{1, 2, 4, 4}), 2)); }},
-      {"batch_normalization", true, [](D d) {
-         return one(F::batch_normalization(v32(d, Shape{4, 3}), v32(d, Shape{3}, 1, 2), v32(d, Shape{3})));
-       }},
-      {"fixed_batch_normalization", true, [](D d) {
-         return one(F::fixed_batch_normalization(v32(d, Shape{4, 3}), v32(d, Shape{3}, 1, 2), v32(d, Shape{3}),
-                                                 v32(d, Shape{3}), v32(d, Shape{3}, 1, 2)));
-       }},
-      {"dropout", true, [](D d) { return one(F::dropout(v32(d, Shape{2, 3}))); }},
-      {"lstm", true, [](D d) {
-         auto [c, h] = F::lstm(v32(d, Shape{2, 3}), v32(d, Shape{2, 12}));
+      {"add", true, {{s23}, {Shape{3}}}, [](D, V x) { return one(x[0] + x[1]); }},
+      {"sub", true, two23, [](D, V x) { return one(x[0] - x[1]); }},
+      {"mul", true, two23, [](D, V x) { return one(x[0] * x[1]); }},
+      {"div", true, {{s23}, {s23, 1, 2}}, [](D, V x) { return one(x[0] / x[1]); }},
+      {"neg", true, x23, [](D, V x) { return one(-x[0]); }},
+      {"pow", true, {{s23, 0.5, 1}}, [](D, V x) { return one(F::pow(x[0], 2.0)); }},
+      {"maximum", true, {{s23}, {s23, 0, 1}}, [](D, V x) { return one(F::maximum(x[0], x[1])); }},
+      {"minimum", true, {{s23}, {s23, 0, 1}}, [](D, V x) { return one(F::minimum(x[0], x[1])); }},
+      {"exp", true, x23, [](D, V x) { return one(F::exp(x[0])); }},
+      {"log", true, {{s23, 1, 2}}, [](D, V x) { return one(F::log(x[0])); }},
+      {"sqrt", true, {{s23, 1, 2}}, [](D, V x) { return one(F::sqrt(x[0])); }},
+      {"square", true, x23, [](D, V x) { return one(F::square(x[0])); }},
+      {"absolute", true, x23, [](D, V x) { return one(F::absolute(x[0])); }},
+      {"sin", true, x23, [](D, V x) { return one(F::sin(x[0])); }},
+      {"cos", true, x23, [](D, V x) { return one(F::cos(x[0])); }},
+      {"clip", true, x23, [](D, V x) { return one(F::clip(x[0], -0.5, 0.5)); }},
+      {"identity", true, x23, [](D, V x) { return one(F::identity(x[0])); }},
+      {"relu", true, x23, [](D, V x) { return one(F::relu(x[0])); }},
+      {"leaky_relu", true, x23, [](D, V x) { return one(F::leaky_relu(x[0])); }},
+      {"sigmoid", true, x23, [](D, V x) { return one(F::sigmoid(x[0])); }},
+      {"tanh", true, x23, [](D, V x) { return one(F::tanh(x[0])); }},
+      {"softplus", true, x23, [](D, V x) { return one(F::softplus(x[0])); }},
+      {"elu", true, x23, [](D, V x) { return one(F::elu(x[0])); }},
+      {"selu", true, x23, [](D, V x) { return one(F::selu(x[0])); }},
+      {"softmax", true, x23, [](D, V x) { return one(F::softmax(x[0])); }},
+      {"log_softmax", true, x23, [](D, V x) { return one(F::log_softmax(x[0])); }},
+      {"reshape", true, x23, [](D, V x) { return one(F::reshape(x[0], Shape{3, 2})); }},
+      {"broadcast", true, {{Shape{2, 1}}, {Shape{3}}}, [](D, V x) { return F::broadcast({x[0], x[1]}); }},
+      {"broadcast_to", true, {{Shape{3}}}, [](D, V x) { return one(F::broadcast_to(x[0], Shape{2, 3})); }},
+      {"sum_to", true, x23, [](D, V x) { return one(F::sum_to(x[0], Shape{1, 3})); }},
+      {"transpose", true, x23, [](D, V x) { return one(F::transpose(x[0])); }},
+      {"expand_dims", true, x23, [](D, V x) { return one(F::expand_dims(x[0], 0)); }},
+      {"squeeze", true, {{Shape{2, 1, 3}}}, [](D, V x) { return one(F::squeeze(x[0])); }},
+      {"flatten", true, x23, [](D, V x) { return one(F::flatten(x[0])); }},
+      {"cast", true, x23, [](D, V x) { return one(F::cast(x[0], float64)); }},
+      {"where", true, two23, [](D d, V x) { return one(F::where(Tensor::zeros(Shape{2, 3}, bool_, d), x[0], x[1])); }},
+      {"get_item", true, {{Shape{3, 4}}}, [](D, V x) { return one(F::get_item(x[0], {F::Index::range(1, {}), 2})); }},
+      {"concat", true, {{s23}, {Shape{2, 2}}}, [](D, V x) { return one(F::concat({x[0], x[1]}, 1)); }},
+      {"stack", true, two23, [](D, V x) { return one(F::stack({x[0], x[1]})); }},
+      {"split_axis", true, {{Shape{2, 4}}}, [](D, V x) { return F::split_axis(x[0], 2, 1); }},
+      {"embed_id", true, {{Shape{3, 4}}}, [](D d, V x) { return one(F::embed_id(i32(d, {0, 2}), x[0])); }},
+      {"select_item", true, x23, [](D d, V x) { return one(F::select_item(x[0], i32(d, {0, 2}))); }},
+      {"sum", true, x23, [](D, V x) { return one(F::sum(x[0], {1})); }},
+      {"mean", true, x23, [](D, V x) { return one(F::mean(x[0])); }},
+      {"max", true, x23, [](D, V x) { return one(F::max(x[0], {1})); }},
+      {"min", true, x23, [](D, V x) { return one(F::min(x[0], {1})); }},
+      {"logsumexp", true, x23, [](D, V x) { return one(F::logsumexp(x[0], {1})); }},
+      {"linear", true, {{s23}, {Shape{4, 3}}, {Shape{4}}}, [](D, V x) { return one(F::linear(x[0], x[1], x[2])); }},
+      {"matmul", true, {{s23}, {Shape{3, 4}}}, [](D, V x) { return one(F::matmul(x[0], x[1])); }},
+      {"convolution_2d", true, {{Shape{1, 2, 4, 4}}, {Shape{3, 2, 3, 3}}, {Shape{3}}},
+       [](D, V x) { return one(F::convolution_2d(x[0], x[1], x[2], 1, 1)); }},
+      {"deconvolution_2d", true, {{Shape{1, 3, 3, 3}}, {Shape{3, 2, 3, 3}}},
+       [](D, V x) { return one(F::deconvolution_2d(x[0], x[1], Variable(), 2, 1)); }},
+      {"max_pooling_2d", true, {{Shape{1, 2, 4, 4}}}, [](D, V x) { return one(F::max_pooling_2d(x[0], 2)); }},
+      {"average_pooling_2d", true, {{Shape{1, 2, 4, 4}}}, [](D, V x) { return one(F::average_pooling_2d(x[0], 2)); }},
+      {"batch_normalization", true, {{Shape{4, 3}}, {Shape{3}, 1, 2}, {Shape{3}}},
+       [](D, V x) { return one(F::batch_normalization(x[0], x[1], x[2])); }},
+      {"fixed_batch_normalization", true, {{Shape{4, 3}}, {Shape{3}, 1, 2}, {Shape{3}}, {Shape{3}}, {Shape{3}, 1, 2}},
+       [](D, V x) { return one(F::fixed_batch_normalization(x[0], x[1], x[2], x[3], x[4])); }},
+      // A new mask on every call: no numeric gradient to compare with.
+      {"dropout", true, x23, [](D, V x) { return one(F::dropout(x[0])); }, false, false},
+      {"lstm", true, {{s23}, {Shape{2, 12}}},
+       [](D, V x) {
+         auto [c, h] = F::lstm(x[0], x[1]);
          return std::vector<Variable>{c, h};
        }},
-      {"mean_squared_error", true, [](D d) { return one(F::mean_squared_error(v32(d, Shape{2, 3}), v32(d, Shape{2, 3}, 0, 1))); }},
-      {"softmax_cross_entropy", true, [](D d) { return one(F::softmax_cross_entropy(v32(d, Shape{2, 3}), i32(d, {0, 2}))); }},
-      {"sigmoid_cross_entropy", true, [](D d) {
-         return one(F::sigmoid_cross_entropy(v32(d, Shape{1, 2}), Tensor::from_vector(std::vector<int32_t>{0, 1}, Shape{1, 2}, d)));
+      {"mean_squared_error", true, {{s23}, {s23, 0, 1}}, [](D, V x) { return one(F::mean_squared_error(x[0], x[1])); }},
+      {"softmax_cross_entropy", true, x23, [](D d, V x) { return one(F::softmax_cross_entropy(x[0], i32(d, {0, 2}))); }},
+      {"sigmoid_cross_entropy", true, {{Shape{1, 2}}},
+       [](D d, V x) {
+         return one(F::sigmoid_cross_entropy(x[0], Tensor::from_vector(std::vector<int32_t>{0, 1}, Shape{1, 2}, d)));
        }},
-      {"hinge", true, [](D d) { return one(F::hinge(v32(d, Shape{2, 3}), i32(d, {0, 2}))); }},
-      {"contrastive", true, [](D d) { return one(F::contrastive(v32(d, Shape{2, 3}), v32(d, Shape{2, 3}, 0, 1), i32(d, {0, 1}))); }},
-      {"triplet", true, [](D d) {
-         return one(F::triplet(v32(d, Shape{2, 3}), v32(d, Shape{2, 3}, 0, 1), v32(d, Shape{2, 3}, -2, 0)));
-       }},
-      {"margin_ranking", true, [](D d) {
-         return one(F::margin_ranking(v32(d, Shape{3}), v32(d, Shape{3}, 0, 1), Tensor::full(Shape{3}, 1.0, float32, d)));
-       }},
-      {"accuracy", false, [](D d) { return one(F::accuracy(v32(d, Shape{2, 3}), i32(d, {0, 2}))); }},
-      {"argmax", false, [](D d) { return one(F::argmax(v32(d, Shape{2, 3}), 1)); }},
+      {"hinge", true, x23, [](D d, V x) { return one(F::hinge(x[0], i32(d, {0, 2}))); }},
+      {"contrastive", true, {{s23}, {s23, 0, 1}}, [](D d, V x) { return one(F::contrastive(x[0], x[1], i32(d, {0, 1}))); }},
+      {"triplet", true, {{s23}, {s23, 0, 1}, {s23, -2, 0}}, [](D, V x) { return one(F::triplet(x[0], x[1], x[2])); }},
+      {"margin_ranking", true, {{Shape{3}}, {Shape{3}, 0, 1}},
+       [](D d, V x) { return one(F::margin_ranking(x[0], x[1], Tensor::full(Shape{3}, 1.0, float32, d))); }},
+      {"accuracy", false, x23, [](D d, V x) { return one(F::accuracy(x[0], i32(d, {0, 2}))); }},
+      {"argmax", false, x23, [](D, V x) { return one(F::argmax(x[0], 1)); }},
   };
   return fns;
 }

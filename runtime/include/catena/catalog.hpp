@@ -21,10 +21,25 @@ struct OpProbe {
 const std::vector<OpProbe>& core_ops();
 
 struct FunctionProbe {
+  struct Input {
+    Shape shape;
+    double lo = -1, hi = 1;  // the values: distinct, evenly spread (no ties for max and argmax)
+  };
   const char* name;
   bool differentiable;
-  // Runs the function on small float32 inputs on `device`; returns its outputs.
-  std::function<std::vector<Variable>(Device& device)> run;
+  // The float32 arguments the function is differentiated in.
+  std::vector<Input> inputs;
+  // The function of those arguments on `device` (other arguments, such as labels, are made
+  // there).
+  std::function<std::vector<Variable>(Device& device, const std::vector<Variable>& x)> apply;
+  // Whether gradient checks apply (not to a function that draws new random numbers on
+  // every call), and second-order ones.
+  bool gradient_check = true;
+  bool double_backward = true;
+
+  // The arguments' values on `device`, and the function run on them.
+  std::vector<Tensor> arguments(Device& device) const;
+  std::vector<Variable> run(Device& device) const;
 };
 const std::vector<FunctionProbe>& functions_catalog();
 

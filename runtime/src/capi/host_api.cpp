@@ -102,6 +102,30 @@ char* copy_text(const std::string& s) {
   return p;
 }
 
+// Either DLPack struct in, or out.
+template <class Managed>
+ct_status* from_dlpack(const char* fn, catena_runtime* runtime, Managed* managed, catena_tensor** out) {
+  if (out) *out = nullptr;
+  return guarded(fn, [&] {
+    need(runtime, "runtime");
+    need(managed, "managed");
+    need(out, "out");
+    auto t = std::make_unique<catena_tensor>();
+    t->tensor = catena::Tensor::from_dlpack(managed);
+    *out = t.release();
+  });
+}
+
+template <class Managed, class Export>
+ct_status* to_dlpack(const char* fn, const catena_tensor* tensor, Managed** out, Export export_tensor) {
+  if (out) *out = nullptr;
+  return guarded(fn, [&] {
+    need(tensor, "tensor");
+    need(out, "out");
+    *out = export_tensor(tensor->tensor);
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -292,46 +316,21 @@ ct_status* catena_tensor_read(const catena_tensor* tensor, void* dst, size_t byt
 }
 
 ct_status* catena_tensor_from_dlpack(catena_runtime* runtime, catena_dlpack_managed* managed, catena_tensor** out) {
-  if (out) *out = nullptr;
-  return guarded("catena_tensor_from_dlpack", [&] {
-    need(runtime, "runtime");
-    need(managed, "managed");
-    need(out, "out");
-    auto t = std::make_unique<catena_tensor>();
-    t->tensor = catena::Tensor::from_dlpack(managed);
-    *out = t.release();
-  });
+  return from_dlpack("catena_tensor_from_dlpack", runtime, managed, out);
 }
 
 ct_status* catena_tensor_from_dlpack_versioned(catena_runtime* runtime, catena_dlpack_versioned* managed,
                                                catena_tensor** out) {
-  if (out) *out = nullptr;
-  return guarded("catena_tensor_from_dlpack_versioned", [&] {
-    need(runtime, "runtime");
-    need(managed, "managed");
-    need(out, "out");
-    auto t = std::make_unique<catena_tensor>();
-    t->tensor = catena::Tensor::from_dlpack(managed);
-    *out = t.release();
-  });
+  return from_dlpack("catena_tensor_from_dlpack_versioned", runtime, managed, out);
 }
 
 ct_status* catena_tensor_to_dlpack(const catena_tensor* tensor, catena_dlpack_managed** out) {
-  if (out) *out = nullptr;
-  return guarded("catena_tensor_to_dlpack", [&] {
-    need(tensor, "tensor");
-    need(out, "out");
-    *out = tensor->tensor.to_dlpack();
-  });
+  return to_dlpack("catena_tensor_to_dlpack", tensor, out, [](const catena::Tensor& t) { return t.to_dlpack(); });
 }
 
 ct_status* catena_tensor_to_dlpack_versioned(const catena_tensor* tensor, catena_dlpack_versioned** out) {
-  if (out) *out = nullptr;
-  return guarded("catena_tensor_to_dlpack_versioned", [&] {
-    need(tensor, "tensor");
-    need(out, "out");
-    *out = tensor->tensor.to_dlpack_versioned();
-  });
+  return to_dlpack("catena_tensor_to_dlpack_versioned", tensor, out,
+                   [](const catena::Tensor& t) { return t.to_dlpack_versioned(); });
 }
 
 ct_status* catena_model_load(catena_runtime* runtime, const char* path, const char* device, catena_model** out) {

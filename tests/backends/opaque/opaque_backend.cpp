@@ -7,7 +7,9 @@
 // test run also exercises op-by-op fallback to the CPU.
 //
 // Test hooks: the op "test.fault" fails asynchronously; CATENA_OPAQUE_MEMORY caps the
-// bytes each device can hold (to exercise out-of-memory handling).
+// bytes each device can hold (to exercise out-of-memory handling); CATENA_OPAQUE_BROKEN_MUL=1
+// makes core.mul a kernel with a bug (its last element off by 0.1 %), which the conformance
+// kit must catch.
 #include <catena/abi.h>
 
 #include <condition_variable>
@@ -345,11 +347,14 @@ ct_status* op_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
   }
   Ref b = ref(op->inputs[1]);
   bool add = name == "core.add";
-  s->push([c, a, b, y, n, add] {
+  const char* broken = std::getenv("CATENA_OPAQUE_BROKEN_MUL");
+  const bool bug = !add && broken && std::strcmp(broken, "1") == 0;
+  s->push([c, a, b, y, n, add, bug] {
     const float* pa = reinterpret_cast<const float*>(c->bytes(a.id) + a.byte_offset);
     const float* pb = reinterpret_cast<const float*>(c->bytes(b.id) + b.byte_offset);
     float* py = reinterpret_cast<float*>(c->bytes(y.id) + y.byte_offset);
     for (int64_t i = 0; i < n; ++i) py[i] = add ? pa[i] + pb[i] : pa[i] * pb[i];
+    if (bug && n > 0) py[n - 1] *= 1.001f;
     return std::string();
   });
   return nullptr;
