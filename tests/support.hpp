@@ -26,6 +26,16 @@
 
 namespace catena_test {
 
+// Whether this test binary is built with AddressSanitizer (its memory figures are larger,
+// and other programs cannot load its libraries without preloading the sanitizer).
+inline bool under_sanitizer() {
+#if defined(__SANITIZE_ADDRESS__)
+  return true;
+#else
+  return false;
+#endif
+}
+
 struct CommandResult {
   int status = -1;  // exit code
   std::string output;  // stdout and stderr together

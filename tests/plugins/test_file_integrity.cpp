@@ -54,14 +54,6 @@ Snapshot snapshot_of(const KeyStore& k) {
   return s;
 }
 
-bool under_sanitizer() {
-#if defined(__SANITIZE_ADDRESS__)
-  return true;
-#else
-  return false;
-#endif
-}
-
 uint64_t physical_memory() { return uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGE_SIZE)); }
 
 }  // namespace
@@ -337,7 +329,7 @@ open(d + '/claims4g.npz', 'wb').write(body + central + end)
     INFO(bomb.output);
     CHECK(bomb.status == 1);
     CHECK(contains(bomb.output, "bomb30.npz: the entry 'k01.npy': the local header names 'k00.npy'"));
-    if (!under_sanitizer()) CHECK(bomb.peak_rss_kb < 100 * 1024);  // (a sanitizer's shadow memory is more)
+    if (!catena_test::under_sanitizer()) CHECK(bomb.peak_rss_kb < 100 * 1024);  // (a sanitizer's shadow memory is more)
   }
   // (Without MALLOC_PERTURB_, which meson test sets: it makes malloc touch all it gives.)
   auto claims = catena_test::run_measured("env -u MALLOC_PERTURB_ " + tool + " convert " + (dir / "claims4g.npz") +
@@ -347,12 +339,12 @@ open(d + '/claims4g.npz', 'wb').write(body + central + end)
   CHECK(contains(claims.output, "claims4g.npz: W: corrupt compressed data (its stream ends before its declared size)"));
   MESSAGE("peak memory: " << claims.peak_rss_kb / 1024 << " MB refusing the 4 GiB claim (" << base / 1024
                           << " MB listing a tiny file)");
-  if (!under_sanitizer()) CHECK(claims.peak_rss_kb < 64 * 1024);
+  if (!catena_test::under_sanitizer()) CHECK(claims.peak_rss_kb < 64 * 1024);
   CHECK(!std::filesystem::exists(dir / "o.npz"));
 }
 
 TEST_CASE("integrity: a zip64 deflated entry of over 4 GiB is read right") {
-  if (physical_memory() < (uint64_t(12) << 30) || under_sanitizer()) {
+  if (physical_memory() < (uint64_t(12) << 30) || catena_test::under_sanitizer()) {
     MESSAGE("skipped: needs 12 GB of memory and a build without sanitizers (it reads a 4.1 GiB array)");
     return;
   }

@@ -224,7 +224,7 @@ TEST_CASE("C API: tensors refuse what does not add up, and read back what they w
   catena_tensor_free(empty);
 }
 
-TEST_CASE("C API: a whole model loads, predicts as the C++ API does, and refuses wrong files and inputs") {
+TEST_CASE("C API: a whole model (npz, HDF5) loads, predicts as the C++ API does, and refuses wrong files and inputs") {
   TempDir dir;
   Handles h;
   const Tensor x = catena_test::input(Shape{4, 1, 28, 28}, float32, 9);
@@ -249,6 +249,16 @@ TEST_CASE("C API: a whole model loads, predicts as the C++ API does, and refuses
   CHECK(shape[1] == 10);
   CHECK(read_all(out) == expected);
   catena_tensor_free(out);
+
+  // The same model written as HDF5 loads and answers the same.
+  const std::string h5 = dir / "mlp.h5";
+  save_model(h5, *load_model(path));
+  catena_model* m5 = nullptr;
+  REQUIRE(outcome(catena_model_load(h.rt, h5.c_str(), nullptr, &m5)) == "");
+  REQUIRE(outcome(catena_model_forward(m5, in, &out)) == "");
+  CHECK(read_all(out) == expected);
+  catena_tensor_free(out);
+  catena_model_free(m5);
   catena_tensor_free(in);
 
   // Wrong inputs: the shape the first layer cannot take, integers, NULL.
