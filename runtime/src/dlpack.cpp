@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 
 namespace catena {
 
@@ -19,29 +18,21 @@ struct Incoming {
   std::function<void()> release;  // calls the producer's deleter
 };
 
-// A shape and strides (elements) checked as Catena can hold them.
+// The shape (checked as Catena can hold it) and strides in elements; NULL strides mean
+// compact row-major.
 void read_geometry(const ct_dltensor& dl, Shape* shape, int64_t* strides) {
-  if (dl.ndim < 0 || dl.ndim > kMaxDims)
-    throw Error(CT_INVALID_ARGUMENT, "from_dlpack: ndim is " + std::to_string(dl.ndim) + "; Catena holds 0 to " +
-                                         std::to_string(kMaxDims) + " dimensions");
-  if (dl.ndim > 0 && !dl.shape) throw Error(CT_INVALID_ARGUMENT, "from_dlpack: shape is NULL");
-  uint64_t count = 1;
+  *shape = checked_shape(dl.shape, dl.ndim, "from_dlpack: ");
+  if (!dl.strides) return contiguous_strides(*shape, strides);
+  uint64_t span = 0;  // elements between the view's lowest and highest, kept within 2^62
   for (int i = 0; i < dl.ndim; ++i) {
-    if (dl.shape[i] < 0 || (dl.shape[i] > 0 && count > (uint64_t(1) << 62) / uint64_t(dl.shape[i])))
-      throw Error(CT_INVALID_ARGUMENT, "from_dlpack: shape[" + std::to_string(i) + "] is " +
-                                           std::to_string(dl.shape[i]));
-    count *= uint64_t(dl.shape[i]);
-  }
-  *shape = Shape(dl.shape, dl.ndim);
-  if (dl.strides) {
-    for (int i = 0; i < dl.ndim; ++i) {
-      if (dl.strides[i] > (int64_t(1) << 60) || dl.strides[i] < -(int64_t(1) << 60))
-        throw Error(CT_INVALID_ARGUMENT, "from_dlpack: strides[" + std::to_string(i) + "] is " +
-                                             std::to_string(dl.strides[i]));
-      strides[i] = dl.strides[i];
-    }
-  } else {
-    contiguous_strides(*shape, strides);  // NULL strides: compact row-major
+    const int64_t st = dl.strides[i];
+    if (st > (int64_t(1) << 60) || st < -(int64_t(1) << 60))
+      throw Error(CT_INVALID_ARGUMENT, "from_dlpack: strides[" + std::to_string(i) + "] is " + std::to_string(st));
+    const uint64_t reach = uint64_t(st < 0 ? -st : st), steps = dl.shape[i] > 1 ? uint64_t(dl.shape[i] - 1) : 0;
+    if (steps && reach > ((uint64_t(1) << 62) - span) / steps)
+      throw Error(CT_INVALID_ARGUMENT, "from_dlpack: the strides reach past 2^62 elements");
+    span += reach * steps;
+    strides[i] = st;
   }
 }
 
@@ -50,11 +41,7 @@ Tensor import(const Incoming& in) {
   if (dl.device_type != CT_DL_CPU && dl.device_type != CT_DL_CUDA_HOST)
     throw Error(CT_UNIMPLEMENTED, "from_dlpack: memory of DLPack device type " + std::to_string(dl.device_type) +
                                       " cannot be imported; only host memory (kDLCPU = 1, kDLCUDAHost = 3) can");
-  const Dtype dtype(dl.dtype);
-  if (dtype.index() == 15 || dl.dtype.lanes != 1)
-    throw Error(CT_INVALID_ARGUMENT, "from_dlpack: dtype (code " + std::to_string(dl.dtype.code) + ", " +
-                                         std::to_string(dl.dtype.bits) + " bits, " + std::to_string(dl.dtype.lanes) +
-                                         " lanes) is not one Catena has");
+  const Dtype dtype = checked_dtype(dl.dtype, "from_dlpack: ");
   Shape shape;
   int64_t strides[kMaxDims] = {};
   read_geometry(dl, &shape, strides);
@@ -62,30 +49,25 @@ Tensor import(const Incoming& in) {
   char* origin = static_cast<char*>(dl.data) + dl.byte_offset;  // element 0
   if (shape.numel() > 0 && !dl.data) throw Error(CT_INVALID_ARGUMENT, "from_dlpack: data is NULL");
 
-  int64_t lo = 0, hi = 0;
-  if (shape.numel() > 0) view_extent(shape, strides, 0, &lo, &hi);
-  const bool aligned = reinterpret_cast<uintptr_t>(origin) % es == 0;
-  if (shape.numel() == 0 || in.read_only || !aligned) {
-    // A copy Catena may write, in row-major order; the producer's memory is let go now.
-    Tensor copy = Tensor::empty(shape, dtype, runtime().cpu());
-    if (shape.numel() > 0) {
-      char* dst = static_cast<char*>(copy.host_data());
-      int64_t index[kMaxDims] = {};
-      for (int64_t n = 0; n < shape.numel(); ++n) {
-        int64_t at = 0;
-        for (int i = 0; i < shape.ndim(); ++i) at += index[i] * strides[i];
-        std::memcpy(dst + n * es, origin + at * int64_t(es), es);
-        for (int i = shape.ndim() - 1; i >= 0 && ++index[i] == shape[i]; --i) index[i] = 0;
-      }
-    }
+  if (shape.numel() == 0) {
     in.release();
-    return copy;
+    return Tensor::empty(shape, dtype, runtime().cpu());
   }
-  // The memory the view touches, from its lowest element to its highest, wrapped whole.
+  // The memory the view touches, from its lowest element to its highest.
+  int64_t lo = 0, hi = 0;
+  view_extent(shape, strides, 0, &lo, &hi);
   char* base = origin + lo * int64_t(es);
   const uint64_t bytes = uint64_t(hi - lo + 1) * es;
-  Tensor whole = wrap_host_memory(base, bytes, Shape{int64_t(bytes / es)}, dtype, in.release);
-  return whole.view(shape, strides, -lo);
+  const Shape flat{hi - lo + 1};
+  const bool aligned = reinterpret_cast<uintptr_t>(origin) % es == 0;
+  if (aligned && !in.read_only) return wrap_host_memory(base, bytes, flat, dtype, in.release).view(shape, strides, -lo);
+  // A copy Catena may write, through the runtime's strided copy (from an aligned copy of
+  // the bytes when the producer's are not aligned); the producer's memory is let go now.
+  const Tensor source = aligned ? wrap_host_memory(base, bytes, flat, dtype, [] {})
+                                : Tensor::from_host(base, bytes, flat, dtype, runtime().cpu());
+  Tensor copy = source.view(shape, strides, -lo).clone();
+  in.release();
+  return copy;
 }
 
 // An exported tensor: the struct handed out, and the tensor that keeps the memory alive.

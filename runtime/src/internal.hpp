@@ -170,6 +170,13 @@ unsigned file_threads();
 // copy); `release` runs once, on any thread, when the last view of it is gone.
 Tensor wrap_host_memory(void* data, uint64_t bytes, const Shape& shape, Dtype dtype, std::function<void()> release);
 
+// A shape and a dtype that come from outside (the C API, DLPack), checked as Catena can
+// hold them: 0 to kMaxDims extents, none negative, an element count that fits; a dtype
+// Catena has, one lane. Errors are CT_INVALID_ARGUMENT, their messages start with
+// `where` ("from_dlpack: "; may be empty).
+Shape checked_shape(const int64_t* dims, int64_t ndim, const std::string& where);
+Dtype checked_dtype(ct_dtype dtype, const std::string& where);
+
 // Contiguous row-major strides for `shape`.
 void contiguous_strides(const Shape& shape, int64_t* strides);
 // The smallest and largest element offsets a view touches (numel > 0).

@@ -140,6 +140,33 @@ Tensor wrap_host_memory(void* data, uint64_t bytes, const Shape& shape, Dtype dt
   return Tensor(std::move(impl));
 }
 
+Shape checked_shape(const int64_t* dims, int64_t ndim, const std::string& where) {
+  if (ndim < 0 || ndim > kMaxDims)
+    throw Error(CT_INVALID_ARGUMENT, where + "ndim is " + std::to_string(ndim) + ": a tensor has 0 to " +
+                                         std::to_string(kMaxDims) + " dimensions");
+  if (ndim > 0 && !dims) throw Error(CT_INVALID_ARGUMENT, where + "shape is NULL");
+  uint64_t count = 1;
+  for (int64_t i = 0; i < ndim; ++i) {
+    if (dims[i] < 0)
+      throw Error(CT_INVALID_ARGUMENT,
+                  where + "shape[" + std::to_string(i) + "] is " + std::to_string(dims[i]) + ": extents are >= 0");
+    if (dims[i] > 0 && count > (uint64_t(1) << 62) / uint64_t(dims[i]))
+      throw Error(CT_INVALID_ARGUMENT, where + "the shape's element count overflows");
+    count *= uint64_t(dims[i]);
+  }
+  return Shape(dims, int(ndim));
+}
+
+Dtype checked_dtype(ct_dtype dtype, const std::string& where) {
+  const Dtype dt(dtype);
+  if (dt.index() == 15 || dtype.lanes != 1)
+    throw Error(CT_INVALID_ARGUMENT, where + "dtype (code " + std::to_string(dtype.code) + ", " +
+                                         std::to_string(dtype.bits) + " bits, " + std::to_string(dtype.lanes) +
+                                         " lanes) is not one Catena has: float16/32/64, bfloat16, int8/32/64, "
+                                         "uint8 or bool, one lane");
+  return dt;
+}
+
 Tensor Tensor::zeros(const Shape& shape, Dtype dtype, Device& device) { return full(shape, 0.0, dtype, device); }
 
 Tensor Tensor::full(const Shape& shape, double value, Dtype dtype, Device& device) {

@@ -121,6 +121,12 @@ TEST_CASE("DLPack in: read-only and misaligned tensors are copied, the deleter c
   bad.versioned.dl_tensor.ndim = 1;
   bad.shape[0] = -2;
   CHECK(contains(catena_test::error_of([&] { Tensor::from_dlpack(&bad.versioned); }), "shape[0] is -2"));
+  // Strides whose reach overflows: refused before any address is computed.
+  bad.versioned.dl_tensor.ndim = 2;
+  bad.shape[0] = bad.shape[1] = int64_t(1) << 20;
+  bad.strides[0] = bad.strides[1] = int64_t(1) << 50;
+  bad.versioned.dl_tensor.strides = bad.strides;
+  CHECK(contains(catena_test::error_of([&] { Tensor::from_dlpack(&bad.versioned); }), "the strides reach past 2^62"));
   CHECK(bad.deleted == 0);
   CHECK(contains(catena_test::error_of([] { Tensor::from_dlpack(static_cast<catena_dlpack_managed*>(nullptr)); }),
                  "NULL"));

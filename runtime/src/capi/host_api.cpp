@@ -11,6 +11,7 @@
 #include <catena/tensor.hpp>
 #include <catena/variable.hpp>
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -247,22 +248,9 @@ ct_status* catena_tensor_new(catena_runtime* runtime, const char* device, ct_dty
   return guarded("catena_tensor_new", [&] {
     need(runtime, "runtime");
     need(out, "out");
-    if (ndim < 0 || ndim > catena::kMaxDims)
-      invalid("ndim is " + std::to_string(ndim) + ": a tensor has 0 to " + std::to_string(catena::kMaxDims) +
-              " dimensions");
-    if (ndim > 0) need(shape, "shape");
-    const catena::Dtype dt(dtype);
-    if (dt.index() == 15 || dtype.lanes != 1)
-      invalid("dtype (code " + std::to_string(dtype.code) + ", " + std::to_string(dtype.bits) + " bits, " +
-              std::to_string(dtype.lanes) + " lanes) is not one Catena has: float16/32/64, bfloat16, int8/32/64, "
-              "uint8 or bool, one lane");
-    uint64_t count = 1;
-    for (int i = 0; i < ndim; ++i) {
-      if (shape[i] < 0) invalid("shape[" + std::to_string(i) + "] is " + std::to_string(shape[i]) + ": extents are >= 0");
-      if (shape[i] > 0 && count > (uint64_t(1) << 62) / uint64_t(shape[i])) invalid("the shape's element count overflows");
-      count *= uint64_t(shape[i]);
-    }
-    const catena::Shape s(shape, ndim);
+    const catena::Shape s = catena::checked_shape(shape, ndim, "");
+    const catena::Dtype dt = catena::checked_dtype(dtype, "");
+    const uint64_t count = uint64_t(s.numel());
     if (count > (uint64_t(1) << 62) / dt.size()) invalid("the shape's size in bytes overflows");
     if (bytes != count * dt.size())
       invalid("bytes is " + std::to_string(bytes) + ", but shape " + s.str() + " of " + dt.name() + " holds " +
