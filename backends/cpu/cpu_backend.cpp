@@ -107,6 +107,7 @@ ct_status* cpu_init(ct_backend_ctx** out) {
     add_conv_kernels(c->kernels);
     add_pool_kernels(c->kernels);
     add_optim_kernels(c->kernels);
+    add_int8_kernels(c->kernels);
     for (const KernelDef& k : c->kernels) c->by_name[k.name] = &k;
     c->name = cpuinfo_field("model name");
     if (c->name.empty()) c->name = "CPU";

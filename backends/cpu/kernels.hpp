@@ -34,6 +34,7 @@ void add_random_kernels(std::vector<KernelDef>& table);
 void add_conv_kernels(std::vector<KernelDef>& table);
 void add_pool_kernels(std::vector<KernelDef>& table);
 void add_optim_kernels(std::vector<KernelDef>& table);
+void add_int8_kernels(std::vector<KernelDef>& table);
 
 // C = alpha op(A) op(B) + beta C on dense row-major matrices (OpenBLAS when loaded).
 template <class T>
@@ -53,6 +54,9 @@ bool gemv_sweep_split_invariant(bool is_double);
 // nanoseconds passed (0: no wait); and how many pieces of rows threads have taken from
 // others' shares so far.
 void hold_sweep_share_for_tests(int share, int64_t ns);
+// For tests of the int8 product: y (m x n) = a (m x k) bᵀ (b: n x k), dense, by the VNNI
+// kernel (false when this CPU has none, or CATENA_CPU_INT8=scalar) or the scalar one.
+bool gemm_i8_for_tests(bool vnni, const int8_t* a, const int8_t* b, int64_t m, int64_t n, int64_t k, int32_t* y);
 int64_t sweep_pieces_taken();
 
 // Attribute access through the SDK (defaults apply when the attribute is absent).

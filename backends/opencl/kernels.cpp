@@ -642,4 +642,47 @@ __kernel void k(__global const T* base, __global const I* ind, __global const T*
   return s;
 }
 
+std::string quantize_source(const std::string& from, const std::string& to) {
+  const std::string lo = to == "uchar" ? "0.0f" : "-128.0f", hi = to == "uchar" ? "255.0f" : "127.0f";
+  return header(from) + "typedef " + to + " Q;\n" +
+         "__kernel void k(__global const T* x, __global const float* inv, __global Q* q, Layout l, long n, long zp) {\n"
+         "  long i = get_global_id(0);\n  if (i >= n) return;\n"
+         "  float t = (float)x[at(&l, 0, i)] * inv[at(&l, 1, i)];\n"
+         "  float r = isnan(t) ? (float)zp : rint(t) + (float)zp;\n"
+         "  q[at(&l, 2, i)] = (Q)fmin(fmax(r, " + lo + "), " + hi + ");\n}\n";
+}
+
+std::string dequantize_source(const std::string& from, const std::string& to) {
+  return header(to) + "typedef " + from + " Q;\n" +
+         "__kernel void k(__global const Q* q, __global const float* s, __global T* y, Layout l, long n, long zp) {\n"
+         "  long i = get_global_id(0);\n  if (i >= n) return;\n"
+         "  float v = (float)((long)q[at(&l, 0, i)] - zp) * s[at(&l, 1, i)];\n"
+         "  y[at(&l, 2, i)] = (T)v;\n}\n";
+}
+
+std::string gemm_i8_source() {
+  return std::string(kPrelude) + R"CL(
+typedef struct { long m, n, k; long a[3], b[3], y[3]; long sa[2], sb[2], bias[2]; long pad; } I8Geometry;
+__kernel void k(__global const char* A, __global const char* B, __global const float* sa, __global const float* sb,
+                __global const float* bias, __global void* Y, I8Geometry g, int mode) {
+  long i = get_global_id(0);
+  if (i >= g.m * g.n) return;
+  long r = i / g.n, c = i % g.n;
+  __global const char* a = A + g.a[2] + r * g.a[0];
+  __global const char* b = B + g.b[2] + c * g.b[0];
+  uint acc = 0;
+  for (long p = 0; p < g.k; ++p) acc += (uint)((int)a[p * g.a[1]] * (int)b[p * g.b[1]]);
+  long o = g.y[2] + r * g.y[0] + c * g.y[1];
+  if (mode == 0) {
+    ((__global int*)Y)[o] = as_int(acc);
+    return;
+  }
+  float scale = sa[g.sa[1] + r * g.sa[0]] * sb[g.sb[1] + c * g.sb[0]];
+  float v = convert_float(as_int(acc)) * scale;
+  if (mode == 2) v = v + bias[g.bias[1] + c * g.bias[0]];
+  ((__global float*)Y)[o] = v;
+}
+)CL";
+}
+
 }  // namespace catena_opencl

@@ -71,6 +71,24 @@ std::string pool_source(const std::string& which, const std::string& t);
 // An index out of range sets *flag (checked at the next synchronisation).
 std::string take_source(bool add, const std::string& t, const std::string& index_type);
 
+// The int8 product's operands, in elements: A (m, k), B (n, k), Y (m, n) as row stride,
+// column stride, offset; the float32 vectors a_scale, b_scale, bias as stride, offset.
+// The same struct in OpenCL C (gemm_i8_source).
+struct I8Geometry {
+  cl_long m, n, k;
+  cl_long a[3], b[3], y[3];
+  cl_long sa[2], sb[2], bias[2];
+  cl_long pad;
+};
+
+//   quantize:   (x, inv_scale, q, layout, n, zero_point)  api/OPS.md's core.quantize
+//   dequantize: (q, scale, y, layout, n, zero_point)
+//   gemm_i8:    (A, B, a_scale, b_scale, bias, Y, geometry, mode) mode 0: int32 Y; 1: scaled;
+//               2: scaled plus bias. One work-item per output, K in order, wrapping sums.
+std::string quantize_source(const std::string& from, const std::string& to);
+std::string dequantize_source(const std::string& from, const std::string& to);
+std::string gemm_i8_source();
+
 constexpr int kGemmTile = 16;
 
 }  // namespace catena_opencl

@@ -689,6 +689,29 @@ std::string source_for(Device& d, const ct_op* op, const char** reason) {
     if (y->dl.ndim != 2 && y->dl.ndim != 3) return no("rank 2 or 3 expected");
     return gemm_call_source(gemm_call(op));
   }
+  if (tail == "quantize" || tail == "dequantize") {
+    const bool q = tail == "quantize";
+    if (op->num_inputs != 2) return no("takes a value and a scale");
+    const ct_tensor *x = op->inputs[0], *s = op->inputs[1];
+    if (type_of(s) != "float" || !ct_sdk_same_shape(x, s) || !ct_sdk_same_shape(x, y)) return no("a float32 scale of one shape");
+    const std::string from = type_of(x), to = type_of(y);
+    if (q ? (x->dl.dtype.code != CT_DTYPE_FLOAT || (to != "char" && to != "uchar"))
+          : (!is_float || (from != "char" && from != "uchar" && from != "int")))
+      return no(q ? "float to int8 or uint8" : "int8, uint8 or int32 to float");
+    return q ? quantize_source(from, to) : dequantize_source(from, to);
+  }
+  if (tail == "gemm_i8") {
+    if (op->num_inputs != 2 && op->num_inputs != 4 && op->num_inputs != 5) return no("takes A, B and optionally scales and bias");
+    const ct_tensor *a = op->inputs[0], *b = op->inputs[1];
+    if (type_of(a) != "char" || type_of(b) != "char" || a->dl.ndim != 2 || b->dl.ndim != 2 || y->dl.ndim != 2)
+      return no("int8 matrices");
+    if (a->dl.shape[1] != b->dl.shape[1] || y->dl.shape[0] != a->dl.shape[0] || y->dl.shape[1] != b->dl.shape[0])
+      return no("A (M, K), B (N, K), Y (M, N)");
+    if (type_of(y) != (op->num_inputs == 2 ? "int" : "float")) return no("Y is int32, or float32 with scales");
+    for (int i = 2; i < op->num_inputs; ++i)
+      if (type_of(op->inputs[i]) != "float" || op->inputs[i]->dl.ndim != 1) return no("float32 vectors of scales and bias");
+    return gemm_i8_source();
+  }
   if (tail == "argmax") {
     int64_t axis = -1;
     if (op->num_inputs != 1 || y->dl.dtype.code != CT_DTYPE_INT || y->dl.dtype.bits != 64) return no("argmax gives int64");
@@ -993,6 +1016,26 @@ ct_status* be_launch(ct_backend_ctx* cx, ct_stream* s, const ct_op* op) {
     }
     real(lr);
     for (double v : c) real(v);
+  } else if (tail == "quantize" || tail == "dequantize") {
+    Layout l = layout(y, {op->inputs[0], op->inputs[1], y});
+    L.arg(mem_of(op->inputs[0])).arg(mem_of(op->inputs[1])).arg(mem_of(y)).arg(l).arg(cl_long(n))
+        .arg(cl_long(ct_sdk_int(op, "zero_point", 0)));
+  } else if (tail == "gemm_i8") {
+    I8Geometry g{};
+    const ct_tensor *a = op->inputs[0], *b = op->inputs[1];
+    auto off = [](const ct_tensor* t) { return cl_long(t->dl.byte_offset / ct_sdk_elem_size(t)); };
+    g.m = y->dl.shape[0], g.n = y->dl.shape[1], g.k = a->dl.shape[1];
+    g.a[0] = a->dl.strides[0], g.a[1] = a->dl.strides[1], g.a[2] = off(a);
+    g.b[0] = b->dl.strides[0], g.b[1] = b->dl.strides[1], g.b[2] = off(b);
+    g.y[0] = y->dl.strides[0], g.y[1] = y->dl.strides[1], g.y[2] = off(y);
+    const int mode = op->num_inputs == 2 ? 0 : op->num_inputs == 4 ? 1 : 2;
+    const ct_tensor* vec[3] = {y, y, y};
+    for (int i = 2; i < op->num_inputs; ++i) vec[i - 2] = op->inputs[i];
+    cl_long* dst[3] = {g.sa, g.sb, g.bias};
+    for (int i = 0; i < 3; ++i)
+      if (vec[i] != y) dst[i][0] = vec[i]->dl.strides[0], dst[i][1] = off(vec[i]);
+    L.arg(mem_of(a)).arg(mem_of(b)).arg(mem_of(vec[0])).arg(mem_of(vec[1])).arg(mem_of(vec[2])).arg(mem_of(y)).arg(g)
+        .arg(cl_int(mode));
   } else if (tail == "argmax") {
     const ct_tensor* x = op->inputs[0];
     int64_t axis = 0;

@@ -104,6 +104,19 @@ const std::vector<OpProbe>& core_ops() {
                    out = {Tensor::empty(Shape{4, 3}, float32, d)};
                    a.i("axis", 0);
                  }});
+    p.push_back({"core.quantize", 1, [](Device& d, std::vector<Tensor>& in, std::vector<Tensor>& out, Attrs&) {
+                   in = {f32(d, Shape{2, 3}), Tensor::full(Shape{2, 3}, 50.0, float32, d)};
+                   out = {Tensor::empty(Shape{2, 3}, int8, d)};
+                 }});
+    p.push_back({"core.dequantize", 1, [](Device& d, std::vector<Tensor>& in, std::vector<Tensor>& out, Attrs&) {
+                   in = {Tensor::zeros(Shape{2, 3}, int8, d), Tensor::full(Shape{2, 3}, 0.02, float32, d)};
+                   out = {Tensor::empty(Shape{2, 3}, float32, d)};
+                 }});
+    p.push_back({"core.gemm_i8", 1, [](Device& d, std::vector<Tensor>& in, std::vector<Tensor>& out, Attrs&) {
+                   in = {Tensor::zeros(Shape{2, 3}, int8, d), Tensor::zeros(Shape{4, 3}, int8, d),
+                         Tensor::full(Shape{2}, 0.1, float32, d), Tensor::full(Shape{4}, 0.1, float32, d)};
+                   out = {Tensor::empty(Shape{2, 4}, float32, d)};
+                 }});
     for (const char* n : {"core.random_uniform", "core.random_normal"})
       p.push_back({n, 1, [](Device& d, std::vector<Tensor>&, std::vector<Tensor>& out, Attrs& a) {
                      out = {Tensor::empty(Shape{2, 3}, float32, d)};

@@ -107,6 +107,17 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor take(const Tensor& x, const Tensor& indices, int axis);
 Tensor take_add(const Tensor& base, const Tensor& indices, const Tensor& updates, int axis);
 
+// The int8 ops of api/OPS.md. quantize: rint(x * inv_scale) + zero_point, saturated to
+// `to` (int8 or uint8); dequantize: (q - zero_point) * scale as `to`. Scales broadcast
+// to the operand's shape. gemm_i8: a (M, K) and b (N, K) int8, exact int32 a bᵀ; with
+// a_scale (M, or one value) and b_scale (N, or one): float32 acc * (a_scale b_scale) +
+// bias (N; undefined for none).
+Tensor quantize(const Tensor& x, const Tensor& inv_scale, Dtype to = int8, int64_t zero_point = 0);
+Tensor dequantize(const Tensor& q, const Tensor& scale, Dtype to = float32, int64_t zero_point = 0);
+Tensor gemm_i8(const Tensor& a, const Tensor& b);
+Tensor gemm_i8(const Tensor& a, const Tensor& b, const Tensor& a_scale, const Tensor& b_scale,
+               const Tensor& bias = Tensor());
+
 // Random numbers from the counter-based generator of api/OPS.md: the same (seed,
 // offset) give the same numbers on every device.
 Tensor random_uniform(const Shape& shape, Dtype dtype, Device& device, uint64_t seed, uint64_t offset, double low = 0,

@@ -423,6 +423,89 @@ void optimizer_ops(std::vector<OpCase>& out, bool large) {
       }
 }
 
+// The int8 ops: quantize and dequantize over every layout (inputs that round to ties,
+// saturate, and NaN), and the int8 product exact (int32) and scaled, from tiny to the
+// layers of an MLP at batch 1 and 100.
+void int8_ops(std::vector<OpCase>& out, bool large) {
+  for (Dtype from : kFloats)
+    for (Dtype to : {int8, uint8})
+      for (const Shape& s : {Shape{0, 4}, Shape{1}, Shape{3, 5, 7}}) {
+        OpCase c;
+        c.op = "core.quantize";
+        c.dtype = from.name() + "->" + to.name();
+        c.what = s.str() + (to == uint8 ? " zero_point 128" : "");
+        c.make = [s, from](uint32_t seed) {
+          // Halves (ties), values beyond the range and a NaN.
+          Tensor x = values(s, from, seed, -300, 300, true);
+          if (s.numel() > 2) {
+            std::vector<double> v = x.astype(float64).to_vector<double>();
+            v[0] = std::nan(""), v[1] = 2.5, v[2] = -3.5;
+            x = Tensor::from_vector(v, s, runtime().cpu()).astype(from);
+          }
+          // inv_scale in {0, 0.5, 1, 1.5}: ties at every odd x times 0.5, and 0 (NaN times 0).
+          std::vector<double> inv = values(s, float64, seed + 1, 0, 4, true).to_vector<double>();
+          for (double& e : inv) e *= 0.5;
+          if (s.numel() > 2) inv[1] = inv[2] = 1;
+          return std::vector<Tensor>{x, Tensor::from_vector(inv, s, runtime().cpu()).astype(float32)};
+        };
+        c.outputs = {{s, to}};
+        if (to == uint8) c.attrs.i("zero_point", 128);
+        c.layouts = s.ndim() == 3;
+        out.push_back(c);
+      }
+  for (Dtype from : {int8, uint8, int32})
+    for (Dtype to : kFloats) {
+      const Shape s{3, 5, 7};
+      OpCase c;
+      c.op = "core.dequantize";
+      c.dtype = from.name() + "->" + to.name();
+      c.what = s.str() + " zero_point 3";
+      c.make = [s, from](uint32_t seed) {
+        const Range r = range_for(from, {});
+        return std::vector<Tensor>{values(s, from, seed, from == int8 ? -128 : r.lo, from == int8 ? 128 : r.hi),
+                                   values(s, float32, seed + 1, 0.001, 0.1)};
+      };
+      c.outputs = {{s, to}};
+      c.attrs.i("zero_point", 3);
+      c.tol = tol_of(to);
+      out.push_back(c);
+    }
+  struct Variant {
+    int64_t m, k, n;
+    bool scaled, bias;
+  };
+  std::vector<Variant> variants = {{1, 1, 1, false, false}, {5, 7, 3, false, false}, {4, 0, 3, false, false},
+                                   {9, 130, 6, false, false}, {5, 7, 3, true, false},  {9, 130, 6, true, true},
+                                   {3, 64, 5, true, true}};
+  if (large) {
+    variants.push_back({1, 784, 1000, true, true});
+    variants.push_back({100, 784, 1000, false, false});
+    variants.push_back({100, 1000, 10, true, true});
+  }
+  for (const Variant& v : variants) {
+    OpCase c;
+    c.op = "core.gemm_i8";
+    c.dtype = v.scaled ? "int8->float32" : "int8->int32";
+    c.what = shapes_text({Shape{v.m, v.k}, Shape{v.n, v.k}}) + (v.scaled ? " scaled" : "") + (v.bias ? " +bias" : "");
+    const Variant w = v;
+    c.make = [w](uint32_t seed) {
+      // The whole int8 range, -128 included.
+      std::vector<Tensor> in = {values(Shape{w.m, w.k}, int8, seed, -128, 128),
+                                values(Shape{w.n, w.k}, int8, seed + 1, -128, 128)};
+      if (w.scaled) {
+        in.push_back(values(Shape{w.m}, float32, seed + 2, 1e-3, 1e-2));
+        in.push_back(values(Shape{w.n}, float32, seed + 3, 1e-3, 1e-2));
+      }
+      if (w.bias) in.push_back(values(Shape{w.n}, float32, seed + 4, -1, 1));
+      return in;
+    };
+    c.outputs = {{Shape{v.m, v.n}, v.scaled ? float32 : int32}};
+    c.tol = v.scaled ? 1e-6 : 0;  // the integers exact; float32 products to the last bits
+    c.layouts = v.m * v.n <= 10000;
+    out.push_back(c);
+  }
+}
+
 }  // namespace
 
 Tensor values(const Shape& shape, Dtype dtype, uint32_t seed, double lo, double hi, bool whole) {
@@ -450,6 +533,7 @@ std::vector<OpCase> op_cases(bool large) {
   conv_ops(c);
   pool_ops(c);
   optimizer_ops(c, large);
+  int8_ops(c, large);
   return c;
 }
 

@@ -1,0 +1,323 @@
+// The int8 ops of api/OPS.md: core.quantize, core.dequantize and core.gemm_i8.
+//
+// The product is exact in 32-bit integers. On CPUs with AVX-512 VNNI it runs on
+// VPDPBUSD, which multiplies unsigned by signed bytes: A is offset by 128 into unsigned
+// bytes once per call, and 128 · Σ_k B[n, k] (computed in the same pass) is subtracted
+// again; every step wraps modulo 2^32, so the result is the exact one. Other CPUs (and
+// CATENA_CPU_INT8=scalar) run a plain integer loop with the same results.
+#include "kernels.hpp"
+#include "scalar.hpp"
+#include "strided.hpp"
+#include "threadpool.hpp"
+
+#include <immintrin.h>
+
+// GCC 12's AVX-512 headers start some intrinsics from _mm*_undefined_*() values, which
+// -Wmaybe-uninitialized reports wherever they are inlined.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace catena_cpu {
+
+namespace {
+
+constexpr int64_t kGrain = 1 << 14;
+
+template <class T>
+inline T& at(char* p, int64_t i, int64_t stride) {
+  return *reinterpret_cast<T*>(p + i * stride);
+}
+
+template <class X>
+float load_float(X v) {
+  return static_cast<float>(Compute<X>::load(v));
+}
+
+// ---- quantize / dequantize -------------------------------------------------------------
+
+template <class Q>
+Q quantize_one(float x, float inv_scale, int64_t zero_point) {
+  constexpr double lo = std::numeric_limits<Q>::min(), hi = std::numeric_limits<Q>::max();
+  const float t = x * inv_scale;
+  double r = std::isnan(t) ? 0.0 : double(std::nearbyint(t));
+  r += double(zero_point);
+  return static_cast<Q>(std::min(std::max(r, lo), hi));
+}
+
+void run_quantize(const ct_op& op) {
+  const ct_tensor* t[3] = {op.inputs[0], op.inputs[1], op.outputs[0]};
+  const int64_t zp = attr_int(op, "zero_point", 0);
+  const bool to_u8 = op.outputs[0]->dl.dtype.code == CT_DTYPE_UINT;
+  Loop<3> L = make_loop<3>(t);
+  visit(ty_of(t[0]->dl.dtype), [&](auto xv) {
+    using X = decltype(xv);
+    if constexpr (!std::is_integral_v<X>) {
+      auto body = [&](auto qv) {
+        using Q = decltype(qv);
+        run_loop(L, kGrain, [&](int64_t n, char* const* p, const int64_t* s) {
+          for (int64_t i = 0; i < n; ++i)
+            at<Q>(p[2], i, s[2]) = quantize_one<Q>(load_float(at<X>(p[0], i, s[0])), at<float>(p[1], i, s[1]), zp);
+        });
+      };
+      if (to_u8) body(uint8_t(0));
+      else body(int8_t(0));
+    }
+    return 0;
+  });
+}
+
+void run_dequantize(const ct_op& op) {
+  const ct_tensor* t[3] = {op.inputs[0], op.inputs[1], op.outputs[0]};
+  const int64_t zp = attr_int(op, "zero_point", 0);
+  Loop<3> L = make_loop<3>(t);
+  visit(ty_of(t[0]->dl.dtype), [&](auto qv) {
+    using Q = decltype(qv);
+    if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool>) {
+      visit(ty_of(t[2]->dl.dtype), [&](auto yv) {
+        using Y = decltype(yv);
+        if constexpr (!std::is_integral_v<Y>) {
+          run_loop(L, kGrain, [&](int64_t n, char* const* p, const int64_t* s) {
+            for (int64_t i = 0; i < n; ++i) {
+              const float v = float(int64_t(at<Q>(p[0], i, s[0])) - zp) * at<float>(p[1], i, s[1]);
+              at<Y>(p[2], i, s[2]) = Compute<Y>::store(static_cast<typename Compute<Y>::type>(v));
+            }
+          });
+        }
+        return 0;
+      });
+    }
+    return 0;
+  });
+}
+
+bool is_dtype(const ct_tensor* t, int code, int bits) {
+  return t->dl.dtype.code == code && t->dl.dtype.bits == bits && t->dl.dtype.lanes == 1;
+}
+
+const char* support_quantize(const ct_op& op) {
+  if (op.num_inputs != 2 || op.num_outputs != 1) return "takes x and inv_scale; gives q";
+  if (!is_float(ty_of(op.inputs[0]->dl.dtype))) return "x must be floating point";
+  if (!is_dtype(op.inputs[1], CT_DTYPE_FLOAT, 32)) return "inv_scale must be float32";
+  if (!is_dtype(op.outputs[0], CT_DTYPE_INT, 8) && !is_dtype(op.outputs[0], CT_DTYPE_UINT, 8))
+    return "q must be int8 or uint8";
+  for (int i = 0; i < 2; ++i)
+    if (!same_shape(op.inputs[i], op.outputs[0])) return "operands must have one shape";
+  return op.outputs[0]->dl.ndim > kMaxLoopDims ? "too many dimensions" : nullptr;
+}
+
+const char* support_dequantize(const ct_op& op) {
+  if (op.num_inputs != 2 || op.num_outputs != 1) return "takes q and scale; gives y";
+  const ct_tensor* q = op.inputs[0];
+  if (!is_dtype(q, CT_DTYPE_INT, 8) && !is_dtype(q, CT_DTYPE_UINT, 8) && !is_dtype(q, CT_DTYPE_INT, 32))
+    return "q must be int8, uint8 or int32";
+  if (!is_dtype(op.inputs[1], CT_DTYPE_FLOAT, 32)) return "scale must be float32";
+  if (!is_float(ty_of(op.outputs[0]->dl.dtype))) return "y must be floating point";
+  for (int i = 0; i < 2; ++i)
+    if (!same_shape(op.inputs[i], op.outputs[0])) return "operands must have one shape";
+  return op.outputs[0]->dl.ndim > kMaxLoopDims ? "too many dimensions" : nullptr;
+}
+
+// ---- gemm_i8 ---------------------------------------------------------------------------
+
+// A dense row-major int8 matrix (rows x k), a view or a packed copy.
+struct Rows {
+  const int8_t* p;
+  int64_t rows, k, ld;
+  std::vector<int8_t> own;
+};
+
+Rows dense_rows(const ct_tensor* t) {
+  Rows r;
+  r.rows = t->dl.shape[0], r.k = t->dl.shape[1];
+  const int8_t* base = reinterpret_cast<const int8_t*>(base_of(t));
+  const int64_t rs = t->dl.strides[0], cs = t->dl.strides[1];
+  if (cs == 1 || r.k <= 1) {
+    r.p = base, r.ld = r.rows <= 1 ? std::max<int64_t>(r.k, 1) : rs;
+    if (r.ld >= r.k || r.rows <= 1) return r;
+  }
+  r.own.resize(size_t(r.rows * r.k));
+  for (int64_t i = 0; i < r.rows; ++i)
+    for (int64_t j = 0; j < r.k; ++j) r.own[size_t(i * r.k + j)] = base[i * rs + j * cs];
+  r.p = r.own.data(), r.ld = std::max<int64_t>(r.k, 1);
+  return r;
+}
+
+// The product's result for rows [m0, m0 + mr) and columns [n0, n0 + nr): acc[i * 4 + j].
+using BlockFn = void (*)(const uint8_t* au, int64_t lda, int mr, const Rows& b, int64_t n0, int nr, uint32_t* acc);
+
+void block_scalar(const uint8_t* au, int64_t lda, int mr, const Rows& b, int64_t n0, int nr, uint32_t* acc) {
+  const int64_t k = b.k;
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < nr; ++j) {
+      const uint8_t* a = au + i * lda;
+      const int8_t* w = b.p + (n0 + j) * b.ld;
+      int32_t s = 0;  // |a - 128| <= 128, |w| <= 128: each product fits; the sum is taken mod 2^32
+      uint32_t sum = 0;
+      for (int64_t p = 0; p < k; ++p) {
+        s = int32_t(a[p]) - 128;
+        sum += uint32_t(s * int32_t(w[p]));
+      }
+      acc[i * 4 + j] = sum;
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline uint32_t hsum(__m512i v) {
+  const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_maskz_extracti64x4_epi64(0xFF, v, 1));
+  __m128i q = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0x4E));
+  q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0xB1));
+  return uint32_t(_mm_cvtsi128_si32(q));
+}
+
+// Up to 4 rows of A (offset to unsigned, zero-padded to a multiple of 64) against up to 4
+// rows of B: VPDPBUSD on 64 bytes at a time, B's tail loaded under a mask.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_vnni(const uint8_t* au, int64_t lda, int mr,
+                                                                       const Rows& b, int64_t n0, int nr,
+                                                                       uint32_t* acc) {
+  const int64_t k = b.k;
+  __m512i c[4][4], colsum[4];
+  for (int j = 0; j < 4; ++j) {
+    colsum[j] = _mm512_setzero_si512();
+    for (int i = 0; i < 4; ++i) c[i][j] = _mm512_setzero_si512();
+  }
+  const __m512i ones = _mm512_set1_epi8(1);
+  const int8_t* w[4];
+  for (int j = 0; j < 4; ++j) w[j] = b.p + (n0 + std::min(j, nr - 1)) * b.ld;
+  for (int64_t p = 0; p < k; p += 64) {
+    const int64_t left = k - p;
+    const __mmask64 mask = left >= 64 ? ~__mmask64(0) : ((__mmask64(1) << left) - 1);
+    __m512i bv[4];
+    for (int j = 0; j < nr; ++j) {
+      bv[j] = _mm512_maskz_loadu_epi8(mask, w[j] + p);
+      colsum[j] = _mm512_dpbusd_epi32(colsum[j], ones, bv[j]);
+    }
+    for (int i = 0; i < mr; ++i) {
+      const __m512i av = _mm512_loadu_si512(au + i * lda + p);
+      for (int j = 0; j < nr; ++j) c[i][j] = _mm512_dpbusd_epi32(c[i][j], av, bv[j]);
+    }
+  }
+  for (int j = 0; j < nr; ++j) {
+    const uint32_t correction = hsum(colsum[j]) * 128u;
+    for (int i = 0; i < mr; ++i) acc[i * 4 + j] = hsum(c[i][j]) - correction;
+  }
+}
+
+BlockFn choose_block() {
+  const char* v = std::getenv("CATENA_CPU_INT8");
+  if (v && std::strcmp(v, "scalar") == 0) return block_scalar;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni")) return block_vnni;
+  return block_scalar;
+}
+
+// acc (m x n) = A Bᵀ through `block`, handing each result to store(i, j, acc).
+template <class Store>
+void product(BlockFn block, const Rows& a, const Rows& b, int64_t m, int64_t n, const Store& store) {
+  const int64_t k = a.k;
+  // A offset into unsigned bytes, rows padded to whole vectors of 64 with zeros (zeros in
+  // the padding meet B's masked-off tail, so they add nothing).
+  const int64_t lda = std::max<int64_t>(64, (k + 63) / 64 * 64);
+  std::vector<uint8_t> au(size_t(m * lda), 0);
+  for (int64_t i = 0; i < m; ++i) {
+    const int8_t* src = a.p + i * a.ld;
+    uint8_t* dst = au.data() + i * lda;
+    for (int64_t p = 0; p < k; ++p) dst[p] = uint8_t(int32_t(src[p]) + 128);
+  }
+  auto rows = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    uint32_t acc[16];
+    for (int64_t i = i0; i < i1; i += 4) {
+      const int mr = int(std::min<int64_t>(4, i1 - i));
+      for (int64_t j = j0; j < j1; j += 4) {
+        const int nr = int(std::min<int64_t>(4, j1 - j));
+        block(au.data() + i * lda, lda, mr, b, j, nr, acc);
+        for (int r = 0; r < mr; ++r)
+          for (int c = 0; c < nr; ++c) store(i + r, j + c, acc[r * 4 + c]);
+      }
+    }
+  };
+  // Few rows (inference at small batch): split the output columns; else the rows.
+  const int64_t work = std::max<int64_t>(1, k);
+  if (m < 8) {
+    parallel_for((n + 3) / 4, std::max<int64_t>(1, 16384 / (work * m)),
+                 [&](int64_t c0, int64_t c1) { rows(0, m, c0 * 4, std::min(n, c1 * 4)); });
+  } else {
+    parallel_for((m + 3) / 4, std::max<int64_t>(1, 16384 / (work * n)),
+                 [&](int64_t r0, int64_t r1) { rows(r0 * 4, std::min(m, r1 * 4), 0, n); });
+  }
+}
+
+const BlockFn& chosen_block() {
+  static const BlockFn block = choose_block();
+  return block;
+}
+
+void run_gemm_i8(const ct_op& op) {
+  const ct_tensor* y = op.outputs[0];
+  const int64_t m = y->dl.shape[0], n = y->dl.shape[1];
+  if (m == 0 || n == 0) return;
+  const Rows a = dense_rows(op.inputs[0]);
+  const Rows b = dense_rows(op.inputs[1]);
+  const bool scaled = op.num_inputs >= 4;
+  const ct_tensor* sa = scaled ? op.inputs[2] : nullptr;
+  const ct_tensor* sb = scaled ? op.inputs[3] : nullptr;
+  const ct_tensor* bias = op.num_inputs == 5 ? op.inputs[4] : nullptr;
+  auto vec = [](const ct_tensor* t, int64_t i) {
+    return *reinterpret_cast<const float*>(base_of(t) + i * t->dl.strides[0] * 4);
+  };
+  char* yb = base_of(y);
+  const int64_t ys0 = y->dl.strides[0], ys1 = y->dl.strides[1];
+  product(chosen_block(), a, b, m, n, [&](int64_t i, int64_t j, uint32_t acc) {
+    if (!scaled) {
+      reinterpret_cast<int32_t*>(yb)[i * ys0 + j * ys1] = int32_t(acc);
+      return;
+    }
+    const float scale = vec(sa, i) * vec(sb, j);
+    float v = float(int32_t(acc)) * scale;
+    if (bias) v = v + vec(bias, j);
+    reinterpret_cast<float*>(yb)[i * ys0 + j * ys1] = v;
+  });
+}
+
+const char* support_gemm_i8(const ct_op& op) {
+  if (op.num_outputs != 1 || (op.num_inputs != 2 && op.num_inputs != 4 && op.num_inputs != 5))
+    return "takes A, B and optionally a_scale, b_scale and bias; gives Y";
+  const ct_tensor *a = op.inputs[0], *b = op.inputs[1], *y = op.outputs[0];
+  if (!is_dtype(a, CT_DTYPE_INT, 8) || !is_dtype(b, CT_DTYPE_INT, 8)) return "A and B must be int8";
+  if (a->dl.ndim != 2 || b->dl.ndim != 2 || y->dl.ndim != 2) return "A, B and Y must be matrices";
+  if (a->dl.shape[1] != b->dl.shape[1] || y->dl.shape[0] != a->dl.shape[0] || y->dl.shape[1] != b->dl.shape[0])
+    return "shapes must be A (M, K), B (N, K), Y (M, N)";
+  const bool scaled = op.num_inputs >= 4;
+  if (scaled ? !is_dtype(y, CT_DTYPE_FLOAT, 32) : !is_dtype(y, CT_DTYPE_INT, 32))
+    return scaled ? "Y must be float32 with scales" : "Y must be int32 without scales";
+  for (int i = 2; i < op.num_inputs; ++i) {
+    const ct_tensor* v = op.inputs[i];
+    const int64_t want = i == 2 ? a->dl.shape[0] : b->dl.shape[0];
+    if (!is_dtype(v, CT_DTYPE_FLOAT, 32) || v->dl.ndim != 1 || v->dl.shape[0] != want)
+      return "a_scale (M), b_scale (N) and bias (N) must be float32 vectors";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool gemm_i8_for_tests(bool vnni, const int8_t* a, const int8_t* b, int64_t m, int64_t n, int64_t k, int32_t* y) {
+  if (vnni && choose_block() != block_vnni) return false;
+  Rows ra{a, m, k, std::max<int64_t>(k, 1), {}}, rb{b, n, k, std::max<int64_t>(k, 1), {}};
+  product(vnni ? block_vnni : block_scalar, ra, rb, m, n,
+          [&](int64_t i, int64_t j, uint32_t acc) { y[i * n + j] = int32_t(acc); });
+  return true;
+}
+
+void add_int8_kernels(std::vector<KernelDef>& k) {
+  k.push_back({"core.quantize", 1, support_quantize, run_quantize});
+  k.push_back({"core.dequantize", 1, support_dequantize, run_dequantize});
+  k.push_back({"core.gemm_i8", 1, support_gemm_i8, run_gemm_i8});
+}
+
+}  // namespace catena_cpu
