@@ -27,6 +27,7 @@ const char* kUsage =
     "  ops        list every op and function, and whether each device runs it natively, by fallback, or not\n"
     "  train      train a classifier (mlp or cnn) on Fashion-MNIST, MNIST or CIFAR-10\n"
     "  eval       evaluate a saved whole model (catena train's model.npz) on a data set\n"
+    "  compress   prune, fine-tune and quantize a whole model; report sizes, accuracy and latency\n"
     "  inspect    show what a parameter file, whole-model file or snapshot holds\n"
     "  convert    rewrite such a file in another format (npz <-> hdf5)\n"
     "  conformance  check a device against the cpu backend, op by op and function by function\n"
@@ -234,12 +235,13 @@ int main(int argc, char** argv) {
       {"train", catena_tool::cmd_train},
       {"eval", catena_tool::cmd_eval},
       {"conformance", catena_tool::cmd_conformance},
+      {"compress", catena_tool::cmd_compress},
       {"inspect", catena_tool::cmd_inspect},
       {"convert", catena_tool::cmd_convert},
   };
   auto it = commands.find(cmd);
   if (it == commands.end()) {
-    std::cerr << "catena: unknown command '" << cmd << "'. Commands: devices, plugins, ops, train, eval, inspect, convert, conformance. See `catena --help`.\n";
+    std::cerr << "catena: unknown command '" << cmd << "'. Commands: devices, plugins, ops, train, eval, compress, inspect, convert, conformance. See `catena --help`.\n";
     return 2;
   }
   try {

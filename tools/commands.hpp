@@ -1,9 +1,12 @@
 // Subcommands of the `catena` tool that live in their own files.
 #pragma once
 
+#include <catena/dataset.hpp>
+
 #include <boost/program_options.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,13 @@ bool parse(const std::string& name, const std::string& summary, boost::program_o
 // A byte count for people: "812 B", "3.1 MiB".
 std::string bytes_text(uint64_t b);
 
+// The train and test splits of fashion-mnist, mnist or cifar10 (images, N x C x H x W),
+// from `dir` or the data set's default folder.
+std::pair<catena::DatasetPtr, catena::DatasetPtr> load_dataset(const std::string& dataset, const std::string& dir);
+// "adam" or "adam:alpha=0.001,beta1=0.9"
+std::pair<std::string, std::map<std::string, double>> parse_optimizer(const std::string& spec);
+
+int cmd_compress(const std::vector<std::string>& args);
 int cmd_train(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
 int cmd_convert(const std::vector<std::string>& args);

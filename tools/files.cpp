@@ -106,6 +106,15 @@ int cmd_convert(const std::vector<std::string>& args) {
   return 0;
 }
 
+std::pair<DatasetPtr, DatasetPtr> load_dataset(const std::string& dataset, const std::string& dir) {
+  if (dataset != "fashion-mnist" && dataset != "mnist" && dataset != "cifar10")
+    throw Error(CT_INVALID_ARGUMENT, "unknown data set '" + dataset + "': choose fashion-mnist, mnist or cifar10");
+  if (dataset == "cifar10") return datasets::get_cifar10(dir);
+  datasets::MnistOptions o;
+  o.ndim = 3;  // images; a Linear first layer flattens them
+  return dataset == "mnist" ? datasets::get_mnist(dir, o) : datasets::get_fashion_mnist(dir, o);
+}
+
 int cmd_eval(const std::vector<std::string>& args) {
   po::options_description opts("Options");
   opts.add_options()("model,m", po::value<std::string>(), "a whole-model file (catena train writes out/model.npz)")(
@@ -123,22 +132,13 @@ int cmd_eval(const std::vector<std::string>& args) {
   const std::string dataset = vm["dataset"].as<std::string>(), dir = vm["data"].as<std::string>();
   const int batch = vm["batchsize"].as<int>();
   if (batch < 1) throw Error(CT_INVALID_ARGUMENT, "--batchsize must be at least 1, got " + std::to_string(batch));
-  if (dataset != "fashion-mnist" && dataset != "mnist" && dataset != "cifar10")
-    throw Error(CT_INVALID_ARGUMENT, "unknown data set '" + dataset + "': choose fashion-mnist, mnist or cifar10");
   const std::string dev_name = vm["device"].as<std::string>();
   Device& dev = dev_name.empty() ? default_device() : device(dev_name);
   std::shared_ptr<Link> model(load_model(vm["model"].as<std::string>(), dev).release());
   // A classifier as saved, or the saved predictor inside one.
   std::shared_ptr<Link> classifier = model;
   if (!dynamic_cast<L::Classifier*>(model.get())) classifier = std::make_shared<L::Classifier>(model);
-  DatasetPtr test;
-  if (dataset == "cifar10") {
-    test = datasets::get_cifar10(dir).second;
-  } else {
-    datasets::MnistOptions o;
-    o.ndim = 3;  // images; a Linear first layer flattens them
-    test = (dataset == "mnist" ? datasets::get_mnist(dir, o) : datasets::get_fashion_mnist(dir, o)).second;
-  }
+  DatasetPtr test = load_dataset(dataset, dir).second;
   SerialIterator it(test, size_t(batch), /*repeat=*/false, /*shuffle=*/false);
   training::Evaluator evaluator(it, *classifier, dev);
   auto t0 = std::chrono::steady_clock::now();

@@ -23,9 +23,6 @@ using namespace catena;
 
 namespace catena_tool {
 
-namespace {
-
-// "adam" or "adam:alpha=0.001,beta1=0.9"
 std::pair<std::string, std::map<std::string, double>> parse_optimizer(const std::string& spec) {
   size_t colon = spec.find(':');
   std::string name = spec.substr(0, colon);
@@ -49,8 +46,6 @@ std::pair<std::string, std::map<std::string, double>> parse_optimizer(const std:
   }
   return {name, hp};
 }
-
-}  // namespace
 
 int cmd_train(const std::vector<std::string>& args) {
   po::options_description opts("Options");

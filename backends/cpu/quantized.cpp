@@ -1,10 +1,11 @@
 // The int8 ops of api/OPS.md: core.quantize, core.dequantize and core.gemm_i8.
 //
 // The product is exact in 32-bit integers. On CPUs with AVX-512 VNNI it runs on
-// VPDPBUSD, which multiplies unsigned by signed bytes: A is offset by 128 into unsigned
-// bytes once per call, and 128 · Σ_k B[n, k] (computed in the same pass) is subtracted
-// again; every step wraps modulo 2^32, so the result is the exact one. Other CPUs (and
-// CATENA_CPU_INT8=scalar) run a plain integer loop with the same results.
+// VPDPBUSD, which multiplies unsigned by signed bytes: B's bytes are offset by 128 into
+// unsigned ones as they are loaded (one XOR), which adds 128 · Σ_k A[m, k] to each sum; that
+// row sum is computed once per call and subtracted again. Every step wraps modulo 2^32, so
+// the result is the exact one. Other CPUs (and CATENA_CPU_INT8=scalar) run a plain integer
+// loop with the same results.
 #include "kernels.hpp"
 #include "scalar.hpp"
 #include "strided.hpp"
@@ -15,6 +16,7 @@
 // GCC 12's AVX-512 headers start some intrinsics from _mm*_undefined_*() values, which
 // -Wmaybe-uninitialized reports wherever they are inlined.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <algorithm>
 #include <cmath>
@@ -50,11 +52,57 @@ Q quantize_one(float x, float inv_scale, int64_t zero_point) {
   return static_cast<Q>(std::min(std::max(r, lo), hi));
 }
 
+#define CATENA_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+// float32 rows (inv_scale contiguous or one value per row) in 16 lanes: the product is
+// clamped to the output's range before it is rounded (the same integers as rounding
+// first), rounded to nearest even by the default MXCSR mode, NaN lanes set to zero_point.
+CATENA_AVX512 void quantize_row_avx512(const float* x, const float* inv, bool inv_scalar, char* q, int64_t n, int64_t zp,
+                                       bool to_u8) {
+  const float lo = (to_u8 ? 0.0f : -128.0f) - float(zp), hi = (to_u8 ? 255.0f : 127.0f) - float(zp);
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  const __m512i vzp = _mm512_set1_epi32(int32_t(zp));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+    const __m512 iv = inv_scalar ? _mm512_set1_ps(*inv) : _mm512_maskz_loadu_ps(m, inv + i);
+    const __m512 t = _mm512_mul_ps(xv, iv);
+    const __mmask16 ordered = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
+    const __m512 c = _mm512_min_ps(_mm512_max_ps(t, vlo), vhi);
+    const __m512i r = _mm512_mask_add_epi32(vzp, ordered, _mm512_cvtps_epi32(c), vzp);
+    if (to_u8) _mm_mask_storeu_epi8(q + i, m, _mm512_cvtusepi32_epi8(r));
+    else _mm_mask_storeu_epi8(q + i, m, _mm512_cvtsepi32_epi8(r));
+  }
+}
+
+bool has_avx512() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  }();
+  return yes;
+}
+
 void run_quantize(const ct_op& op) {
   const ct_tensor* t[3] = {op.inputs[0], op.inputs[1], op.outputs[0]};
   const int64_t zp = attr_int(op, "zero_point", 0);
   const bool to_u8 = op.outputs[0]->dl.dtype.code == CT_DTYPE_UINT;
   Loop<3> L = make_loop<3>(t);
+  if (ty_of(t[0]->dl.dtype) == Ty::f32 && has_avx512() && zp >= -255 && zp <= 255) {
+    run_loop(L, kGrain, [&](int64_t n, char* const* p, const int64_t* s) {
+      if (s[0] == 4 && (s[1] == 4 || s[1] == 0) && s[2] == 1) {
+        quantize_row_avx512(reinterpret_cast<const float*>(p[0]), reinterpret_cast<const float*>(p[1]), s[1] == 0,
+                            p[2], n, zp, to_u8);
+        return;
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const float x = at<float>(p[0], i, s[0]), inv = at<float>(p[1], i, s[1]);
+        if (to_u8) at<uint8_t>(p[2], i, s[2]) = quantize_one<uint8_t>(x, inv, zp);
+        else at<int8_t>(p[2], i, s[2]) = quantize_one<int8_t>(x, inv, zp);
+      }
+    });
+    return;
+  }
   visit(ty_of(t[0]->dl.dtype), [&](auto xv) {
     using X = decltype(xv);
     if constexpr (!std::is_integral_v<X>) {
@@ -149,20 +197,19 @@ Rows dense_rows(const ct_tensor* t) {
 }
 
 // The product's result for rows [m0, m0 + mr) and columns [n0, n0 + nr): acc[i * 4 + j].
-using BlockFn = void (*)(const uint8_t* au, int64_t lda, int mr, const Rows& b, int64_t n0, int nr, uint32_t* acc);
+// ap: A's rows from m0 (stride lda, zero-padded to a multiple of 64); asum: their sums.
+using BlockFn = void (*)(const int8_t* ap, int64_t lda, const uint32_t* asum, int mr, const Rows& b, int64_t n0, int nr,
+                         uint32_t* acc);
 
-void block_scalar(const uint8_t* au, int64_t lda, int mr, const Rows& b, int64_t n0, int nr, uint32_t* acc) {
+void block_scalar(const int8_t* ap, int64_t lda, const uint32_t*, int mr, const Rows& b, int64_t n0, int nr,
+                  uint32_t* acc) {
   const int64_t k = b.k;
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < nr; ++j) {
-      const uint8_t* a = au + i * lda;
+      const int8_t* a = ap + i * lda;
       const int8_t* w = b.p + (n0 + j) * b.ld;
-      int32_t s = 0;  // |a - 128| <= 128, |w| <= 128: each product fits; the sum is taken mod 2^32
-      uint32_t sum = 0;
-      for (int64_t p = 0; p < k; ++p) {
-        s = int32_t(a[p]) - 128;
-        sum += uint32_t(s * int32_t(w[p]));
-      }
+      uint32_t sum = 0;  // each product fits in int32; the sum is taken mod 2^32
+      for (int64_t p = 0; p < k; ++p) sum += uint32_t(int32_t(a[p]) * int32_t(w[p]));
       acc[i * 4 + j] = sum;
     }
 }
@@ -175,37 +222,54 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline uint32_t hsum(__m5
   return uint32_t(_mm_cvtsi128_si32(q));
 }
 
-// Up to 4 rows of A (offset to unsigned, zero-padded to a multiple of 64) against up to 4
-// rows of B: VPDPBUSD on 64 bytes at a time, B's tail loaded under a mask.
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_vnni(const uint8_t* au, int64_t lda, int mr,
-                                                                       const Rows& b, int64_t n0, int nr,
-                                                                       uint32_t* acc) {
+// MR rows of A (offset to unsigned, zero-padded to a multiple of 64) against NR rows of
+// B: VPDPBUSD on 64 bytes at a time, B's tail loaded under a mask. The block sizes are
+// compile-time so the accumulators stay in registers.
+#define CATENA_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+// One step of 64 bytes along K for every row pair of the tile.
+template <int MR, int NR>
+CATENA_VNNI __attribute__((always_inline)) inline void tile_step(__m512i (&c)[MR][NR], const int8_t* const (&w)[NR],
+                                                                 const int8_t* ap, int64_t lda, int64_t p,
+                                                                 __mmask64 mask) {
+  const __m512i offset = _mm512_set1_epi8(char(0x80));
+  __m512i bu[NR];
+  for (int j = 0; j < NR; ++j) bu[j] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, w[j] + p), offset);
+  for (int i = 0; i < MR; ++i) {
+    const __m512i av = _mm512_loadu_si512(ap + i * lda + p);
+    for (int j = 0; j < NR; ++j) c[i][j] = _mm512_dpbusd_epi32(c[i][j], bu[j], av);
+  }
+}
+
+// MR rows of A (zero-padded to a multiple of 64) against NR rows of B: VPDPBUSD on 64
+// bytes at a time, B's tail loaded under a mask (its offset bytes there meet A's zero
+// padding). The block sizes are compile-time so the accumulators stay in registers.
+template <int MR, int NR>
+CATENA_VNNI void tile_vnni(const int8_t* ap, int64_t lda, const uint32_t* asum, const Rows& b, int64_t n0,
+                           uint32_t* acc) {
   const int64_t k = b.k;
-  __m512i c[4][4], colsum[4];
-  for (int j = 0; j < 4; ++j) {
-    colsum[j] = _mm512_setzero_si512();
-    for (int i = 0; i < 4; ++i) c[i][j] = _mm512_setzero_si512();
-  }
-  const __m512i ones = _mm512_set1_epi8(1);
-  const int8_t* w[4];
-  for (int j = 0; j < 4; ++j) w[j] = b.p + (n0 + std::min(j, nr - 1)) * b.ld;
-  for (int64_t p = 0; p < k; p += 64) {
-    const int64_t left = k - p;
-    const __mmask64 mask = left >= 64 ? ~__mmask64(0) : ((__mmask64(1) << left) - 1);
-    __m512i bv[4];
-    for (int j = 0; j < nr; ++j) {
-      bv[j] = _mm512_maskz_loadu_epi8(mask, w[j] + p);
-      colsum[j] = _mm512_dpbusd_epi32(colsum[j], ones, bv[j]);
-    }
-    for (int i = 0; i < mr; ++i) {
-      const __m512i av = _mm512_loadu_si512(au + i * lda + p);
-      for (int j = 0; j < nr; ++j) c[i][j] = _mm512_dpbusd_epi32(c[i][j], av, bv[j]);
-    }
-  }
-  for (int j = 0; j < nr; ++j) {
-    const uint32_t correction = hsum(colsum[j]) * 128u;
-    for (int i = 0; i < mr; ++i) acc[i * 4 + j] = hsum(c[i][j]) - correction;
-  }
+  __m512i c[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) c[i][j] = _mm512_setzero_si512();
+  const int8_t* w[NR];
+  for (int j = 0; j < NR; ++j) w[j] = b.p + (n0 + j) * b.ld;
+  int64_t p = 0;
+  for (; p + 64 <= k; p += 64) tile_step<MR, NR>(c, w, ap, lda, p, ~__mmask64(0));
+  if (p < k) tile_step<MR, NR>(c, w, ap, lda, p, (__mmask64(1) << (k - p)) - 1);
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) acc[i * 4 + j] = hsum(c[i][j]) - asum[i] * 128u;
+}
+
+void block_vnni(const int8_t* ap, int64_t lda, const uint32_t* asum, int mr, const Rows& b, int64_t n0, int nr,
+                uint32_t* acc) {
+  using Tile = void (*)(const int8_t*, int64_t, const uint32_t*, const Rows&, int64_t, uint32_t*);
+  static const Tile tiles[4][4] = {
+      {tile_vnni<1, 1>, tile_vnni<1, 2>, tile_vnni<1, 3>, tile_vnni<1, 4>},
+      {tile_vnni<2, 1>, tile_vnni<2, 2>, tile_vnni<2, 3>, tile_vnni<2, 4>},
+      {tile_vnni<3, 1>, tile_vnni<3, 2>, tile_vnni<3, 3>, tile_vnni<3, 4>},
+      {tile_vnni<4, 1>, tile_vnni<4, 2>, tile_vnni<4, 3>, tile_vnni<4, 4>},
+  };
+  tiles[mr - 1][nr - 1](ap, lda, asum, b, n0, acc);
 }
 
 BlockFn choose_block() {
@@ -220,24 +284,31 @@ BlockFn choose_block() {
 template <class Store>
 void product(BlockFn block, const Rows& a, const Rows& b, int64_t m, int64_t n, const Store& store) {
   const int64_t k = a.k;
-  // A offset into unsigned bytes, rows padded to whole vectors of 64 with zeros (zeros in
-  // the padding meet B's masked-off tail, so they add nothing).
+  // A's rows padded to whole vectors of 64 with zeros, and their sums.
   const int64_t lda = std::max<int64_t>(64, (k + 63) / 64 * 64);
-  std::vector<uint8_t> au(size_t(m * lda), 0);
+  std::vector<int8_t> ap(size_t(m * lda), 0);
+  std::vector<uint32_t> asum(size_t(m), 0);
   for (int64_t i = 0; i < m; ++i) {
     const int8_t* src = a.p + i * a.ld;
-    uint8_t* dst = au.data() + i * lda;
-    for (int64_t p = 0; p < k; ++p) dst[p] = uint8_t(int32_t(src[p]) + 128);
+    std::memcpy(ap.data() + i * lda, src, size_t(k));
+    uint32_t sum = 0;
+    for (int64_t p = 0; p < k; ++p) sum += uint32_t(int32_t(src[p]));
+    asum[size_t(i)] = sum;
   }
+  // Panels of B rows small enough to stay in the L1/L2 cache while every row of A passes.
+  const int64_t panel = std::max<int64_t>(4, (int64_t(48) << 10) / std::max<int64_t>(1, k) / 4 * 4);
   auto rows = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     uint32_t acc[16];
-    for (int64_t i = i0; i < i1; i += 4) {
-      const int mr = int(std::min<int64_t>(4, i1 - i));
-      for (int64_t j = j0; j < j1; j += 4) {
-        const int nr = int(std::min<int64_t>(4, j1 - j));
-        block(au.data() + i * lda, lda, mr, b, j, nr, acc);
-        for (int r = 0; r < mr; ++r)
-          for (int c = 0; c < nr; ++c) store(i + r, j + c, acc[r * 4 + c]);
+    for (int64_t jp = j0; jp < j1; jp += panel) {
+      const int64_t jp1 = std::min(j1, jp + panel);
+      for (int64_t i = i0; i < i1; i += 4) {
+        const int mr = int(std::min<int64_t>(4, i1 - i));
+        for (int64_t j = jp; j < jp1; j += 4) {
+          const int nr = int(std::min<int64_t>(4, jp1 - j));
+          block(ap.data() + i * lda, lda, asum.data() + i, mr, b, j, nr, acc);
+          for (int r = 0; r < mr; ++r)
+            for (int c = 0; c < nr; ++c) store(i + r, j + c, acc[r * 4 + c]);
+        }
       }
     }
   };

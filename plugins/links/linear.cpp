@@ -1,3 +1,4 @@
+#include <catena/compression.hpp>
 #include <catena/functions.hpp>
 #include <catena/links.hpp>
 
@@ -31,6 +32,9 @@ Linear::Linear(Lazy, int64_t out_size, bool nobias, Initializer initialW, Initia
 }
 
 Variable Linear::forward(const Variable& x, int n_batch_axes) {
+  compression::observe_input(*this, x.array());
+  if (const Parameter::Int8* q = W.quantized())
+    return F::linear_int8(x, q->q, q->scale, q->input_scale, nobias_ ? Variable() : Variable(b), n_batch_axes);
   if (!W.is_initialized()) {
     int64_t rows = 1;
     for (int i = 0; i < n_batch_axes && i < x.ndim(); ++i) rows *= x.shape()[i];

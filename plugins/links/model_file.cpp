@@ -319,7 +319,7 @@ std::unique_ptr<Link> model_of(const KeyStore& keys, const std::string& path) {
 // file) would run with no values, or with random ones.
 void check_complete(Link& model, const std::string& path) {
   for (auto& [name, p] : model.namedparams())
-    if (!p->is_initialized())
+    if (!p->is_initialized() && !p->is_quantized())
       throw Error(CT_DATA_LOSS, path + ": '" + name.substr(1) +
                                     "' has no values in the file (None: a parameter saved uninitialised); a whole model "
                                     "needs every parameter");

@@ -160,6 +160,7 @@ void Optimizer::update() {
     std::vector<Tensor> outs{w};
     outs.insert(outs.end(), state.begin(), state.end());
     launch(op, 1, {g}, outs, attrs);
+    p->apply_mask();  // a pruned weight stays zero, whatever the rule and its state did
   }
   for (auto& h : hooks_)
     if (h.second->post()) (*h.second)(*this);

@@ -133,6 +133,48 @@ void Parameter::initialize(const Shape& shape, Device& device) {
   set_grad(Tensor::full(shape, std::numeric_limits<double>::quiet_NaN(), dtype_, device));
 }
 
+void Parameter::set_mask(const Tensor& mask) {
+  if (!mask.defined()) {
+    mask_ = Tensor();
+    return;
+  }
+  if (!is_initialized()) throw Error(CT_FAILED_PRECONDITION, "set_mask: the parameter has no values to mask");
+  if (mask.shape() != array().shape())
+    throw Error(CT_INVALID_ARGUMENT, "set_mask: a mask of " + mask.shape().str() + " for a parameter of " +
+                                         array().shape().str());
+  mask_ = mask.dtype() == bool_ ? mask.to(device()) : ops::compare("core.not_equal", mask, Tensor::zeros(Shape{}, mask.dtype(), mask.device())).to(device());
+  apply_mask();
+}
+
+void Parameter::apply_mask() {
+  if (!mask_.defined() || !is_initialized()) return;
+  Tensor w = array();
+  ops::copy(w, ops::where(mask_, w, Tensor::zeros(Shape{}, w.dtype(), w.device())));
+}
+
+void Parameter::set_int8(Int8 q) {
+  if (!q.q.defined() || q.q.dtype() != int8 || q.q.ndim() < 1)
+    throw Error(CT_INVALID_ARGUMENT, "set_int8: the weights must be an int8 array of at least one dimension");
+  if (!q.scale.defined() || q.scale.dtype() != float32 || q.scale.shape() != Shape{q.q.shape()[0]})
+    throw Error(CT_INVALID_ARGUMENT, "set_int8: the scales must be float32 of shape (" +
+                                         std::to_string(q.q.shape()[0]) + ",), one per output channel");
+  if (q.input_scale.defined() && (q.input_scale.dtype() != float32 || q.input_scale.numel() != 1))
+    throw Error(CT_INVALID_ARGUMENT, "set_int8: the input scale must be one float32 value");
+  const bool enabled = update_enabled();
+  static_cast<Variable&>(*this) = Variable();
+  set_update_enabled(enabled);
+  mask_ = Tensor();
+  pending_ = false;
+  int8_ = std::make_shared<Int8>(std::move(q));
+}
+
+std::optional<Shape> Parameter::weight_shape() const {
+  if (int8_) return int8_->q.shape();
+  if (is_initialized()) return array().shape();
+  if (pending_) return pending_shape_;
+  return std::nullopt;
+}
+
 Device& Link::device() const { return device_ ? *device_ : default_device(); }
 
 void Link::check_name(const std::string& name) const {
@@ -199,10 +241,17 @@ void Link::cleargrads() {
 void Link::to_device(Device& d) {
   for (auto& [path, l] : namedlinks()) l->device_ = &d;
   for (Parameter* p : params()) {
+    if (const Parameter::Int8* q = p->quantized()) {
+      if (&q->q.device() == &d) continue;
+      Parameter::Int8 moved{q->q.to(d), q->scale.to(d), q->input_scale.defined() ? q->input_scale.to(d) : Tensor()};
+      p->set_int8(std::move(moved));
+      continue;
+    }
     if (!p->is_initialized() || &p->device() == &d) continue;
-    Tensor grad = p->grad();
+    Tensor grad = p->grad(), mask = p->mask();
     p->set_array(p->array().to(d));
     p->set_grad(grad.defined() ? grad.to(d) : Tensor());
+    if (mask.defined()) p->set_mask(mask.to(d));
   }
   for (auto& [path, t] : namedpersistents())
     if (t->defined()) *t = t->to(d);
@@ -239,10 +288,17 @@ std::unique_ptr<Link> Link::copy(CopyMode mode) {
     Parameter& to = *theirs[i].second;
     if (mine[i].first != theirs[i].first)
       throw Error(CT_INTERNAL, "copy: make_like() built " + theirs[i].first + " where " + mine[i].first + " is");
+    if (const Parameter::Int8* q = from.quantized()) {
+      auto dup = [&](const Tensor& t) { return !t.defined() || mode == CopyMode::share ? t : t.clone(); };
+      to.set_int8({dup(q->q), dup(q->scale), dup(q->input_scale)});
+      to.set_update_enabled(from.update_enabled());
+      continue;
+    }
     if (!from.is_initialized()) continue;
     Tensor a = mode == CopyMode::share ? from.array() : from.array().clone();
     to = Parameter(a);
     to.set_update_enabled(from.update_enabled());
+    if (from.mask().defined()) to.set_mask(mode == CopyMode::share ? from.mask() : from.mask().clone());
   }
   auto mp = namedpersistents(), tp = out->namedpersistents();
   for (size_t i = 0; i < mp.size() && i < tp.size(); ++i)
@@ -262,12 +318,152 @@ Link& ChainList::append(std::unique_ptr<Link> link) {
 
 namespace catena {
 
+namespace {
+
+// --- A pruned parameter's sparse form: "<name>.shape" (int64), "<name>.mask" (the bitmap:
+// bit i of byte i / 8, lowest bit first, one per element in row-major order; spare bits
+// zero) and "<name>.values" (the kept elements in order, of the parameter's dtype).
+
+std::vector<uint8_t> pack_bits(const std::vector<uint8_t>& keep) {
+  std::vector<uint8_t> bits((keep.size() + 7) / 8, 0);
+  for (size_t i = 0; i < keep.size(); ++i)
+    if (keep[i]) bits[i / 8] = uint8_t(bits[i / 8] | (1u << (i % 8)));
+  return bits;
+}
+
+void save_masked(Serializer& s, const std::string& name, const Parameter& p) {
+  const Tensor w = p.array();
+  const std::vector<uint8_t> keep = p.mask().astype(uint8).to_vector<uint8_t>();
+  const std::vector<double> all = w.astype(float64).to_vector<double>();
+  std::vector<double> kept;
+  for (size_t i = 0; i < keep.size(); ++i)
+    if (keep[i]) kept.push_back(all[i]);
+  std::vector<int64_t> dims(w.shape().begin(), w.shape().end());
+  Device& cpu = runtime().cpu();
+  s.put(name + ".shape", Tensor::from_vector(dims, Shape{int64_t(dims.size())}, cpu));
+  const std::vector<uint8_t> bits = pack_bits(keep);
+  s.put(name + ".mask", Tensor::from_vector(bits, Shape{int64_t(bits.size())}, cpu));
+  s.put(name + ".values", Tensor::from_vector(kept, Shape{int64_t(kept.size())}, cpu).astype(w.dtype()));
+}
+
+// The stored shape and the kept elements (0/1 per element), checked against each other,
+// against the values' length and against `want` (when known). Reads no large array.
+Shape read_masked(Serializer& s, const std::string& name, const std::optional<Shape>& want, std::vector<uint8_t>* keep) {
+  const std::string shape_key = name + ".shape", mask_key = name + ".mask", values_key = name + ".values";
+  const Tensor* dims = s.get(shape_key);
+  if (!dims || dims->dtype() != int64 || dims->ndim() != 1 || dims->numel() > 8)
+    s.fail(shape_key, "must be the int64 shape of the pruned parameter");
+  Shape shape;
+  int64_t n = 1;
+  for (int64_t d : dims->to_vector<int64_t>()) {
+    if (d < 0 || (d > 0 && n > (int64_t(1) << 40) / d)) s.fail(shape_key, "holds an impossible shape");
+    shape.push_back(d);
+    n *= d;
+  }
+  if (want && shape != *want) s.fail(shape_key, "is " + shape.str() + ", but the parameter is " + want->str());
+  const Tensor* bits = s.get(mask_key);
+  if (!bits || bits->dtype() != uint8 || bits->ndim() != 1 || bits->numel() != (n + 7) / 8)
+    s.fail(mask_key, "must be a uint8 bitmap of " + std::to_string((n + 7) / 8) + " bytes for " + shape.str());
+  const std::vector<uint8_t> b = bits->to_vector<uint8_t>();
+  keep->assign(size_t(n), 0);
+  int64_t kept = 0;
+  for (int64_t i = 0; i < n; ++i)
+    if (((*keep)[size_t(i)] = (b[size_t(i / 8)] >> (i % 8)) & 1) != 0) ++kept;
+  if (n % 8 && (b.back() >> (n % 8)) != 0) s.fail(mask_key, "has bits set beyond the parameter's elements (damaged)");
+  Dtype dtype;
+  Shape vshape;
+  if (!s.describe(values_key, &dtype, &vshape) || !dtype.is_float() || vshape != Shape{kept})
+    s.fail(values_key, "must hold the " + std::to_string(kept) + " kept values the bitmap marks, as floats");
+  return shape;
+}
+
+// --- A quantized parameter: "<name>.int8" (int8, the weights' shape), "<name>.scale"
+// (float32, one per output channel) and optionally "<name>.input_scale" (one float32).
+
+void check_scales(Serializer& s, const std::string& key, const Tensor& t, int64_t count) {
+  if (t.dtype() != float32 || t.numel() != count)
+    s.fail(key, "must be " + std::to_string(count) + " float32 scale" + (count == 1 ? "" : "s"));
+  for (float v : t.to_vector<float>())
+    if (!(v > 0) || !std::isfinite(v)) s.fail(key, "holds a scale that is not a positive finite number (damaged)");
+}
+
+Parameter::Int8 read_int8(Serializer& s, const std::string& name, const std::optional<Shape>& want, Device& device) {
+  const std::string q_key = name + ".int8", scale_key = name + ".scale", in_key = name + ".input_scale";
+  Dtype dtype;
+  Shape shape;
+  if (!s.describe(q_key, &dtype, &shape) || dtype != int8 || shape.ndim() < 1)
+    s.fail(q_key, "must be the int8 weights (at least one dimension)");
+  if (want && shape != *want) s.fail(q_key, "has shape " + shape.str() + ", but the parameter is " + want->str());
+  const Tensor* scale = s.get(scale_key);
+  if (!scale) s.fail(scale_key, "is missing: quantized weights need their scales");
+  check_scales(s, scale_key, *scale, shape[0]);
+  if (scale->ndim() != 1) s.fail(scale_key, "must be a vector of one scale per output channel");
+  Parameter::Int8 out;
+  if (s.contains(in_key)) {
+    const Tensor* in = s.get(in_key);
+    if (!in) s.fail(in_key, "is None");
+    check_scales(s, in_key, *in, 1);
+    out.input_scale = in->reshape(Shape{}).to(device);
+  }
+  if (!s.applying()) {
+    s.verify(q_key);
+    return out;
+  }
+  out.q = s.take(q_key).to(device);
+  out.scale = scale->to(device);
+  return out;
+}
+
+}  // namespace
+
 void Link::serialize(Serializer& s) {
   for (auto& [name, p] : params_) {
     if (s.saving()) {
-      s.put(name, p->is_initialized() ? p->array() : Tensor());
+      if (const Parameter::Int8* q = p->quantized()) {
+        s.put(name + ".int8", q->q);
+        s.put(name + ".scale", q->scale);
+        if (q->input_scale.defined()) s.put(name + ".input_scale", q->input_scale);
+      } else if (p->is_initialized() && p->mask().defined()) {
+        save_masked(s, name, *p);
+      } else {
+        s.put(name, p->is_initialized() ? p->array() : Tensor());
+      }
       continue;
     }
+    // The file says which form the parameter takes.
+    const std::optional<Shape> known = p->weight_shape();
+    if (s.contains(name + ".int8")) {
+      Parameter::Int8 q = read_int8(s, name, known, device());
+      if (s.applying()) p->set_int8(std::move(q));
+      continue;
+    }
+    if (s.contains(name + ".mask")) {
+      std::vector<uint8_t> keep;
+      const Shape shape = read_masked(s, name, known, &keep);
+      const std::string values_key = name + ".values";
+      if (!s.applying()) {
+        s.verify(values_key);
+        continue;
+      }
+      const std::vector<double> kept = s.take(values_key).astype(float64).to_vector<double>();
+      std::vector<double> dense(keep.size(), 0.0);
+      for (size_t i = 0, j = 0; i < keep.size(); ++i)
+        if (keep[i]) dense[i] = kept[j++];
+      Device& cpu = runtime().cpu();
+      const Tensor values = Tensor::from_vector(dense, shape, cpu).astype(p->param_dtype()).to(device());
+      const Tensor mask = Tensor::from_vector(keep, shape, cpu).astype(bool_).to(device());
+      if (p->is_initialized()) {
+        Tensor target = p->array();
+        ops::copy(target, values);
+      } else {
+        const bool enabled = p->update_enabled();
+        *p = Parameter(values);
+        p->set_update_enabled(enabled);
+      }
+      p->set_mask(mask);
+      continue;
+    }
+    if (s.applying()) p->set_mask(Tensor());
     Dtype dtype;
     Shape shape;
     if (!s.describe(name, &dtype, &shape)) {
@@ -279,7 +475,8 @@ void Link::serialize(Serializer& s) {
       continue;
     }
     if (!dtype.is_float()) s.fail(name, std::string("is ") + dtype.name() + ", not floating point");
-    const Shape& want = p->is_initialized() ? p->array().shape() : p->pending_shape();
+    if (p->is_quantized() && s.applying()) *p = Parameter(Initializer(), Shape(), false, p->param_dtype());
+    const Shape want = p->is_initialized() ? p->array().shape() : p->pending_shape();
     if ((p->is_initialized() || p->is_pending()) && shape != want)
       s.fail(name, "has shape " + shape.str() + ", but the parameter is " + want.str());
     if (!s.applying()) {

@@ -77,6 +77,12 @@ Variable argmax(const Variable& x, int axis);
 // ---- connections ----
 // y = x W^T + b, x of shape (N, ...) flattened to (N, in_size) from n_batch_axes on.
 Variable linear(const Variable& x, const Variable& W, const Variable& b = Variable(), int n_batch_axes = 1);
+// linear with int8 weights q (out_size, in_size) and their float32 scales (out_size): x
+// is quantized per row at run time (dynamic), or with the calibrated float32 scalar
+// input_scale (static; undefined: dynamic), multiplied in int8 (core.gemm_i8) and
+// rescaled to float32. Inference only: the result has no gradient.
+Variable linear_int8(const Variable& x, const Tensor& q, const Tensor& scale, const Tensor& input_scale,
+                     const Variable& b = Variable(), int n_batch_axes = 1);
 // Matrix product of rank-2 (or batched rank-3) operands, optionally transposed.
 Variable matmul(const Variable& a, const Variable& b, bool transa = false, bool transb = false);
 

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,8 +68,38 @@ class Parameter : public Variable {
   bool update_enabled() const { return update_enabled_; }
   void set_update_enabled(bool on) { update_enabled_ = on; }
 
+  // Compressed forms (catena/compression.hpp makes them; Link::serialize stores them).
+  //
+  // A pruning mask: bool, the parameter's shape, false where a weight was pruned. Those
+  // weights are zero and stay zero: every optimizer applies the mask again after each
+  // update (momentum and weight decay cannot revive them). Saved sparse, as the kept
+  // values and a bitmap ("W.values", "W.mask", "W.shape").
+  const Tensor& mask() const { return mask_; }
+  // Sets the mask (undefined: none) and zeroes the weights it prunes.
+  void set_mask(const Tensor& mask);
+  // Multiplies the weights by the mask again (nothing without one).
+  void apply_mask();
+  // Quantized to int8 with one scale per output channel (axis 0): W ≈ q · scale. The
+  // parameter then holds no float array, is never updated, and layers that know the form
+  // (Linear, Convolution2D) compute with it: activations quantized with input_scale
+  // (a calibrated float32 scalar), or per batch when that is undefined. Saved as
+  // "W.int8", "W.scale" and "W.input_scale".
+  struct Int8 {
+    Tensor q, scale, input_scale;
+  };
+  const Int8* quantized() const { return int8_.get(); }
+  // Replaces the float array by `q`: the parameter is then quantized (and not
+  // initialized in the float sense).
+  void set_int8(Int8 q);
+  bool is_quantized() const { return int8_ != nullptr; }
+  // The shape of the weights whatever the form (float, pending or quantized); none while
+  // a lazy parameter has no shape yet.
+  std::optional<Shape> weight_shape() const;
+
  private:
   Initializer init_;
+  Tensor mask_;
+  std::shared_ptr<Int8> int8_;
   Dtype dtype_ = float32;
   bool update_enabled_ = true;
   bool pending_ = false;

@@ -1,0 +1,222 @@
+// The compressor registry, reports, and what every compressor shares.
+#include <catena/compression.hpp>
+#include <catena/ops.hpp>
+
+#include "../common/named_registry.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+namespace catena {
+namespace compression {
+
+std::string Option::str() const {
+  if (!is_number_) return text_;
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", number_);
+  return b;
+}
+
+namespace {
+
+struct Entry {
+  std::vector<std::string> options;
+  Factory make;
+};
+
+detail::NamedRegistry<Entry>& registry() {
+  static detail::NamedRegistry<Entry> r("compressor", {});
+  return r;
+}
+
+double number_of(const Options& o, const char* key, double fallback, const std::string& who) {
+  auto it = o.find(key);
+  if (it == o.end()) return fallback;
+  if (!it->second.is_number())
+    throw Error(CT_INVALID_ARGUMENT, who + ": " + key + " must be a number, got '" + it->second.text() + "'");
+  return it->second.number();
+}
+
+std::string text_of(const Options& o, const char* key, const std::string& fallback, const std::string& who) {
+  auto it = o.find(key);
+  if (it == o.end()) return fallback;
+  if (it->second.is_number())
+    throw Error(CT_INVALID_ARGUMENT, who + ": " + key + " must be a word, got " + it->second.str());
+  return it->second.text();
+}
+
+bool registered_in_tree = [] {
+  register_compressor("prune", {"level", "scope"}, [](const Options& o) -> std::unique_ptr<Compressor> {
+    return std::make_unique<Pruner>(number_of(o, "level", 0.5, "prune"), text_of(o, "scope", "global", "prune"));
+  });
+  register_compressor("quantize", {"mode"}, [](const Options& o) -> std::unique_ptr<Compressor> {
+    return std::make_unique<Quantizer>(text_of(o, "mode", "dynamic", "quantize"));
+  });
+  return true;
+}();
+
+std::string count_text(int64_t n) {
+  std::string s = std::to_string(n), out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0 && s[i - 1] != '-') out += ',';
+    out += s[i];
+  }
+  return out;
+}
+
+std::string bytes_text(uint64_t b) {
+  char t[32];
+  if (b < 10240) std::snprintf(t, sizeof t, "%llu B", static_cast<unsigned long long>(b));
+  else if (b < (uint64_t(10) << 20)) std::snprintf(t, sizeof t, "%.1f KiB", double(b) / 1024);
+  else std::snprintf(t, sizeof t, "%.1f MiB", double(b) / 1048576);
+  return t;
+}
+
+}  // namespace
+
+void register_compressor(const std::string& name, std::vector<std::string> option_names, Factory make) {
+  (void)registered_in_tree;
+  registry().add(name, Entry{std::move(option_names), std::move(make)});
+}
+
+std::unique_ptr<Compressor> create(const std::string& name, const Options& options) {
+  (void)registered_in_tree;
+  Entry e = registry().find(name);
+  for (const auto& [key, value] : options) {
+    bool known = false;
+    for (const std::string& k : e.options) known = known || k == key;
+    if (!known)
+      throw Error(CT_INVALID_ARGUMENT, "compressor " + name + " has no option '" + key + "' (it has: " +
+                                           detail::join(e.options) + ")");
+  }
+  return e.make(options);
+}
+
+std::vector<std::string> names() {
+  (void)registered_in_tree;
+  return registry().names();
+}
+
+std::vector<std::pair<std::string, Parameter*>> weights(Link& model) {
+  std::vector<std::pair<std::string, Parameter*>> out;
+  for (auto& [path, p] : model.namedparams()) {
+    const size_t slash = path.rfind('/');
+    if (path.substr(slash + 1) != "W") continue;
+    const std::optional<Shape> shape = p->weight_shape();
+    if (shape && shape->ndim() >= 2) out.push_back({path, p});
+  }
+  return out;
+}
+
+uint64_t stored_bytes(const Parameter& p) {
+  if (const Parameter::Int8* q = p.quantized())
+    return uint64_t(q->q.numel()) + 4 * uint64_t(q->scale.numel()) + (q->input_scale.defined() ? 4 : 0);
+  if (!p.is_initialized()) return 0;
+  const uint64_t n = uint64_t(p.array().numel()), elem = p.array().dtype().size();
+  if (!p.mask().defined()) return n * elem;
+  const uint64_t kept = uint64_t(ops::sum(p.mask().astype(int64)).to_vector<int64_t>()[0]);
+  return (n + 7) / 8 + kept * elem + 8 * uint64_t(p.array().ndim());
+}
+
+namespace {
+
+ParamReport describe_param(const std::string& path, const Parameter& p) {
+  ParamReport r;
+  r.path = path;
+  r.shape = p.weight_shape().value_or(Shape());
+  r.elements = r.elements_before = r.shape.numel();
+  r.bytes = r.bytes_before = stored_bytes(p);
+  if (const Parameter::Int8* q = p.quantized()) {
+    r.nonzero = ops::sum(ops::compare("core.not_equal", q->q, Tensor::zeros(Shape{}, int8, q->q.device())).astype(int64))
+                    .to_vector<int64_t>()[0];
+    r.form = q->input_scale.defined() ? "int8 (static)" : "int8 (dynamic)";
+  } else if (p.is_initialized()) {
+    const Tensor& w = p.array();
+    r.nonzero = ops::sum(ops::compare("core.not_equal", w, Tensor::zeros(Shape{}, w.dtype(), w.device())).astype(int64))
+                    .to_vector<int64_t>()[0];
+    r.form = p.mask().defined() ? "pruned" : w.dtype().name();
+  }
+  return r;
+}
+
+}  // namespace
+
+Report describe(Link& model) {
+  Report r;
+  for (auto& [path, p] : model.namedparams())
+    if (p->weight_shape()) r.params.push_back(describe_param(path, *p));
+  return r;
+}
+
+Report compare(const Report& before, Link& model) {
+  Report now = describe(model);
+  for (ParamReport& p : now.params)
+    for (const ParamReport& b : before.params)
+      if (b.path == p.path) {
+        p.elements_before = b.elements_before;
+        p.bytes_before = b.bytes_before;
+      }
+  return now;
+}
+
+int64_t Report::elements_before() const {
+  int64_t n = 0;
+  for (const ParamReport& p : params) n += p.elements_before;
+  return n;
+}
+int64_t Report::elements() const {
+  int64_t n = 0;
+  for (const ParamReport& p : params) n += p.elements;
+  return n;
+}
+int64_t Report::nonzero() const {
+  int64_t n = 0;
+  for (const ParamReport& p : params) n += p.nonzero;
+  return n;
+}
+uint64_t Report::bytes_before() const {
+  uint64_t n = 0;
+  for (const ParamReport& p : params) n += p.bytes_before;
+  return n;
+}
+uint64_t Report::bytes() const {
+  uint64_t n = 0;
+  for (const ParamReport& p : params) n += p.bytes;
+  return n;
+}
+
+std::string Report::table() const {
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-28s %-16s %12s %12s %9s %11s %11s %7s\n", "parameter", "form", "elements",
+                "nonzero", "sparsity", "bytes", "before", "ratio");
+  out += line;
+  auto row = [&](const std::string& name, const std::string& form, int64_t elements, int64_t nonzero, uint64_t bytes,
+                 uint64_t before) {
+    const double sparsity = elements ? 100.0 * double(elements - nonzero) / double(elements) : 0.0;
+    char ratio[16];
+    std::snprintf(ratio, sizeof ratio, bytes ? "%.2fx" : "-", bytes ? double(before) / double(bytes) : 0.0);
+    std::snprintf(line, sizeof line, "%-28s %-16s %12s %12s %8.1f%% %11s %11s %7s\n", name.c_str(), form.c_str(),
+                  count_text(elements).c_str(), count_text(nonzero).c_str(), sparsity, bytes_text(bytes).c_str(),
+                  bytes_text(before).c_str(), ratio);
+    out += line;
+  };
+  for (const ParamReport& p : params) row(p.path.substr(1), p.form, p.elements, p.nonzero, p.bytes, p.bytes_before);
+  row("total", "", elements(), nonzero(), bytes(), bytes_before());
+  return out;
+}
+
+void bake_masks(Link& model) {
+  for (Parameter* p : model.params())
+    if (p->mask().defined()) p->set_mask(Tensor());
+}
+
+double gradual_level(double initial, double target, int64_t begin, int64_t end, int64_t t) {
+  if (t <= begin) return initial;
+  if (t >= end || end <= begin) return target;
+  const double f = 1.0 - double(t - begin) / double(end - begin);
+  return target + (initial - target) * f * f * f;
+}
+
+}  // namespace compression
+}  // namespace catena

@@ -1,0 +1,170 @@
+// Model compression: compressors registered by name (like links and optimizers), applied
+// in place to any Link tree, written only against the public runtime API and ops, so the
+// compressed model runs on whichever device is loaded.
+//
+//   catena::compression::Pruner pruner(0.5);          // 50 % of the weights, smallest first
+//   pruner(model);                                    // masks that fine-tuning keeps
+//   catena::compression::Quantizer quantizer;         // dynamic int8 for every Linear
+//   quantizer(model);
+//   auto c = catena::compression::create("prune", {{"level", 0.9}, {"scope", "global"}});
+//   std::cout << (*c)(model).table();
+//
+// The compressed forms live in the parameters (Parameter::mask, Parameter::quantized), so
+// every file that saves a model — parameter files, whole-model files, snapshots — keeps
+// them, sparse or in int8, and loads them back on any device.
+#pragma once
+
+#include <catena/link.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace catena {
+namespace compression {
+
+// An option of a compressor: a number (level, k) or a word (scope, method).
+class Option {
+ public:
+  Option(double v) : number_(v), is_number_(true) {}
+  Option(int v) : number_(v), is_number_(true) {}
+  Option(const char* v) : text_(v) {}
+  Option(std::string v) : text_(std::move(v)) {}
+  bool is_number() const { return is_number_; }
+  double number() const { return number_; }
+  const std::string& text() const { return text_; }
+  std::string str() const;
+
+ private:
+  double number_ = 0;
+  std::string text_;
+  bool is_number_ = false;
+};
+using Options = std::map<std::string, Option>;
+
+// What compression did to one parameter, and in total.
+struct ParamReport {
+  std::string path;       // "/predictor/l1/W"
+  Shape shape;            // now (structured pruning shrinks it)
+  int64_t elements_before = 0, elements = 0;
+  int64_t nonzero = 0;    // elements not pruned
+  uint64_t bytes_before = 0, bytes = 0;  // as a file stores it
+  std::string form;       // "float32", "pruned", "int8", ...
+};
+struct Report {
+  std::vector<ParamReport> params;
+  int64_t elements_before() const;
+  int64_t elements() const;
+  int64_t nonzero() const;
+  uint64_t bytes_before() const;
+  uint64_t bytes() const;
+  // One line per parameter and a total: elements, sparsity, bytes before and after.
+  std::string table() const;
+};
+
+// How a file stores `p` now, in bytes (its arrays' data: sparse for a pruned parameter,
+// int8 and scales for a quantized one).
+uint64_t stored_bytes(const Parameter& p);
+// The report of a model as it is (before = now): the starting point of a comparison.
+Report describe(Link& model);
+// The report of `model` now, with `before`'s sizes as the starting point.
+Report compare(const Report& before, Link& model);
+
+class Compressor {
+ public:
+  virtual ~Compressor() = default;
+  virtual const char* name() const = 0;
+  // Compresses `model` in place and reports what it did (before: as the model was).
+  virtual Report operator()(Link& model) = 0;
+};
+
+using Factory = std::function<std::unique_ptr<Compressor>(const Options&)>;
+// Registered in-tree: "prune" (magnitude pruning) and "quantize" (int8). Unknown names,
+// unknown options and bad values throw, saying what is known or allowed.
+void register_compressor(const std::string& name, std::vector<std::string> option_names, Factory make);
+std::unique_ptr<Compressor> create(const std::string& name, const Options& options = {});
+std::vector<std::string> names();
+
+// The weights compressors act on: every parameter named W with at least two dimensions
+// (Linear, Convolution2D, Deconvolution2D, EmbedID ...), by path.
+std::vector<std::pair<std::string, Parameter*>> weights(Link& model);
+
+// --- Pruning ------------------------------------------------------------------------------
+
+// Magnitude pruning: the `level` fraction (in [0, 1)) of the weights with the smallest
+// |w| are masked to zero — per parameter (scope "layer": floor(level n) of each) or over
+// all of them at once (scope "global": one threshold). Weights pruned before count among
+// the smallest, so pruning again to a higher level extends the masks. Ties go to the
+// lower index. Throws when the model has no weights to prune.
+class Pruner : public Compressor {
+ public:
+  explicit Pruner(double level = 0.5, std::string scope = "global");
+  const char* name() const override { return "prune"; }
+  Report operator()(Link& model) override;
+  double level() const { return level_; }
+  void set_level(double level);
+
+ private:
+  double level_;
+  std::string scope_;
+};
+
+// Removes the masks, keeping the pruned weights at zero (a dense model again: files then
+// store every weight, as Chainer's do).
+void bake_masks(Link& model);
+
+// Zhu & Gupta's gradual pruning (2017): the level at iteration t of a schedule from
+// `begin` to `end` (iterations) towards `target`, starting from `initial`:
+// target + (initial - target) (1 - (t - begin) / (end - begin))^3, constant outside.
+double gradual_level(double initial, double target, int64_t begin, int64_t end, int64_t t);
+
+// --- Quantization -------------------------------------------------------------------------
+
+// An observer of activations for static quantization: the scale of each layer's input from
+// the batches seen while calibrating.
+//   "minmax": the largest |x| seen, over 127.
+//   "percentile": the given percentile of |x| (default 99.99), over 127 — outliers clip.
+class Calibration {
+ public:
+  explicit Calibration(std::string observer = "minmax", double percentile = 99.99);
+  ~Calibration();
+  Calibration(const Calibration&) = delete;
+  Calibration& operator=(const Calibration&) = delete;
+  // While this object lives, the inputs of Linear layers run on this thread are observed.
+  void see(const Link& layer, const Tensor& x);
+  // The scale for `layer` (0 when it saw nothing).
+  double scale(const Link& layer) const;
+  int64_t batches(const Link& layer) const;
+
+ private:
+  struct Seen;
+  std::string observer_;
+  double percentile_;
+  std::map<const Link*, std::shared_ptr<Seen>> seen_;
+  Calibration* outer_;
+};
+
+// Called by the layers that can be quantized (Linear) with each input: the Calibration alive
+// on this thread, if any, observes it.
+void observe_input(const Link& layer, const Tensor& x);
+
+// int8 quantization of every Linear layer's weights, symmetric, one scale per output row
+// (max |w| / 127). mode "dynamic": activations quantized per row at run time; mode
+// "static": each layer's input scale from a Calibration the caller ran (set_calibration).
+class Quantizer : public Compressor {
+ public:
+  explicit Quantizer(std::string mode = "dynamic");
+  const char* name() const override { return "quantize"; }
+  // For mode "static": the calibration whose scales the layers take (it must outlive the call).
+  void set_calibration(const Calibration* c) { calibration_ = c; }
+  Report operator()(Link& model) override;
+
+ private:
+  std::string mode_;
+  const Calibration* calibration_ = nullptr;
+};
+
+}  // namespace compression
+}  // namespace catena
