@@ -20,7 +20,7 @@ TEST_CASE("catena --help and every subcommand's --help") {
   CHECK(top.status == 0);
   CHECK(contains(top.output, "devices"));
   CHECK(contains(top.output, "CATENA_PLUGIN_PATH"));
-  for (const char* cmd : {"devices", "plugins", "ops", "train", "eval", "inspect", "convert", "conformance"}) {
+  for (const char* cmd : {"devices", "plugins", "ops", "train", "eval", "compress", "inspect", "convert", "conformance"}) {
     auto r = run_command(tool() + " " + cmd + " --help");
     CHECK(r.status == 0);
     CHECK(contains(r.output, std::string("Usage: catena ") + cmd));

@@ -1,0 +1,320 @@
+// Compression: magnitude pruning (exact counts, per layer and global), masks that hold
+// through fine-tuning and every file, int8 weights (dynamic and calibrated), the
+// registry's errors, and damaged compressed files refused with a message naming the key.
+#include "../support.hpp"
+
+#include <catena/compression.hpp>
+#include <catena/model_file.hpp>
+#include <catena/models.hpp>
+#include <catena/optimizers.hpp>
+#include <catena/random.hpp>
+#include <catena/serializers.hpp>
+#include <catena/training.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+using namespace catena;
+using namespace catena::training;
+using catena_test::contains;
+using catena_test::error_of;
+using catena_test::TempDir;
+namespace cz = catena::compression;
+
+namespace {
+
+int64_t zeros_of(const Tensor& t) {
+  int64_t n = 0;
+  for (double v : catena_test::vals(t)) n += v == 0.0;
+  return n;
+}
+
+// An MLP in-20-20-3 with its weights initialised (no lazy layer left).
+std::shared_ptr<models::MLP> small_mlp(uint64_t s = 3, int64_t in = 4, int64_t units = 20) {
+  seed(s);
+  auto m = std::make_shared<models::MLP>(units, 3);
+  (*m)(Variable(catena_test::input(Shape{2, in}, float32, 1), false));
+  return m;
+}
+
+// Every weight exactly zero wherever its mask says pruned.
+bool masked_are_zero(Link& model) {
+  for (auto& [path, p] : cz::weights(model)) {
+    if (!p->mask().defined()) continue;
+    const std::vector<double> w = catena_test::vals(p->array()), m = catena_test::vals(p->mask());
+    for (size_t i = 0; i < w.size(); ++i)
+      if (m[i] == 0 && w[i] != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("magnitude pruning masks exactly floor(level n) weights, per layer or with one global threshold") {
+  auto m = small_mlp();
+  cz::Pruner per_layer(0.5, "layer");
+  cz::Report r = per_layer(*m);
+  for (auto* l : {&m->l1, &m->l2, &m->l3}) {
+    const int64_t n = l->W.array().numel();
+    CHECK(zeros_of(l->W.array()) == n / 2);
+    CHECK(zeros_of(l->W.mask().astype(float32)) == n / 2);
+    CHECK(!l->b.mask().defined());  // biases are not pruned
+  }
+  CHECK(r.nonzero() < r.elements());
+  // The pruned ones are the smallest of each layer.
+  {
+    std::vector<double> w = catena_test::vals(m->l2.W.array());
+    double kept_min = INFINITY;
+    for (double v : w)
+      if (v != 0) kept_min = std::min(kept_min, std::fabs(v));
+    auto fresh = small_mlp();
+    std::vector<double> orig = catena_test::vals(fresh->l2.W.array());
+    for (size_t i = 0; i < w.size(); ++i)
+      if (w[i] == 0) CHECK(std::fabs(orig[i]) <= kept_min);
+  }
+  // Global: one threshold over all weights; the count is exact over the total.
+  auto g = small_mlp();
+  cz::create("prune", {{"level", 0.75}, {"scope", "global"}})->operator()(*g);
+  int64_t total = 0, pruned = 0;
+  double kept_min = INFINITY, pruned_max = 0;
+  auto fresh = small_mlp();
+  for (auto [a, b] : {std::pair{&g->l1, &fresh->l1}, {&g->l2, &fresh->l2}, {&g->l3, &fresh->l3}}) {
+    total += a->W.array().numel();
+    pruned += zeros_of(a->W.array());
+    const std::vector<double> w = catena_test::vals(a->W.array()), o = catena_test::vals(b->W.array());
+    for (size_t i = 0; i < w.size(); ++i) {
+      if (w[i] == 0) pruned_max = std::max(pruned_max, std::fabs(o[i]));
+      else kept_min = std::min(kept_min, std::fabs(o[i]));
+    }
+  }
+  CHECK(pruned == int64_t(std::floor(0.75 * double(total))));
+  CHECK(pruned_max <= kept_min);
+  // Pruning again to a higher level extends the masks.
+  cz::Pruner(0.9, "global")(*g);
+  CHECK(masked_are_zero(*g));
+}
+
+TEST_CASE("fine-tuning never revives a pruned weight: Adam with weight decay, momentum SGD") {
+  auto data = catena_test::blobs(40, 2);
+  for (const char* name : {"adam", "momentum_sgd"}) {
+    CAPTURE(name);
+    auto mlp = small_mlp();
+    // A mask made after some training, so the optimizer state of pruned weights is not zero.
+    L::Classifier model(mlp);
+    auto opt = optimizers::create(name, {});
+    opt->setup(model);
+    opt->add_hook(std::make_shared<optimizer_hooks::WeightDecay>(0.01));
+    SerialIterator it(data, 8);
+    StandardUpdater up(it, *opt);
+    for (int i = 0; i < 5; ++i) up.update();
+    cz::Pruner(0.6)(*mlp);
+    for (int i = 0; i < 20; ++i) up.update();
+    CHECK(masked_are_zero(*mlp));
+    CHECK(zeros_of(mlp->l2.W.array()) >= zeros_of(mlp->l2.W.mask().astype(float32)));
+  }
+}
+
+TEST_CASE("masks survive npz, hdf5, whole-model files and snapshots, stored sparse") {
+  TempDir dir;
+  auto mlp = small_mlp();
+  cz::Pruner(0.8)(*mlp);
+  const std::vector<float> w1 = mlp->l1.W.array().to_vector<float>();
+  for (const char* ext : {".npz", ".h5"}) {
+    CAPTURE(ext);
+    const std::string path = dir / (std::string("p") + ext);
+    save(path, *mlp);
+    auto back = std::make_shared<models::MLP>(20, 3);  // lazy, unmasked: the file decides
+    load(path, *back);
+    CHECK(back->l1.W.array().to_vector<float>() == w1);
+    REQUIRE(back->l1.W.mask().defined());
+    CHECK(catena_test::vals(back->l1.W.mask()) == catena_test::vals(mlp->l1.W.mask()));
+    const KeyStore keys = read_keys(path);
+    CHECK(keys.contains("l1/W.mask"));
+    CHECK(!keys.contains("l1/W"));
+  }
+  // A whole model: smaller than the dense one, and loads on every device with its masks.
+  L::Classifier model(mlp);
+  save_model(dir / "pruned.npz", model);
+  {
+    auto big = small_mlp(3, 50, 200);
+    L::Classifier dense(big);
+    save_model(dir / "dense.npz", dense);
+    cz::Pruner(0.9)(*big);
+    save_model(dir / "sparse.npz", dense);
+    CHECK(catena_test::read_file(dir / "sparse.npz").size() * 5 < catena_test::read_file(dir / "dense.npz").size());
+  }
+  for (Device* d : runtime().devices()) {
+    CAPTURE(d->name());
+    auto back = load_model(dir / "pruned.npz", *d);
+    auto* c = dynamic_cast<L::Classifier*>(back.get());
+    REQUIRE(c);
+    auto& l1 = dynamic_cast<models::MLP&>(c->predictor()).l1;
+    CHECK(l1.W.array().to_vector<float>() == w1);
+    CHECK(l1.W.mask().defined());
+  }
+  // A snapshot of a pruned model resumes into a fresh, unpruned one, and masks hold on.
+  auto data = catena_test::blobs(40, 2);
+  {
+    L::Classifier m2(mlp);
+    optimizers::Adam opt;
+    opt.setup(m2);
+    SerialIterator it(data, 8);
+    StandardUpdater up(it, opt);
+    Trainer t(up, {6, Unit::iteration}, dir / "run");
+    t.extend(std::make_shared<Snapshot>("snap_{iteration}.npz"), "", every(6, Unit::iteration));
+    t.run();
+  }
+  auto fresh = small_mlp(99);
+  L::Classifier m3(fresh);
+  optimizers::Adam opt;
+  opt.setup(m3);
+  SerialIterator it(data, 8);
+  StandardUpdater up(it, opt);
+  Trainer t(up, {12, Unit::iteration}, dir / "run2");
+  resume(t, dir / "run/snap_6.npz");
+  CHECK(fresh->l2.W.mask().defined());
+  t.run();
+  CHECK(masked_are_zero(*fresh));
+  CHECK(zeros_of(fresh->l2.W.array()) >= int64_t(0.8 * 400) - 1);
+  // Baked: the masks go, the zeros stay, the file is dense again (Chainer's keys).
+  cz::bake_masks(*fresh);
+  CHECK(!fresh->l2.W.mask().defined());
+  save(dir / "baked.npz", *fresh);
+  CHECK(read_keys(dir / "baked.npz").contains("l2/W"));
+}
+
+TEST_CASE("dynamic and static int8 Linear layers: close to float, saved int8, run on every device") {
+  TempDir dir;
+  auto mlp = small_mlp();
+  const Tensor x = catena_test::input(Shape{5, 4}, float32, 7, -1, 1);
+  const std::vector<double> ref = catena_test::vals((*mlp)(Variable(x, false)).array());
+  auto close = [&](const std::vector<double>& got, double tol) {
+    REQUIRE(got.size() == ref.size());
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] - ref[i])), scale = std::max(scale, std::fabs(ref[i]));
+    CAPTURE(worst);
+    return worst <= tol * scale;
+  };
+  cz::Report r = cz::Quantizer()(*mlp);
+  CHECK(mlp->l1.W.is_quantized());
+  CHECK(r.bytes() * 2 < r.bytes_before());
+  CHECK(close(catena_test::vals((*mlp)(Variable(x, false)).array()), 0.05));
+  L::Classifier model(mlp);
+  save_model(dir / "int8.npz", model);
+  const KeyStore keys = read_keys(dir / "int8.npz");
+  Dtype dt;
+  Shape sh;
+  REQUIRE(keys.describe("predictor/l2/W.int8", &dt, &sh));
+  CHECK(dt == int8);
+  for (Device* d : runtime().devices()) {
+    CAPTURE(d->name());
+    auto back = load_model(dir / "int8.npz", *d);
+    auto* c = dynamic_cast<L::Classifier*>(back.get());
+    REQUIRE(c);
+    CHECK(close(catena_test::vals(c->predictor()(Variable(x.to(*d), false)).array()), 0.05));
+  }
+  // Static: activation scales from a calibration over a few batches.
+  auto s = small_mlp();
+  {
+    cz::Calibration cal("percentile", 99.9);
+    for (uint32_t b = 0; b < 4; ++b) (*s)(Variable(catena_test::input(Shape{16, 4}, float32, 20 + b, -1, 1), false));
+    cz::Quantizer q("static");
+    q.set_calibration(&cal);
+    q(*s);
+  }
+  REQUIRE(s->l2.W.quantized());
+  CHECK(s->l2.W.quantized()->input_scale.defined());
+  CHECK(close(catena_test::vals((*s)(Variable(x, false)).array()), 0.08));
+  // Without a calibration, static quantization says what to do.
+  auto u = small_mlp();
+  CHECK(contains(error_of([&] { cz::Quantizer("static")(*u); }), "calibrat"));
+}
+
+TEST_CASE("compression options and models that cannot be compressed are clear errors") {
+  CHECK(contains(error_of([] { cz::Pruner(1.0); }), "[0, 1)"));
+  CHECK(contains(error_of([] { cz::Pruner(-0.1); }), "[0, 1)"));
+  CHECK(contains(error_of([] { cz::Pruner(0.5, "everywhere"); }), "scope"));
+  CHECK(contains(error_of([] { cz::create("squeeze"); }), "prune"));  // the known ones listed
+  CHECK(contains(error_of([] { cz::create("prune", {{"amount", 0.5}}); }), "no option 'amount'"));
+  CHECK(contains(error_of([] { cz::create("prune", {{"level", "half"}}); }), "must be a number"));
+  CHECK(contains(error_of([] { cz::Quantizer("int4"); }), "mode"));
+  L::BatchNormalization bn(4);
+  CHECK(contains(error_of([&] { cz::Pruner(0.5)(bn); }), "no weights to prune"));
+  CHECK(contains(error_of([&] { cz::Quantizer()(bn); }), "no Linear"));
+  models::MLP lazy(10, 2);  // l1 has no weights until a forward
+  CHECK(contains(error_of([&] { cz::Quantizer()(lazy); }), "run a forward first"));
+  auto q = small_mlp();
+  cz::Quantizer()(*q);
+  CHECK(contains(error_of([&] { cz::Pruner(0.5)(*q); }), "prune before quantizing"));
+}
+
+TEST_CASE("damaged compressed files are refused, naming the key and what is wrong") {
+  TempDir dir;
+  auto base = small_mlp();
+  auto pruned = small_mlp();
+  cz::Pruner(0.5)(*pruned);
+  auto quantized = small_mlp();
+  cz::Quantizer()(*quantized);
+  KeyStore p, q;
+  {
+    Serializer sp(p, Serializer::Mode::save);
+    pruned->serialize(sp);
+    Serializer sq(q, Serializer::Mode::save);
+    quantized->serialize(sq);
+  }
+  Device& cpu = runtime().cpu();
+  struct Damage {
+    const char* what;
+    bool int8;
+    std::function<void(KeyStore&)> edit;
+    const char* says;
+  };
+  const std::vector<Damage> damages = {
+      {"a NaN scale", true,
+       [&](KeyStore& k) {
+         std::vector<float> s(20, 0.01f);
+         s[3] = NAN;
+         k.put("l2/W.scale", Tensor::from_vector(s, Shape{20}, cpu));
+       },
+       "l2/W.scale"},
+      {"a negative scale", true,
+       [&](KeyStore& k) { k.put("l1/W.scale", Tensor::full(Shape{20}, -1.0, float32, cpu)); }, "positive finite"},
+      {"too few scales", true, [&](KeyStore& k) { k.put("l1/W.scale", Tensor::full(Shape{3}, 0.1, float32, cpu)); },
+       "20 float32 scales"},
+      {"float weights under .int8", true, [&](KeyStore& k) { k.put("l3/W.int8", Tensor::zeros(Shape{3, 20}, float32, cpu)); },
+       "int8 weights"},
+      {"a weight of the wrong shape", true,
+       [&](KeyStore& k) { k.put("l3/W.int8", Tensor::zeros(Shape{4, 20}, int8, cpu)); }, "(4, 20)"},
+      {"a bitmap of the wrong length", false,
+       [&](KeyStore& k) { k.put("l2/W.mask", Tensor::zeros(Shape{7}, uint8, cpu)); }, "bitmap of 50 bytes"},
+      {"more values than the bitmap marks", false,
+       [&](KeyStore& k) { k.put("l2/W.values", Tensor::zeros(Shape{401}, float32, cpu)); }, "kept values the bitmap marks"},
+      {"bits beyond the elements", false,
+       [&](KeyStore& k) {
+         // l3/W is (3, 20): 60 elements, 8 bytes, the last 4 bits spare.
+         std::vector<uint8_t> b = k.find("l3/W.mask")->to_vector<uint8_t>();
+         b.back() = uint8_t(b.back() | 0x80);
+         k.put("l3/W.mask", Tensor::from_vector(b, Shape{int64_t(b.size())}, cpu));
+       },
+       "beyond"},
+      {"an impossible shape", false,
+       [&](KeyStore& k) { k.put("l1/W.shape", Tensor::from_vector(std::vector<int64_t>{-4, 6}, Shape{2}, cpu)); },
+       "l1/W.shape"},
+  };
+  for (const Damage& d : damages) {
+    const std::string what = d.what;
+    CAPTURE(what);
+    KeyStore k = d.int8 ? q : p;
+    d.edit(k);
+    const std::string path = dir / "damaged.npz";
+    write_npz(path, k);
+    auto fresh = small_mlp(50);
+    const std::vector<float> before = fresh->l1.W.array().to_vector<float>();
+    const std::string e = error_of([&] { load(path, *fresh); });
+    CAPTURE(e);
+    CHECK(contains(e, d.says));
+    CHECK(fresh->l1.W.array().to_vector<float>() == before);  // all or nothing
+  }
+  (void)base;
+}
