@@ -196,13 +196,21 @@ Rows dense_rows(const ct_tensor* t) {
   return r;
 }
 
+// A thread's working memory for the tiles: a zero row and a tile of 4 rows, lda bytes each.
+struct Scratch {
+  explicit Scratch(int64_t lda) : lda(lda), zeros(size_t(lda), 0), zero_row(zeros.data()) {}
+  int64_t lda;
+  std::vector<int8_t> zeros, rows;  // rows: made when first needed
+  const int8_t* zero_row;
+};
+
 // The product's result for rows [m0, m0 + mr) and columns [n0, n0 + nr): acc[i * 4 + j].
 // ap: A's rows from m0 (stride lda, zero-padded to a multiple of 64); asum: their sums.
 using BlockFn = void (*)(const int8_t* ap, int64_t lda, const uint32_t* asum, int mr, const Rows& b, int64_t n0, int nr,
-                         uint32_t* acc);
+                         uint32_t* acc, Scratch& scratch);
 
 void block_scalar(const int8_t* ap, int64_t lda, const uint32_t*, int mr, const Rows& b, int64_t n0, int nr,
-                  uint32_t* acc) {
+                  uint32_t* acc, Scratch&) {
   const int64_t k = b.k;
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < nr; ++j) {
@@ -227,49 +235,74 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline uint32_t hsum(__m5
 // compile-time so the accumulators stay in registers.
 #define CATENA_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
-// One step of 64 bytes along K for every row pair of the tile.
-template <int MR, int NR>
-CATENA_VNNI __attribute__((always_inline)) inline void tile_step(__m512i (&c)[MR][NR], const int8_t* const (&w)[NR],
-                                                                 const int8_t* ap, int64_t lda, int64_t p,
-                                                                 __mmask64 mask) {
-  const __m512i offset = _mm512_set1_epi8(char(0x80));
-  __m512i bu[NR];
-  for (int j = 0; j < NR; ++j) bu[j] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, w[j] + p), offset);
-  for (int i = 0; i < MR; ++i) {
-    const __m512i av = _mm512_loadu_si512(ap + i * lda + p);
-    for (int j = 0; j < NR; ++j) c[i][j] = _mm512_dpbusd_epi32(c[i][j], bu[j], av);
+// Tiles of the VNNI product: rows of A (zero-padded to a multiple of 64) against 4 rows of
+// B, VPDPBUSD on 64 bytes at a time, B's tail loaded under a mask (its offset bytes there
+// meet A's zero padding). The accumulators are named variables: GCC 12 keeps an array of
+// them on the stack at -O3, stored on every step.
+#define CATENA_LOAD_B(j)                                                       \
+  const __m512i b##j = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, w##j + p), offset);
+#define CATENA_ROW(i)                                                          \
+  {                                                                            \
+    const __m512i a = _mm512_loadu_si512(a##i + p);                           \
+    c##i##0 = _mm512_dpbusd_epi32(c##i##0, b0, a);                            \
+    c##i##1 = _mm512_dpbusd_epi32(c##i##1, b1, a);                            \
+    c##i##2 = _mm512_dpbusd_epi32(c##i##2, b2, a);                            \
+    c##i##3 = _mm512_dpbusd_epi32(c##i##3, b3, a);                            \
   }
+#define CATENA_ZERO_ROW(i) __m512i c##i##0 = _mm512_setzero_si512(), c##i##1 = c##i##0, c##i##2 = c##i##0, c##i##3 = c##i##0;
+#define CATENA_STORE_ROW(i)                                                    \
+  out[i * 4 + 0] = hsum(c##i##0) - asum[i] * 128u, out[i * 4 + 1] = hsum(c##i##1) - asum[i] * 128u, \
+  out[i * 4 + 2] = hsum(c##i##2) - asum[i] * 128u, out[i * 4 + 3] = hsum(c##i##3) - asum[i] * 128u;
+
+// 4 rows of A against 4 rows of B (w0..w3).
+CATENA_VNNI void tile_4x4(const int8_t* ap, int64_t lda, const uint32_t* asum, const int8_t* const* w, int64_t k,
+                          uint32_t* out) {
+  const int8_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+  const int8_t *a0 = ap, *a1 = ap + lda, *a2 = ap + 2 * lda, *a3 = ap + 3 * lda;
+  const __m512i offset = _mm512_set1_epi8(char(0x80));
+  CATENA_ZERO_ROW(0) CATENA_ZERO_ROW(1) CATENA_ZERO_ROW(2) CATENA_ZERO_ROW(3)
+  for (int64_t p = 0; p < k; p += 64) {
+    const __mmask64 mask = k - p >= 64 ? ~__mmask64(0) : (__mmask64(1) << (k - p)) - 1;
+    CATENA_LOAD_B(0) CATENA_LOAD_B(1) CATENA_LOAD_B(2) CATENA_LOAD_B(3)
+    CATENA_ROW(0) CATENA_ROW(1) CATENA_ROW(2) CATENA_ROW(3)
+  }
+  CATENA_STORE_ROW(0) CATENA_STORE_ROW(1) CATENA_STORE_ROW(2) CATENA_STORE_ROW(3)
 }
 
-// MR rows of A (zero-padded to a multiple of 64) against NR rows of B: VPDPBUSD on 64
-// bytes at a time, B's tail loaded under a mask (its offset bytes there meet A's zero
-// padding). The block sizes are compile-time so the accumulators stay in registers.
-template <int MR, int NR>
-CATENA_VNNI void tile_vnni(const int8_t* ap, int64_t lda, const uint32_t* asum, const Rows& b, int64_t n0,
-                           uint32_t* acc) {
-  const int64_t k = b.k;
-  __m512i c[MR][NR];
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) c[i][j] = _mm512_setzero_si512();
-  const int8_t* w[NR];
-  for (int j = 0; j < NR; ++j) w[j] = b.p + (n0 + j) * b.ld;
-  int64_t p = 0;
-  for (; p + 64 <= k; p += 64) tile_step<MR, NR>(c, w, ap, lda, p, ~__mmask64(0));
-  if (p < k) tile_step<MR, NR>(c, w, ap, lda, p, (__mmask64(1) << (k - p)) - 1);
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) acc[i * 4 + j] = hsum(c[i][j]) - asum[i] * 128u;
+// 1 row of A against 4 rows of B: batch-1 inference.
+CATENA_VNNI void tile_1x4(const int8_t* ap, int64_t, const uint32_t* asum, const int8_t* const* w, int64_t k,
+                          uint32_t* out) {
+  const int8_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+  const int8_t* a0 = ap;
+  const __m512i offset = _mm512_set1_epi8(char(0x80));
+  CATENA_ZERO_ROW(0)
+  for (int64_t p = 0; p < k; p += 64) {
+    const __mmask64 mask = k - p >= 64 ? ~__mmask64(0) : (__mmask64(1) << (k - p)) - 1;
+    CATENA_LOAD_B(0) CATENA_LOAD_B(1) CATENA_LOAD_B(2) CATENA_LOAD_B(3)
+    CATENA_ROW(0)
+  }
+  CATENA_STORE_ROW(0)
 }
 
+// Rows of B beyond N read a zero row; 2 or 3 rows of A are copied into a tile of 4 with
+// zero rows (their sums 0). Those results are not used.
 void block_vnni(const int8_t* ap, int64_t lda, const uint32_t* asum, int mr, const Rows& b, int64_t n0, int nr,
-                uint32_t* acc) {
-  using Tile = void (*)(const int8_t*, int64_t, const uint32_t*, const Rows&, int64_t, uint32_t*);
-  static const Tile tiles[4][4] = {
-      {tile_vnni<1, 1>, tile_vnni<1, 2>, tile_vnni<1, 3>, tile_vnni<1, 4>},
-      {tile_vnni<2, 1>, tile_vnni<2, 2>, tile_vnni<2, 3>, tile_vnni<2, 4>},
-      {tile_vnni<3, 1>, tile_vnni<3, 2>, tile_vnni<3, 3>, tile_vnni<3, 4>},
-      {tile_vnni<4, 1>, tile_vnni<4, 2>, tile_vnni<4, 3>, tile_vnni<4, 4>},
-  };
-  tiles[mr - 1][nr - 1](ap, lda, asum, b, n0, acc);
+                uint32_t* acc, Scratch& scratch) {
+  const int8_t* w[4];
+  for (int j = 0; j < 4; ++j) w[j] = j < nr ? b.p + (n0 + j) * b.ld : scratch.zero_row;
+  if (mr == 1) {
+    tile_1x4(ap, lda, asum, w, b.k, acc);
+    return;
+  }
+  if (mr == 4) {
+    tile_4x4(ap, lda, asum, w, b.k, acc);
+    return;
+  }
+  scratch.rows.assign(size_t(4 * scratch.lda), 0);
+  std::memcpy(scratch.rows.data(), ap, size_t(mr * lda));
+  uint32_t sums[4] = {0, 0, 0, 0};
+  for (int i = 0; i < mr; ++i) sums[i] = asum[i];
+  tile_4x4(scratch.rows.data(), lda, sums, w, b.k, acc);
 }
 
 BlockFn choose_block() {
@@ -299,13 +332,14 @@ void product(BlockFn block, const Rows& a, const Rows& b, int64_t m, int64_t n, 
   const int64_t panel = std::max<int64_t>(4, (int64_t(48) << 10) / std::max<int64_t>(1, k) / 4 * 4);
   auto rows = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     uint32_t acc[16];
+    Scratch scratch(lda);
     for (int64_t jp = j0; jp < j1; jp += panel) {
       const int64_t jp1 = std::min(j1, jp + panel);
       for (int64_t i = i0; i < i1; i += 4) {
         const int mr = int(std::min<int64_t>(4, i1 - i));
         for (int64_t j = jp; j < jp1; j += 4) {
           const int nr = int(std::min<int64_t>(4, jp1 - j));
-          block(ap.data() + i * lda, lda, asum.data() + i, mr, b, j, nr, acc);
+          block(ap.data() + i * lda, lda, asum.data() + i, mr, b, j, nr, acc, scratch);
           for (int r = 0; r < mr; ++r)
             for (int c = 0; c < nr; ++c) store(i + r, j + c, acc[r * 4 + c]);
         }
