@@ -3,6 +3,7 @@
 #include "scalar.hpp"
 #include "threadpool.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace catena_cpu {
@@ -50,6 +51,44 @@ void range_error(int64_t v, int64_t n) {
                                          std::to_string(n)};
 }
 
+// take on dense operands: rows of `inner` elements copied whole (a gather of single
+// elements when inner is 1, as im2col's is), in parallel over (outer, k).
+template <class Index, class T>
+void take_dense(const char* xb, const Index* ids, char* yb, int64_t outer, int64_t nidx, int64_t n, int64_t inner) {
+  for (int64_t k = 0; k < nidx; ++k)
+    if (ids[k] < -n || ids[k] >= n) range_error(int64_t(ids[k]), n);
+  const T* x = reinterpret_cast<const T*>(xb);
+  T* y = reinterpret_cast<T*>(yb);
+  // In parallel over (o, k): rows of y, each of `inner` elements.
+  parallel_for(outer * nidx, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner)), [&](int64_t b, int64_t e) {
+    for (int64_t ok = b; ok < e;) {
+      const int64_t o = ok / nidx, k0 = ok % nidx, k1 = std::min(nidx, k0 + (e - ok));
+      const T* xo = x + o * n * inner;
+      T* yo = y + o * nidx * inner;
+      if (inner == 1) {
+        for (int64_t k = k0; k < k1; ++k) yo[k] = xo[ids[k] < 0 ? ids[k] + n : ids[k]];
+      } else {
+        for (int64_t k = k0; k < k1; ++k)
+          std::memcpy(yo + k * inner, xo + (ids[k] < 0 ? ids[k] + n : ids[k]) * inner, size_t(inner) * sizeof(T));
+      }
+      ok += k1 - k0;
+    }
+  });
+}
+
+template <class Index>
+bool try_take_dense(const ct_tensor* x, const ct_tensor* idx, const ct_tensor* y, int64_t outer, int64_t nidx,
+                    int64_t n, int64_t inner) {
+  const Index* ids = reinterpret_cast<const Index*>(base_of(idx));
+  switch ((x->dl.dtype.bits + 7) / 8) {
+    case 1: take_dense<Index, uint8_t>(base_of(x), ids, base_of(y), outer, nidx, n, inner); return true;
+    case 2: take_dense<Index, uint16_t>(base_of(x), ids, base_of(y), outer, nidx, n, inner); return true;
+    case 4: take_dense<Index, uint32_t>(base_of(x), ids, base_of(y), outer, nidx, n, inner); return true;
+    case 8: take_dense<Index, uint64_t>(base_of(x), ids, base_of(y), outer, nidx, n, inner); return true;
+  }
+  return false;
+}
+
 // y[o, k, i] = x[o, idx[k], i]
 void run_take(const ct_op& op) {
   const ct_tensor* x = op.inputs[0];
@@ -59,6 +98,10 @@ void run_take(const ct_op& op) {
   int64_t outer = 1, inner = 1, n = x->dl.shape[axis], nidx = numel(idx);
   for (int d = 0; d < axis; ++d) outer *= x->dl.shape[d];
   for (int d = axis + 1; d < x->dl.ndim; ++d) inner *= x->dl.shape[d];
+  if (is_dense(x) && is_dense(y) && is_dense(idx) &&
+      (idx->dl.dtype.bits == 32 ? try_take_dense<int32_t>(x, idx, y, outer, nidx, n, inner)
+                                : try_take_dense<int64_t>(x, idx, y, outer, nidx, n, inner)))
+    return;
   std::vector<int64_t> ids(static_cast<size_t>(nidx));
   for (int64_t k = 0; k < nidx; ++k) {
     int64_t v = index_at(idx, k);

@@ -94,23 +94,29 @@ Report Quantizer::operator()(Link& model) {
                                         "under a compression::Calibration and pass it with set_calibration");
   int done = 0;
   for (auto& [path, link] : model.namedlinks()) {
-    auto* linear = dynamic_cast<L::Linear*>(link);
-    if (!linear || linear->W.is_quantized()) continue;
-    Parameter& W = linear->W;
+    // The layers that compute in int8: Linear, and Convolution2D without groups.
+    Parameter* weights = nullptr;
+    if (auto* linear = dynamic_cast<L::Linear*>(link)) weights = &linear->W;
+    if (auto* conv = dynamic_cast<L::Convolution2D*>(link))
+      if (conv->options().groups == 1) weights = &conv->W;
+    if (!weights || weights->is_quantized()) continue;
+    Parameter& W = *weights;
+    const Link* layer = link;
     if (!W.is_initialized())
       throw Error(CT_FAILED_PRECONDITION, "quantize: " + (path == "/" ? std::string("the model") : path.substr(1)) +
                                               " has no weights yet (a lazy layer): run a forward first");
     Tensor input_scale;
     if (mode_ == "static") {
-      const double s = calibration_->scale(*linear);
-      if (calibration_->batches(*linear) == 0 || !(s > 0))
+      const double s = calibration_->scale(*layer);
+      if (calibration_->batches(*layer) == 0 || !(s > 0))
         throw Error(CT_FAILED_PRECONDITION, "quantize: " + path.substr(1) +
                                                 " saw no data while calibrating (or only zeros): calibrate on batches "
                                                 "that run through every layer");
       input_scale = Tensor::full(Shape{}, s, float32, W.device());
     }
     // One scale per output row: the largest |w| maps to 127; an all-zero row gets scale 1.
-    const Tensor w = W.array().astype(float32);
+    const Shape shape = W.array().shape();
+    const Tensor w = W.array().astype(float32).reshape(Shape{shape[0], W.array().numel() / std::max<int64_t>(1, shape[0])});
     const Tensor absmax = ops::max(ops::abs(w), {1}, true);
     std::vector<float> m = absmax.to_vector<float>(), scale(m.size()), inv(m.size());
     for (size_t i = 0; i < m.size(); ++i) {
@@ -120,12 +126,14 @@ Report Quantizer::operator()(Link& model) {
     Device& cpu = runtime().cpu();
     const int64_t rows = int64_t(m.size());
     const Tensor inv_t = Tensor::from_vector(inv, Shape{rows, 1}, cpu).to(w.device());
-    Parameter::Int8 q{ops::quantize(w, inv_t), Tensor::from_vector(scale, Shape{rows}, cpu).to(w.device()), input_scale};
+    Parameter::Int8 q{ops::quantize(w, inv_t).reshape(shape), Tensor::from_vector(scale, Shape{rows}, cpu).to(w.device()),
+                      input_scale};
     W.set_int8(std::move(q));
     ++done;
   }
   if (!done)
-    throw Error(CT_INVALID_ARGUMENT, "quantize: the model has no Linear layer with float weights to quantize");
+    throw Error(CT_INVALID_ARGUMENT,
+                "quantize: the model has no Linear or Convolution2D layer with float weights to quantize");
   return compare(before, model);
 }
 

@@ -1,6 +1,7 @@
 // Convolution2D, Deconvolution2D, BatchNormalization, EmbedID, Sequential, Classifier.
 #include <catena/config.hpp>
 #include <catena/functions.hpp>
+#include <catena/compression.hpp>
 #include <catena/links.hpp>
 #include <catena/ops.hpp>
 #include <catena/training.hpp>
@@ -81,9 +82,12 @@ void Convolution2D::make_W(int64_t in_channels) {
 
 Variable Convolution2D::forward(const Variable& x) {
   check_nchw("Convolution2D", x);
-  if (!W.is_initialized()) make_W(x.shape()[1]);
+  compression::observe_input(*this, x.array());
   ops::Conv2d g = geometry(o_);
   g.cover_all = o_.cover_all;
+  if (const Parameter::Int8* q = W.quantized())
+    return F::convolution_2d_int8(x, q->q, q->scale, q->input_scale, o_.nobias ? Variable() : Variable(b), g);
+  if (!W.is_initialized()) make_W(x.shape()[1]);
   return F::convolution_2d(x, W, o_.nobias ? Variable() : Variable(b), g);
 }
 

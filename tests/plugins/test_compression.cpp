@@ -231,6 +231,47 @@ TEST_CASE("dynamic and static int8 Linear layers: close to float, saved int8, ru
   CHECK(contains(error_of([&] { cz::Quantizer("static")(*u); }), "calibrat"));
 }
 
+TEST_CASE("int8 convolutions (padding, stride, dilation): close to float, dynamic and calibrated, on every device") {
+  TempDir dir;
+  struct Geometry {
+    int64_t stride, pad;
+  };
+  for (Geometry g : {Geometry{1, 1}, Geometry{2, 0}, Geometry{2, 2}}) {
+    CAPTURE(g.stride);
+    CAPTURE(g.pad);
+    seed(4);
+    L::Convolution2D conv(3, 5, 3, g.stride, g.pad);
+    const Tensor x = catena_test::input(Shape{2, 3, 9, 8}, float32, 11, -1, 1);
+    const std::vector<double> ref = catena_test::vals(conv(Variable(x, false)).array());
+    for (const char* mode : {"dynamic", "static"}) {
+      CAPTURE(mode);
+      L::Convolution2D q(3, 5, 3, g.stride, g.pad);
+      q.W = Parameter(conv.W.array().clone());
+      q.b = Parameter(conv.b.array().clone());
+      cz::Calibration cal;
+      q(Variable(x, false));
+      cz::Quantizer quantizer(mode);
+      quantizer.set_calibration(&cal);
+      quantizer(q);
+      REQUIRE(q.W.is_quantized());
+      const std::string path = dir / (std::string(mode) + ".npz");
+      save(path, q);
+      for (Device* d : runtime().devices()) {
+        CAPTURE(d->name());
+        L::Convolution2D back(3, 5, 3, g.stride, g.pad);
+        load(path, back);
+        back.to_device(*d);
+        const std::vector<double> got = catena_test::vals(back(Variable(x.to(*d), false)).array());
+        REQUIRE(got.size() == ref.size());
+        double worst = 0, scale = 0;
+        for (size_t i = 0; i < got.size(); ++i)
+          worst = std::max(worst, std::fabs(got[i] - ref[i])), scale = std::max(scale, std::fabs(ref[i]));
+        CHECK(worst <= 0.03 * scale);
+      }
+    }
+  }
+}
+
 TEST_CASE("compression options and models that cannot be compressed are clear errors") {
   CHECK(contains(error_of([] { cz::Pruner(1.0); }), "[0, 1)"));
   CHECK(contains(error_of([] { cz::Pruner(-0.1); }), "[0, 1)"));

@@ -48,11 +48,22 @@ TEST_CASE("catena compress: --help, and bad options refused before any work") {
   CHECK(contains(run_command(tool() + " compress" + m + " --quantize dynamic-int8").output, "missing.npz"));
 }
 
-TEST_CASE("catena compress on a Fashion-MNIST MLP: dynamic int8 and 90 % pruning keep the accuracy") {
+// Training runs of the full data set: in the plain build only (under a sanitizer they take
+// minutes and check nothing the plain build does not).
+bool can_train() {
   if (!fashion_mnist_installed()) {
     MESSAGE("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): skipped");
-    return;
+    return false;
   }
+  if (catena_test::under_sanitizer()) {
+    MESSAGE("under a sanitizer: the training runs are left to the plain build");
+    return false;
+  }
+  return true;
+}
+
+TEST_CASE("catena compress on a Fashion-MNIST MLP: dynamic int8 and 90 % pruning keep the accuracy") {
+  if (!can_train()) return;
   TempDir dir;
   auto t = run_command(tool() + " train --model mlp --unit 300 --epoch 1 --no-progress --snapshot-every 0 --out " +
                        dir / "run");
@@ -83,4 +94,21 @@ TEST_CASE("catena compress on a Fashion-MNIST MLP: dynamic int8 and 90 % pruning
   CAPTURE(dense);
   CAPTURE(pruned);
   CHECK(pruned * 5 <= dense);
+}
+
+TEST_CASE("catena compress on the W2 CNN: static int8 calibrated on 10 batches keeps the accuracy") {
+  if (!can_train()) return;
+  TempDir dir;
+  auto t = run_command(tool() + " train --model cnn --epoch 1 --no-progress --snapshot-every 0 --out " + dir / "run");
+  REQUIRE(t.status == 0);
+  auto q = run_command(tool() + " compress --model " + dir / "run/model.npz" +
+                       " --quantize int8 --calibrate 10 --out " + dir / "q.npz");
+  CAPTURE(q.output);
+  REQUIRE(q.status == 0);
+  const auto [a0, a1] = row(q.output, "test accuracy");
+  CHECK(a0 > 0.8);
+  CHECK(a1 >= a0 - 0.005);
+  CHECK(contains(q.output, "conv1/W"));
+  CHECK(contains(q.output, "int8 (static)"));
+  CHECK(std::filesystem::file_size(dir / "q.npz") * 3 < std::filesystem::file_size(dir / "run/model.npz"));
 }

@@ -146,12 +146,12 @@ class Calibration {
   Calibration* outer_;
 };
 
-// Called by the layers that can be quantized (Linear) with each input: the Calibration alive
+// Called by the layers that can be quantized (Linear, Convolution2D) with each input: the Calibration alive
 // on this thread, if any, observes it.
 void observe_input(const Link& layer, const Tensor& x);
 
-// int8 quantization of every Linear layer's weights, symmetric, one scale per output row
-// (max |w| / 127). mode "dynamic": activations quantized per row at run time; mode
+// int8 quantization of every Linear and Convolution2D (groups 1) layer's weights,
+// symmetric, one scale per output row or channel (max |w| / 127). mode "dynamic": activations quantized per row at run time; mode
 // "static": each layer's input scale from a Calibration the caller ran (set_calibration).
 class Quantizer : public Compressor {
  public:

@@ -64,6 +64,7 @@ class Convolution2D : public Link {
   using Link::operator();
   std::unique_ptr<Link> make_like() const override;
   Recipe recipe() const override;
+  const Options& options() const { return o_; }
   Parameter W, b;
 
  private:

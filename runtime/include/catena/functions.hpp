@@ -83,6 +83,11 @@ Variable linear(const Variable& x, const Variable& W, const Variable& b = Variab
 // rescaled to float32. Inference only: the result has no gradient.
 Variable linear_int8(const Variable& x, const Tensor& q, const Tensor& scale, const Tensor& input_scale,
                      const Variable& b = Variable(), int n_batch_axes = 1);
+// 2-D convolution (groups 1) with int8 filters q (OC, C, KH, KW) and their float32 scales
+// (OC): x quantized with the calibrated float32 scalar input_scale (per image at run time
+// when undefined), gathered into columns and multiplied in int8; float32 out. Inference only.
+Variable convolution_2d_int8(const Variable& x, const Tensor& q, const Tensor& scale, const Tensor& input_scale,
+                             const Variable& b, const ops::Conv2d& geometry);
 // Matrix product of rank-2 (or batched rank-3) operands, optionally transposed.
 Variable matmul(const Variable& a, const Variable& b, bool transa = false, bool transb = false);
 

@@ -3,6 +3,11 @@
 // result rescaled to float32 with the bias added in the same op.
 #include <catena/functions.hpp>
 #include <catena/ops.hpp>
+#include <catena/runtime.hpp>
+
+#include <map>
+#include <mutex>
+#include <tuple>
 
 namespace catena {
 namespace F {
@@ -47,9 +52,82 @@ Variable linear_int8(const Variable& x, const Tensor& q, const Tensor& scale, co
   } else {
     std::tie(xq, xs) = quantize_rows(x2);
   }
-  Tensor y = ops::gemm_i8(xq, q, xs, scale, b.defined() ? b.array() : Tensor());
+  Tensor y = ops::gemm_i8(xq, q, xs, scale, b.defined() ? b.array().astype(float32) : Tensor());
   batch.push_back(q.shape()[0]);
   y = y.reshape(batch);
+  return Variable(a.dtype() == float32 ? y : y.astype(a.dtype()), false);
+}
+
+namespace {
+
+// For each output position (oh, ow) and filter tap (c, kh, kw), the element of the padded
+// image (C, H + 2ph, W + 2pw) it reads, flattened: the columns of the product. Made once
+// per geometry and device, and kept (a few shapes per model).
+Tensor column_indices(int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t oh, int64_t ow,
+                      const ops::Conv2d& g, Device& device) {
+  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                         int64_t, Device*>;
+  static std::mutex mutex;
+  static std::map<Key, Tensor> cache;
+  const Key key{c, h, w, kh, kw, g.sy, g.sx, g.ph, g.pw, g.dy, g.dx, &device};
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  const int64_t hp = h + 2 * g.ph, wp = w + 2 * g.pw;
+  std::vector<int64_t> idx;
+  idx.reserve(size_t(oh * ow * c * kh * kw));
+  for (int64_t y = 0; y < oh; ++y)
+    for (int64_t x = 0; x < ow; ++x)
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t i = 0; i < kh; ++i)
+          for (int64_t j = 0; j < kw; ++j)
+            idx.push_back((ch * hp + y * g.sy + i * g.dy) * wp + x * g.sx + j * g.dx);
+  Tensor t = Tensor::from_vector(idx, Shape{int64_t(idx.size())}, runtime().cpu()).to(device);
+  if (cache.size() > 64) cache.clear();
+  cache.emplace(key, t);
+  return t;
+}
+
+}  // namespace
+
+Variable convolution_2d_int8(const Variable& x, const Tensor& q, const Tensor& scale, const Tensor& input_scale,
+                             const Variable& b, const ops::Conv2d& g) {
+  if (!q.defined() || q.dtype() != int8 || q.ndim() != 4)
+    throw Error(CT_INVALID_ARGUMENT, "convolution_2d_int8: the filters must be int8 (OC, C, KH, KW)");
+  if (g.groups != 1) throw Error(CT_UNIMPLEMENTED, "convolution_2d_int8: groups other than 1");
+  const Tensor a = x.array();
+  if (a.ndim() != 4 || !a.dtype().is_float())
+    throw Error(CT_INVALID_ARGUMENT, "convolution_2d_int8: x must be float images (N, C, H, W), got " + a.shape().str());
+  const int64_t n = a.shape()[0], c = a.shape()[1], h = a.shape()[2], w = a.shape()[3];
+  const int64_t oc = q.shape()[0], kh = q.shape()[2], kw = q.shape()[3];
+  if (q.shape()[1] != c)
+    throw Error(CT_INVALID_ARGUMENT, "convolution_2d_int8: x has " + std::to_string(c) + " channels; the filters take " +
+                                         std::to_string(q.shape()[1]));
+  const int64_t oh = g.out_h(h, kh), ow = g.out_w(w, kw);
+  if (oh <= 0 || ow <= 0) throw Error(CT_INVALID_ARGUMENT, "convolution_2d_int8: the image is smaller than the filter");
+  Device& d = a.device();
+  // Quantize, then pad with quantized zeros (0: the scale is symmetric).
+  Tensor xq, xs;
+  if (input_scale.defined()) {
+    xq = ops::quantize(a, ops::div(scalar(1.0, d), input_scale));
+    xs = input_scale;
+  } else {
+    auto [q2, s2] = quantize_rows(a.reshape(Shape{n, c * h * w}));
+    xq = q2.reshape(a.shape());
+    xs = s2;  // one scale per image: broadcast to its rows below
+  }
+  Tensor padded = xq;
+  if (g.ph || g.pw) {
+    padded = Tensor::zeros(Shape{n, c, h + 2 * g.ph, w + 2 * g.pw}, int8, d);
+    Tensor inner = padded.slice(2, g.ph, g.ph + h).slice(3, g.pw, g.pw + w);
+    ops::copy(inner, xq);
+  }
+  const int64_t per_image = padded.numel() / std::max<int64_t>(n, 1), taps = c * kh * kw;
+  const Tensor idx = column_indices(c, h, w, kh, kw, oh, ow, g, d);
+  const Tensor cols = ops::take(padded.reshape(Shape{n, per_image}), idx, 1).reshape(Shape{n * oh * ow, taps});
+  const Tensor a_scale = input_scale.defined() ? xs : xs.reshape(Shape{n, 1}).broadcast_to(Shape{n, oh * ow}).contiguous().reshape(Shape{n * oh * ow});
+  Tensor y = ops::gemm_i8(cols, q.reshape(Shape{oc, taps}), a_scale, scale, b.defined() ? b.array().astype(float32) : Tensor());
+  y = y.reshape(Shape{n, oh, ow, oc}).transpose({0, 3, 1, 2}).contiguous();
   return Variable(a.dtype() == float32 ? y : y.astype(a.dtype()), false);
 }
 
