@@ -112,6 +112,8 @@ int cmd_compress(const std::vector<std::string>& args) {
       ("prune", po::value<double>(), "prune this fraction of the weights, smallest |w| first (in [0, 1))")
       ("prune-scope", po::value<std::string>()->default_value("global"),
        "global (one threshold over every weight) or layer (each weight matrix the same fraction)")
+      ("structured", "prune whole hidden units and channels instead (smallest L1/L2 norm): the layers shrink")
+      ("prune-norm", po::value<std::string>()->default_value("l2"), "structured pruning: l1 or l2")
       ("finetune-epochs", po::value<int>()->default_value(0), "epochs of training after pruning (masks hold)")
       ("optimizer", po::value<std::string>()->default_value("adam:alpha=0.0005"),
        "the fine-tuning optimizer, NAME[:HYPER=VALUE,...] as catena train's")
@@ -148,8 +150,12 @@ int cmd_compress(const std::vector<std::string>& args) {
   if (quantize == "int8" && calib < 1)
     throw Error(CT_INVALID_ARGUMENT, "--calibrate must be at least 1: static int8 needs calibration batches");
   // Options are checked before any work.
-  std::unique_ptr<compression::Pruner> pruner;
-  if (vm.count("prune"))
+  std::unique_ptr<compression::Compressor> pruner;
+  const bool structured = vm.count("structured") > 0;
+  if (structured && !vm.count("prune")) throw Error(CT_INVALID_ARGUMENT, "--structured needs --prune LEVEL");
+  if (vm.count("prune") && structured)
+    pruner = std::make_unique<compression::StructuredPruner>(vm["prune"].as<double>(), vm["prune-norm"].as<std::string>());
+  else if (vm.count("prune"))
     pruner = std::make_unique<compression::Pruner>(vm["prune"].as<double>(), vm["prune-scope"].as<std::string>());
   std::unique_ptr<compression::Calibration> calibration;
   if (quantize == "int8") calibration = std::make_unique<compression::Calibration>(vm["observer"].as<std::string>());
@@ -171,8 +177,12 @@ int cmd_compress(const std::vector<std::string>& args) {
   const Measure m0 = measure(*model, data.second, dev, batch);
   if (pruner) {
     (*pruner)(*model);
-    std::cout << "pruned " << vm["prune"].as<double>() * 100 << " % of the weights ("
-              << vm["prune-scope"].as<std::string>() << ")\n";
+    if (structured)
+      std::cout << "removed " << vm["prune"].as<double>() * 100 << " % of the hidden units and channels (smallest "
+                << vm["prune-norm"].as<std::string>() << " norm)\n";
+    else
+      std::cout << "pruned " << vm["prune"].as<double>() * 100 << " % of the weights ("
+                << vm["prune-scope"].as<std::string>() << ")\n";
   }
   if (epochs > 0) finetune(*model, data.first, dev, epochs, batch, vm["optimizer"].as<std::string>(), progress);
   if (!quantize.empty()) {

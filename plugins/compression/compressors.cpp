@@ -46,8 +46,15 @@ std::string text_of(const Options& o, const char* key, const std::string& fallba
 }
 
 bool registered_in_tree = [] {
-  register_compressor("prune", {"level", "scope"}, [](const Options& o) -> std::unique_ptr<Compressor> {
-    return std::make_unique<Pruner>(number_of(o, "level", 0.5, "prune"), text_of(o, "scope", "global", "prune"));
+  register_compressor("prune", {"level", "scope", "structured", "norm"}, [](const Options& o) -> std::unique_ptr<Compressor> {
+    const double level = number_of(o, "level", 0.5, "prune");
+    if (number_of(o, "structured", 0, "prune") != 0) {
+      if (o.count("scope"))
+        throw Error(CT_INVALID_ARGUMENT, "prune: scope is for magnitude pruning; structured pruning is per layer");
+      return std::make_unique<StructuredPruner>(level, text_of(o, "norm", "l2", "prune"));
+    }
+    if (o.count("norm")) throw Error(CT_INVALID_ARGUMENT, "prune: norm is for structured pruning (structured = 1)");
+    return std::make_unique<Pruner>(level, text_of(o, "scope", "global", "prune"));
   });
   register_compressor("quantize", {"mode"}, [](const Options& o) -> std::unique_ptr<Compressor> {
     return std::make_unique<Quantizer>(text_of(o, "mode", "dynamic", "quantize"));
@@ -188,21 +195,22 @@ uint64_t Report::bytes() const {
 std::string Report::table() const {
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-28s %-16s %12s %12s %9s %11s %11s %7s\n", "parameter", "form", "elements",
-                "nonzero", "sparsity", "bytes", "before", "ratio");
+  std::snprintf(line, sizeof line, "%-28s %-15s %11s %11s %11s %9s %11s %11s %7s\n", "parameter", "form", "before",
+                "elements", "nonzero", "sparsity", "bytes", "before", "ratio");
   out += line;
-  auto row = [&](const std::string& name, const std::string& form, int64_t elements, int64_t nonzero, uint64_t bytes,
-                 uint64_t before) {
+  auto row = [&](const std::string& name, const std::string& form, int64_t elements_before, int64_t elements,
+                 int64_t nonzero, uint64_t bytes, uint64_t before) {
     const double sparsity = elements ? 100.0 * double(elements - nonzero) / double(elements) : 0.0;
     char ratio[16];
     std::snprintf(ratio, sizeof ratio, bytes ? "%.2fx" : "-", bytes ? double(before) / double(bytes) : 0.0);
-    std::snprintf(line, sizeof line, "%-28s %-16s %12s %12s %8.1f%% %11s %11s %7s\n", name.c_str(), form.c_str(),
-                  count_text(elements).c_str(), count_text(nonzero).c_str(), sparsity, bytes_text(bytes).c_str(),
-                  bytes_text(before).c_str(), ratio);
+    std::snprintf(line, sizeof line, "%-28s %-15s %11s %11s %11s %8.1f%% %11s %11s %7s\n", name.c_str(), form.c_str(),
+                  count_text(elements_before).c_str(), count_text(elements).c_str(), count_text(nonzero).c_str(),
+                  sparsity, bytes_text(bytes).c_str(), bytes_text(before).c_str(), ratio);
     out += line;
   };
-  for (const ParamReport& p : params) row(p.path.substr(1), p.form, p.elements, p.nonzero, p.bytes, p.bytes_before);
-  row("total", "", elements(), nonzero(), bytes(), bytes_before());
+  for (const ParamReport& p : params)
+    row(p.path.substr(1), p.form, p.elements_before, p.elements, p.nonzero, p.bytes, p.bytes_before);
+  row("total", "", elements_before(), elements(), nonzero(), bytes(), bytes_before());
   return out;
 }
 

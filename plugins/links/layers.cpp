@@ -307,6 +307,13 @@ void conv_attributes(Link::Recipe& r, const ConvOptions& o) {
 }
 }  // namespace
 
+void Convolution2D::shapes_changed() {
+  if (const std::optional<Shape> w = W.weight_shape()) {
+    out_channels_ = (*w)[0];
+    in_channels_ = (*w)[1] * o_.groups;
+  }
+}
+
 Link::Recipe Convolution2D::recipe() const {
   Recipe r{"convolution_2d", {{"in_channels", double(in_channels_)}, {"out_channels", double(out_channels_)},
                               {"ksize", double(ksize_)}, {"cover_all", o_.cover_all ? 1.0 : 0.0}}, {}, false};
@@ -322,6 +329,10 @@ Link::Recipe Deconvolution2D::recipe() const {
            false};
   conv_attributes(r, o_);
   return r;
+}
+
+void BatchNormalization::shapes_changed() {
+  if (avg_mean.defined()) size_ = avg_mean.shape()[0];
 }
 
 Link::Recipe BatchNormalization::recipe() const {
@@ -350,6 +361,20 @@ Link::Recipe NStepLSTM::recipe() const {
            {"dropout", dropout_}},
           {},
           false};
+}
+
+std::vector<Link*> Sequential::sequence() {
+  std::vector<Link*> out;
+  for (const Step& s : steps_) {
+    if (s.link) {
+      out.push_back(s.link);
+      continue;
+    }
+    static const std::vector<std::string> channelwise = {"relu",    "sigmoid", "tanh",           "leaky_relu",
+                                                         "dropout", "flatten", "max_pooling_2d", "average_pooling_2d"};
+    if (std::find(channelwise.begin(), channelwise.end(), s.named.type) == channelwise.end()) return {};
+  }
+  return out;
 }
 
 Link::Recipe Sequential::recipe() const {

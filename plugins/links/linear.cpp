@@ -49,6 +49,13 @@ std::unique_ptr<Link> Linear::make_like() const {
   return std::make_unique<Linear>(in_size_, out_size_, nobias_, initW_, initb_);
 }
 
+void Linear::shapes_changed() {
+  if (const std::optional<Shape> w = W.weight_shape()) {
+    out_size_ = (*w)[0];
+    in_size_ = (*w)[1];
+  }
+}
+
 Link::Recipe Linear::recipe() const {
   return {"linear", {{"in_size", double(in_size_)}, {"out_size", double(out_size_)}, {"nobias", nobias_ ? 1.0 : 0.0}},
           {}, false};

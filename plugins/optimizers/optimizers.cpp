@@ -89,6 +89,7 @@ void Optimizer::init_states() {
   for (Parameter* p : target_->params()) {
     if (!p->is_initialized()) continue;
     std::vector<Tensor>& state = states_[p];
+    if (!state.empty() && state[0].shape() != p->shape()) state.clear();
     while (state.size() < nstate) state.push_back(Tensor::zeros(p->shape(), p->dtype(), p->device()));
   }
 }
@@ -156,6 +157,8 @@ void Optimizer::update() {
                                            " " + w.dtype().name());
     if (&g.device() != &w.device()) g = g.to(w.device());
     std::vector<Tensor>& state = states_[p];
+    // A parameter whose shape changed (structured pruning) starts its state afresh.
+    if (!state.empty() && state[0].shape() != w.shape()) state.clear();
     while (state.size() < nstate) state.push_back(Tensor::zeros(w.shape(), w.dtype(), w.device()));
     std::vector<Tensor> outs{w};
     outs.insert(outs.end(), state.begin(), state.end());

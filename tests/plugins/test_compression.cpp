@@ -13,6 +13,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 using namespace catena;
@@ -272,6 +273,87 @@ TEST_CASE("int8 convolutions (padding, stride, dilation): close to float, dynami
   }
 }
 
+TEST_CASE("structured pruning removes units and channels: the smaller model computes what the masked one does") {
+  TempDir dir;
+  // MLP: removing a hidden unit equals zeroing its row, its bias and the next layer's column.
+  auto mlp = small_mlp(3, 4, 10);
+  const Tensor x = catena_test::input(Shape{6, 4}, float32, 5, -1, 1);
+  auto copy = small_mlp(3, 4, 10);
+  cz::StructuredPruner(0.5)(*mlp);
+  CHECK(mlp->l1.W.array().shape() == Shape{5, 4});
+  CHECK(mlp->l2.W.array().shape() == Shape{5, 5});
+  CHECK(mlp->l3.W.array().shape() == Shape{3, 5});  // the outputs are kept
+  CHECK(mlp->l1.out_size() == 5);
+  // The kept units are those of largest L2 norm; zero the others in the copy.
+  std::vector<double> w1 = catena_test::vals(copy->l1.W.array());
+  std::vector<std::pair<double, int>> norms;
+  for (int u = 0; u < 10; ++u) {
+    double n = 0;
+    for (int k = 0; k < 4; ++k) n += w1[size_t(u * 4 + k)] * w1[size_t(u * 4 + k)];
+    norms.push_back({-n, u});
+  }
+  std::sort(norms.begin(), norms.end());
+  std::vector<double> w1m = w1;
+  for (int r = 5; r < 10; ++r)
+    for (int k = 0; k < 4; ++k) w1m[size_t(norms[size_t(r)].second * 4 + k)] = 0;
+  copy->l1.W = Parameter(Tensor::from_vector(w1m, Shape{10, 4}, runtime().cpu()).astype(float32));
+  // (l2's units are pruned too: compare l1's effect through l2's full output.)
+  const std::vector<double> h_small = catena_test::vals(F::relu(mlp->l1(Variable(x, false))).array());
+  const std::vector<double> h_full = catena_test::vals(F::relu(copy->l1(Variable(x, false))).array());
+  std::vector<int> kept;
+  for (int r = 0; r < 5; ++r) kept.push_back(norms[size_t(r)].second);
+  std::sort(kept.begin(), kept.end());
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 5; ++j) CHECK(h_small[size_t(i * 5 + j)] == doctest::Approx(h_full[size_t(i * 10 + kept[size_t(j)])]));
+  // The whole model saves with its new sizes and loads on every device.
+  L::Classifier model(mlp);
+  save_model(dir / "mlp.npz", model);
+  const std::vector<double> y = catena_test::vals((*mlp)(Variable(x, false)).array());
+  for (Device* d : runtime().devices()) {
+    auto back = load_model(dir / "mlp.npz", *d);
+    const std::vector<double> got = catena_test::vals((*back)(Variable(x.to(*d), false)).array());
+    REQUIRE(got.size() == y.size());
+    for (size_t i = 0; i < y.size(); ++i) CHECK(got[i] == doctest::Approx(y[i]).epsilon(1e-4));
+  }
+  // The CNN: both convolutions lose channels; fc1 loses each channel's block of 7 x 7 inputs.
+  seed(2);
+  auto cnn = std::make_shared<models::CNN>(16, 3);
+  const Tensor img = catena_test::input(Shape{2, 1, 28, 28}, float32, 8, 0, 1);
+  (*cnn)(Variable(img, false));
+  cz::StructuredPruner(0.25, "l1")(*cnn);
+  CHECK(cnn->conv1.W.array().shape() == Shape{24, 1, 3, 3});
+  CHECK(cnn->conv2.W.array().shape() == Shape{48, 24, 3, 3});
+  CHECK(cnn->fc1.W.array().shape() == Shape{12, 48 * 49});
+  CHECK(cnn->fc2.W.array().shape() == Shape{3, 12});
+  L::Classifier cm(cnn);
+  save_model(dir / "cnn.npz", cm);
+  auto cback = load_model(dir / "cnn.npz");
+  CHECK(catena_test::vals((*cback)(Variable(img, false)).array()) == catena_test::vals((*cnn)(Variable(img, false)).array()));
+  // BatchNormalization between two layers follows them.
+  L::Sequential seq;
+  seq.add(std::make_unique<L::Linear>(4, 8)).add(std::make_unique<L::BatchNormalization>(8)).add("relu");
+  seq.add(std::make_unique<L::Linear>(8, 2));
+  cz::StructuredPruner(0.5)(seq);
+  auto& bn = dynamic_cast<L::BatchNormalization&>(seq[1]);
+  CHECK(bn.avg_mean.shape() == Shape{4});
+  CHECK(bn.gamma.array().shape() == Shape{4});
+  CHECK(seq(Variable(x, false)).shape() == Shape{6, 2});
+  // Training goes on with the smaller shapes (the optimizer's state starts afresh).
+  {
+    auto m = small_mlp(3, 4, 10);
+    L::Classifier c(m);
+    optimizers::Adam opt;
+    opt.setup(c);
+    auto data = catena_test::blobs(24, 1);
+    SerialIterator it(data, 8);
+    StandardUpdater up(it, opt);
+    up.update();
+    cz::StructuredPruner(0.5)(*m);
+    up.update();
+    CHECK(m->l2.W.array().shape() == Shape{5, 5});
+  }
+}
+
 TEST_CASE("compression options and models that cannot be compressed are clear errors") {
   CHECK(contains(error_of([] { cz::Pruner(1.0); }), "[0, 1)"));
   CHECK(contains(error_of([] { cz::Pruner(-0.1); }), "[0, 1)"));
@@ -288,6 +370,18 @@ TEST_CASE("compression options and models that cannot be compressed are clear er
   auto q = small_mlp();
   cz::Quantizer()(*q);
   CHECK(contains(error_of([&] { cz::Pruner(0.5)(*q); }), "prune before quantizing"));
+  CHECK(contains(error_of([&] { cz::StructuredPruner(0.5)(*q); }), "prune channels first"));
+  CHECK(contains(error_of([] { cz::StructuredPruner(0.5, "l3"); }), "l1 or l2"));
+  CHECK(contains(error_of([] { cz::create("prune", {{"structured", 1}, {"scope", "layer"}}); }), "per layer"));
+  // A C++ Chain of its own says nothing of its forward: structured pruning cannot follow it.
+  struct Own : Chain {
+    L::Linear a{4, 4}, b{4, 2};
+    Own() { register_link("a", a), register_link("b", b); }
+  } own;
+  CHECK(contains(error_of([&] { cz::StructuredPruner(0.5)(own); }), "not a chain"));
+  L::Sequential mixed;
+  mixed.add(std::make_unique<L::Linear>(4, 4)).add("softmax").add(std::make_unique<L::Linear>(4, 2));
+  CHECK(contains(error_of([&] { cz::StructuredPruner(0.5)(mixed); }), "not a chain"));
 }
 
 TEST_CASE("damaged compressed files are refused, naming the key and what is wrong") {

@@ -94,6 +94,17 @@ TEST_CASE("catena compress on a Fashion-MNIST MLP: dynamic int8 and 90 % pruning
   CAPTURE(dense);
   CAPTURE(pruned);
   CHECK(pruned * 5 <= dense);
+
+  // 50 % of the hidden units removed: a smaller model (300 -> 150 units), within a point.
+  auto s = run_command(tool() + " compress --model " + model +
+                       " --prune 0.5 --structured --finetune-epochs 1 --no-progress --out " + dir / "s.npz");
+  CAPTURE(s.output);
+  REQUIRE(s.status == 0);
+  const auto [c0, c1] = row(s.output, "test accuracy");
+  CHECK(c1 >= c0 - 0.01);
+  auto i = run_command(tool() + " inspect " + dir / "s.npz");
+  CHECK(contains(i.output, "n_units=150"));
+  CHECK(contains(i.output, "(150, 784)"));
 }
 
 TEST_CASE("catena compress on the W2 CNN: static int8 calibrated on 10 batches keeps the accuracy") {

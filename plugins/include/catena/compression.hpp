@@ -60,7 +60,8 @@ struct Report {
   int64_t nonzero() const;
   uint64_t bytes_before() const;
   uint64_t bytes() const;
-  // One line per parameter and a total: elements, sparsity, bytes before and after.
+  // One line per parameter and a total: elements before and after, nonzero ones,
+  // sparsity, bytes after and before, and their ratio.
   std::string table() const;
 };
 
@@ -81,7 +82,8 @@ class Compressor {
 };
 
 using Factory = std::function<std::unique_ptr<Compressor>(const Options&)>;
-// Registered in-tree: "prune" (magnitude pruning) and "quantize" (int8). Unknown names,
+// Registered in-tree: "prune" (level, scope: magnitude pruning; structured = 1, norm:
+// structured pruning) and "quantize" (mode: int8). Unknown names,
 // unknown options and bad values throw, saying what is known or allowed.
 void register_compressor(const std::string& name, std::vector<std::string> option_names, Factory make);
 std::unique_ptr<Compressor> create(const std::string& name, const Options& options = {});
@@ -109,6 +111,24 @@ class Pruner : public Compressor {
  private:
   double level_;
   std::string scope_;
+};
+
+// Structured pruning: removes the `level` fraction of each layer's output units (Linear)
+// or channels (Convolution2D) with the smallest L1 or L2 norm — and with them the next
+// layer's inputs and the entries of a BatchNormalization between — so the model is
+// smaller and faster, not sparser. Needs a model whose forward is a chain
+// (Link::sequence(): a Sequential, the mlp and cnn models, a Classifier of them); the
+// last layer (the outputs) keeps its units. Every layer keeps at least one. Structured
+// pruning comes before magnitude pruning and quantization (it refuses masks and int8).
+class StructuredPruner : public Compressor {
+ public:
+  explicit StructuredPruner(double level = 0.5, std::string norm = "l2");
+  const char* name() const override { return "prune"; }
+  Report operator()(Link& model) override;
+
+ private:
+  double level_;
+  std::string norm_;
 };
 
 // Removes the masks, keeping the pruned weights at zero (a dense model again: files then

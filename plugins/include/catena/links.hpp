@@ -35,6 +35,7 @@ class Linear : public Link {
   int64_t out_size() const { return out_size_; }
   std::unique_ptr<Link> make_like() const override;
   Recipe recipe() const override;
+  void shapes_changed() override;
 
  private:
   int64_t in_size_, out_size_;
@@ -65,6 +66,7 @@ class Convolution2D : public Link {
   std::unique_ptr<Link> make_like() const override;
   Recipe recipe() const override;
   const Options& options() const { return o_; }
+  void shapes_changed() override;
   Parameter W, b;
 
  private:
@@ -106,6 +108,7 @@ class BatchNormalization : public Link {
   using Link::operator();
   std::unique_ptr<Link> make_like() const override;
   Recipe recipe() const override;
+  void shapes_changed() override;
   Parameter gamma, beta;
   Tensor avg_mean, avg_var, N;
   double decay, eps;
@@ -187,6 +190,9 @@ class Sequential : public ChainList {
   using Link::operator();
   std::unique_ptr<Link> make_like() const override;
   Recipe recipe() const override;
+  // Its links, when every function step is channel-wise (relu, sigmoid, tanh, leaky_relu,
+  // dropout, flatten, the poolings).
+  std::vector<Link*> sequence() override;
 
  private:
   struct Step {
@@ -210,6 +216,7 @@ class Classifier : public Chain, public LossLink {
   std::unique_ptr<Link> make_like() const override;
   Recipe recipe() const override;
   Link& predictor() { return *predictor_; }
+  std::vector<Link*> sequence() override { return predictor_->sequence(); }
   bool compute_accuracy;
   bool custom_loss = false;  // made with a loss function of its own (not saveable whole)
   Variable y;  // the last prediction

@@ -171,6 +171,16 @@ class Link : public Serializable {
   // uninitialised only in a non-strict load; strict, it is an error naming the key.
   void serialize(Serializer& s) override;
 
+  // The links data flows through, in order, when this link's forward is a chain whose
+  // steps between two links act on each channel (unit) alone — activations, pooling,
+  // dropout, flattening — so that removing a layer's output channel removes the next
+  // layer's input channel and nothing else (structured pruning needs that). Empty when the
+  // forward is not such a chain (the default).
+  virtual std::vector<Link*> sequence() { return {}; }
+  // Called after a compressor changed the shapes of this link's parameters (structured
+  // pruning): the link takes its sizes from them again.
+  virtual void shapes_changed() {}
+
   // The one-input forward of links that have one (Linear, Convolution2D, a Sequential
   // ...); others throw, naming the link.
   virtual Variable forward(const Variable& x);
