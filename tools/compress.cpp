@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 
@@ -118,8 +119,10 @@ int cmd_compress(const std::vector<std::string>& args) {
       ("optimizer", po::value<std::string>()->default_value("adam:alpha=0.0005"),
        "the fine-tuning optimizer, NAME[:HYPER=VALUE,...] as catena train's")
       ("quantize", po::value<std::string>(),
-       "dynamic-int8 (Linear weights int8, activations quantized per batch) or int8 (static: activation scales "
-       "calibrated on --calibrate batches)")
+       "dynamic-int8 (weights int8, activations quantized per batch), int8 (static: activation scales calibrated "
+       "on --calibrate batches), binary (sign times a scale per channel, trained binary-aware over "
+       "--finetune-epochs), kmeans:K (K shared weights per layer, centroids fine-tuned), float16 or bfloat16")
+      ("qat", "int8: fine-tune with the weights fake-quantized (quantization-aware training)")
       ("calibrate", po::value<int>()->default_value(10), "training batches that calibrate static int8")
       ("observer", po::value<std::string>()->default_value("minmax"), "calibration: minmax or percentile (99.99)")
       ("dataset", po::value<std::string>()->default_value("fashion-mnist"), "fashion-mnist, mnist or cifar10")
@@ -138,15 +141,32 @@ int cmd_compress(const std::vector<std::string>& args) {
   if (!vm.count("model")) throw Error(CT_INVALID_ARGUMENT, "give the model: catena compress --model FILE --out FILE");
   if (!vm.count("out")) throw Error(CT_INVALID_ARGUMENT, "give the output file: --out FILE");
   if (!vm.count("prune") && !vm.count("quantize"))
-    throw Error(CT_INVALID_ARGUMENT, "nothing to do: give --prune LEVEL and/or --quantize dynamic-int8|int8");
+    throw Error(CT_INVALID_ARGUMENT,
+                "nothing to do: give --prune LEVEL and/or --quantize dynamic-int8|int8|binary|kmeans:K|float16|bfloat16");
   const std::string in_path = vm["model"].as<std::string>(), out_path = vm["out"].as<std::string>();
   const int epochs = vm["finetune-epochs"].as<int>(), batch = vm["batchsize"].as<int>();
   const int calib = vm["calibrate"].as<int>();
   if (epochs < 0) throw Error(CT_INVALID_ARGUMENT, "--finetune-epochs must be 0 or more");
   if (batch < 1) throw Error(CT_INVALID_ARGUMENT, "--batchsize must be at least 1");
   std::string quantize = vm.count("quantize") ? vm["quantize"].as<std::string>() : "";
-  if (!quantize.empty() && quantize != "dynamic-int8" && quantize != "int8")
-    throw Error(CT_INVALID_ARGUMENT, "--quantize: unknown method '" + quantize + "' (known: dynamic-int8, int8)");
+  int k = 0;
+  if (quantize.rfind("kmeans", 0) == 0) {
+    const std::string n = quantize.size() > 7 && quantize[6] == ':' ? quantize.substr(7) : "";
+    char* end = nullptr;
+    const long v = n.empty() ? 0 : std::strtol(n.c_str(), &end, 10);
+    if (n.empty() || *end || v < 2 || v > 256)
+      throw Error(CT_INVALID_ARGUMENT, "--quantize " + quantize + ": give kmeans:K with K from 2 to 256 (e.g. kmeans:16)");
+    k = int(v);
+    quantize = "kmeans";
+  }
+  const std::vector<std::string> methods = {"dynamic-int8", "int8", "binary", "kmeans", "float16", "bfloat16"};
+  if (!quantize.empty() && std::find(methods.begin(), methods.end(), quantize) == methods.end())
+    throw Error(CT_INVALID_ARGUMENT, "--quantize: unknown method '" + quantize +
+                                         "' (known: dynamic-int8, int8, binary, kmeans:K, float16, bfloat16)");
+  const bool qat = vm.count("qat") > 0;
+  if (qat && quantize != "int8" && quantize != "dynamic-int8")
+    throw Error(CT_INVALID_ARGUMENT, "--qat is for --quantize int8 or dynamic-int8 (binary always trains binary-aware)");
+  if (qat && epochs == 0) throw Error(CT_INVALID_ARGUMENT, "--qat needs --finetune-epochs E (the training it is)");
   if (quantize == "int8" && calib < 1)
     throw Error(CT_INVALID_ARGUMENT, "--calibrate must be at least 1: static int8 needs calibration batches");
   // Options are checked before any work.
@@ -184,17 +204,38 @@ int cmd_compress(const std::vector<std::string>& args) {
       std::cout << "pruned " << vm["prune"].as<double>() * 100 << " % of the weights ("
                 << vm["prune-scope"].as<std::string>() << ")\n";
   }
+  // Weight sharing and binary weights train after the change (centroids, or real weights
+  // behind their signs); int8 and the casts come after fine-tuning.
+  if (quantize == "kmeans") {
+    if (pruner) {
+      compression::bake_masks(*model);
+      std::cout << "baked the masks (shared weights keep the pruned ones near zero, not at it)\n";
+    }
+    compression::KMeans sharer(k);
+    sharer(*model);
+    std::cout << "shared the weights: " << k << " centroids per layer\n";
+  }
+  if (quantize == "binary" || qat) {
+    compression::prepare_qat(*model, quantize == "binary" ? "binary" : "int8");
+    std::cout << "fake-quantized the weights for training (" << (quantize == "binary" ? "binary" : "int8") << ")\n";
+  }
   if (epochs > 0) finetune(*model, data.first, dev, epochs, batch, vm["optimizer"].as<std::string>(), progress);
-  if (!quantize.empty()) {
-    compression::Quantizer q(quantize == "int8" ? "static" : "dynamic");
+  if (quantize == "int8" || quantize == "dynamic-int8" || quantize == "binary") {
+    compression::Quantizer q(quantize == "int8" ? "static" : quantize == "binary" ? "binary" : "dynamic");
     if (calibration) {
       calibrate(*model, *calibration, data.first, dev, calib, batch);
       q.set_calibration(calibration.get());
     }
     q(*model);
-    std::cout << "quantized the Linear layers to int8 (" << (quantize == "int8" ? "static, calibrated on " +
-                                                             std::to_string(calib) + " batches" : "dynamic")
+    std::cout << "quantized the Linear and Convolution2D weights ("
+              << (quantize == "int8"     ? "int8, static, calibrated on " + std::to_string(calib) + " batches"
+                  : quantize == "binary" ? std::string("binary")
+                                         : std::string("int8, dynamic"))
               << ")\n";
+  }
+  if (quantize == "float16" || quantize == "bfloat16") {
+    compression::Cast(quantize == "float16" ? float16 : bfloat16)(*model);
+    std::cout << "stored the parameters as " << quantize << "\n";
   }
   calibration.reset();
   const Measure m1 = measure(*model, data.second, dev, batch);

@@ -1,9 +1,11 @@
 // The compressor registry, reports, and what every compressor shares.
 #include <catena/compression.hpp>
+#include <catena/config.hpp>
 #include <catena/ops.hpp>
 
 #include "../common/named_registry.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -58,6 +60,17 @@ bool registered_in_tree = [] {
   });
   register_compressor("quantize", {"mode"}, [](const Options& o) -> std::unique_ptr<Compressor> {
     return std::make_unique<Quantizer>(text_of(o, "mode", "dynamic", "quantize"));
+  });
+  register_compressor("kmeans", {"k", "iterations"}, [](const Options& o) -> std::unique_ptr<Compressor> {
+    const double k = number_of(o, "k", 16, "kmeans"), it = number_of(o, "iterations", 30, "kmeans");
+    if (k != std::floor(k) || it != std::floor(it)) throw Error(CT_INVALID_ARGUMENT, "kmeans: k and iterations are whole numbers");
+    return std::make_unique<KMeans>(int(std::max(-1.0, std::min(k, 1e6))), int(std::max(-1.0, std::min(it, 1e6))));
+  });
+  register_compressor("cast", {"dtype"}, [](const Options& o) -> std::unique_ptr<Compressor> {
+    const std::string d = text_of(o, "dtype", "float16", "cast");
+    if (d != "float16" && d != "bfloat16")
+      throw Error(CT_INVALID_ARGUMENT, "cast: dtype must be float16 or bfloat16, got '" + d + "'");
+    return std::make_unique<Cast>(d == "float16" ? float16 : bfloat16);
   });
   return true;
 }();
@@ -116,10 +129,20 @@ std::vector<std::pair<std::string, Parameter*>> weights(Link& model) {
 }
 
 uint64_t stored_bytes(const Parameter& p) {
-  if (const Parameter::Int8* q = p.quantized())
-    return uint64_t(q->q.numel()) + 4 * uint64_t(q->scale.numel()) + (q->input_scale.defined() ? 4 : 0);
+  if (const Parameter::Int8* q = p.quantized()) {
+    const std::vector<int8_t> v = q->q.to_vector<int8_t>();
+    const bool binary = !v.empty() && std::all_of(v.begin(), v.end(), [](int8_t x) { return x == 1 || x == -1; });
+    const uint64_t n = uint64_t(q->q.numel());
+    return (binary ? (n + 7) / 8 + 8 * uint64_t(q->q.ndim()) : n) + 4 * uint64_t(q->scale.numel()) +
+           (q->input_scale.defined() ? 4 : 0);
+  }
   if (!p.is_initialized()) return 0;
-  const uint64_t n = uint64_t(p.array().numel()), elem = p.array().dtype().size();
+  if (const Parameter::Codebook* c = p.codebook()) {
+    const uint64_t n = uint64_t(c->indices.numel()), k = uint64_t(p.array().numel());
+    return (k <= 16 ? (n + 1) / 2 : n) + k * p.array().dtype().size() + 8 * uint64_t(c->indices.ndim());
+  }
+  const uint64_t n = uint64_t(p.array().numel());
+  const uint64_t elem = p.storage_dtype() ? p.storage_dtype()->size() : p.array().dtype().size();
   if (!p.mask().defined()) return n * elem;
   const uint64_t kept = uint64_t(ops::sum(p.mask().astype(int64)).to_vector<int64_t>()[0]);
   return (n + 7) / 8 + kept * elem + 8 * uint64_t(p.array().ndim());
@@ -136,12 +159,19 @@ ParamReport describe_param(const std::string& path, const Parameter& p) {
   if (const Parameter::Int8* q = p.quantized()) {
     r.nonzero = ops::sum(ops::compare("core.not_equal", q->q, Tensor::zeros(Shape{}, int8, q->q.device())).astype(int64))
                     .to_vector<int64_t>()[0];
-    r.form = q->input_scale.defined() ? "int8 (static)" : "int8 (dynamic)";
+    r.form = stored_bytes(p) < uint64_t(q->q.numel()) ? "binary"
+             : q->input_scale.defined()              ? "int8 (static)"
+                                                     : "int8 (dynamic)";
   } else if (p.is_initialized()) {
-    const Tensor& w = p.array();
+    auto guard = no_backprop_mode();
+    const Tensor w = p.weight().array();
     r.nonzero = ops::sum(ops::compare("core.not_equal", w, Tensor::zeros(Shape{}, w.dtype(), w.device())).astype(int64))
                     .to_vector<int64_t>()[0];
-    r.form = p.mask().defined() ? "pruned" : w.dtype().name();
+    r.form = p.mask().defined()     ? "pruned"
+             : p.codebook()         ? "kmeans (" + std::to_string(p.array().numel()) + ")"
+             : p.storage_dtype()    ? p.storage_dtype()->name()
+                                    : w.dtype().name();
+    if (!p.fake_quant().empty()) r.form += " (qat " + p.fake_quant() + ")";
   }
   return r;
 }

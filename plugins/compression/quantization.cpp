@@ -82,9 +82,36 @@ void observe_input(const Link& layer, const Tensor& x) {
 }
 
 Quantizer::Quantizer(std::string mode) : mode_(std::move(mode)) {
-  if (mode_ != "dynamic" && mode_ != "static")
-    throw Error(CT_INVALID_ARGUMENT, "quantize: mode must be dynamic (activations quantized per batch) or static "
-                                     "(calibrated scales), got '" + mode_ + "'");
+  if (mode_ != "dynamic" && mode_ != "static" && mode_ != "binary")
+    throw Error(CT_INVALID_ARGUMENT, "quantize: mode must be dynamic (activations quantized per batch), static "
+                                     "(calibrated scales) or binary (sign times a scale per channel), got '" + mode_ + "'");
+}
+
+namespace {
+
+// The layers that compute in int8: Linear, and Convolution2D without groups.
+Parameter* int8_weights(Link* link) {
+  if (auto* linear = dynamic_cast<L::Linear*>(link)) return &linear->W;
+  if (auto* conv = dynamic_cast<L::Convolution2D*>(link))
+    if (conv->options().groups == 1) return &conv->W;
+  return nullptr;
+}
+
+}  // namespace
+
+int prepare_qat(Link& model, const std::string& scheme) {
+  if (scheme != "int8" && scheme != "binary")
+    throw Error(CT_INVALID_ARGUMENT, "prepare_qat: the scheme must be int8 or binary, got '" + scheme + "'");
+  int n = 0;
+  for (auto& [path, link] : model.namedlinks())
+    if (Parameter* W = int8_weights(link)) {
+      if (W->is_quantized() || W->codebook())
+        throw Error(CT_FAILED_PRECONDITION, "prepare_qat: " + path.substr(1) + " is quantized or shared already");
+      W->set_fake_quant(scheme);
+      ++n;
+    }
+  if (!n) throw Error(CT_INVALID_ARGUMENT, "prepare_qat: the model has no Linear or Convolution2D layer");
+  return n;
 }
 
 Report Quantizer::operator()(Link& model) {
@@ -94,13 +121,11 @@ Report Quantizer::operator()(Link& model) {
                                         "under a compression::Calibration and pass it with set_calibration");
   int done = 0;
   for (auto& [path, link] : model.namedlinks()) {
-    // The layers that compute in int8: Linear, and Convolution2D without groups.
-    Parameter* weights = nullptr;
-    if (auto* linear = dynamic_cast<L::Linear*>(link)) weights = &linear->W;
-    if (auto* conv = dynamic_cast<L::Convolution2D*>(link))
-      if (conv->options().groups == 1) weights = &conv->W;
+    Parameter* weights = int8_weights(link);
     if (!weights || weights->is_quantized()) continue;
     Parameter& W = *weights;
+    if (W.codebook())
+      throw Error(CT_FAILED_PRECONDITION, "quantize: " + path.substr(1) + " shares its weights (k-means) already");
     const Link* layer = link;
     if (!W.is_initialized())
       throw Error(CT_FAILED_PRECONDITION, "quantize: " + (path == "/" ? std::string("the model") : path.substr(1)) +
@@ -114,17 +139,29 @@ Report Quantizer::operator()(Link& model) {
                                                 "that run through every layer");
       input_scale = Tensor::full(Shape{}, s, float32, W.device());
     }
-    // One scale per output row: the largest |w| maps to 127; an all-zero row gets scale 1.
     const Shape shape = W.array().shape();
     const Tensor w = W.array().astype(float32).reshape(Shape{shape[0], W.array().numel() / std::max<int64_t>(1, shape[0])});
+    Device& cpu = runtime().cpu();
+    const int64_t rows = shape[0];
+    if (mode_ == "binary") {
+      // sign(w) (+1 at 0) and the row's mean |w|; a zero row gets scale 1 (its outputs are
+      // then its bias plus +-1 times the inputs: a zero row is rare and stays small).
+      const Tensor alpha = ops::mean(ops::abs(w), {1});
+      std::vector<float> a = alpha.to_vector<float>();
+      for (float& v : a) v = v > 0 && std::isfinite(v) ? v : 1.0f;
+      const Tensor positive = ops::compare("core.greater_equal", w, Tensor::zeros(Shape{}, float32, w.device()));
+      const Tensor q = ops::where(positive, Tensor::full(Shape{}, 1, int8, w.device()), Tensor::full(Shape{}, -1, int8, w.device()));
+      W.set_int8({q.reshape(shape), Tensor::from_vector(a, Shape{rows}, cpu).to(w.device()), Tensor()});
+      ++done;
+      continue;
+    }
+    // One scale per output row: the largest |w| maps to 127; an all-zero row gets scale 1.
     const Tensor absmax = ops::max(ops::abs(w), {1}, true);
     std::vector<float> m = absmax.to_vector<float>(), scale(m.size()), inv(m.size());
     for (size_t i = 0; i < m.size(); ++i) {
       scale[i] = m[i] > 0 && std::isfinite(m[i]) ? m[i] / 127.0f : 1.0f;
       inv[i] = 1.0f / scale[i];
     }
-    Device& cpu = runtime().cpu();
-    const int64_t rows = int64_t(m.size());
     const Tensor inv_t = Tensor::from_vector(inv, Shape{rows, 1}, cpu).to(w.device());
     Parameter::Int8 q{ops::quantize(w, inv_t).reshape(shape), Tensor::from_vector(scale, Shape{rows}, cpu).to(w.device()),
                       input_scale};

@@ -88,7 +88,7 @@ Variable Convolution2D::forward(const Variable& x) {
   if (const Parameter::Int8* q = W.quantized())
     return F::convolution_2d_int8(x, q->q, q->scale, q->input_scale, o_.nobias ? Variable() : Variable(b), g);
   if (!W.is_initialized()) make_W(x.shape()[1]);
-  return F::convolution_2d(x, W, o_.nobias ? Variable() : Variable(b), g);
+  return F::convolution_2d(x, W.weight(), o_.nobias ? Variable() : Variable(b), g);
 }
 
 Deconvolution2D::Deconvolution2D(int64_t in_channels, int64_t out_channels, int64_t ksize, Options o)

@@ -41,7 +41,7 @@ Variable Linear::forward(const Variable& x, int n_batch_axes) {
     in_size_ = rows ? x.size() / rows : 0;
     W.initialize(Shape{out_size_, in_size_}, device());
   }
-  return F::linear(x, W, nobias_ ? Variable() : Variable(b), n_batch_axes);
+  return F::linear(x, W.weight(), nobias_ ? Variable() : Variable(b), n_batch_axes);
 }
 
 std::unique_ptr<Link> Linear::make_like() const {

@@ -1,4 +1,6 @@
 // Parameters, initializers and the Link tree.
+#include <catena/config.hpp>
+#include <catena/functions.hpp>
 #include <catena/link.hpp>
 #include <catena/ops.hpp>
 #include <catena/random.hpp>
@@ -139,6 +141,7 @@ void Parameter::set_mask(const Tensor& mask) {
     return;
   }
   if (!is_initialized()) throw Error(CT_FAILED_PRECONDITION, "set_mask: the parameter has no values to mask");
+  if (codebook_) throw Error(CT_FAILED_PRECONDITION, "set_mask: the parameter is a codebook of shared weights");
   if (mask.shape() != array().shape())
     throw Error(CT_INVALID_ARGUMENT, "set_mask: a mask of " + mask.shape().str() + " for a parameter of " +
                                          array().shape().str());
@@ -164,12 +167,71 @@ void Parameter::set_int8(Int8 q) {
   static_cast<Variable&>(*this) = Variable();
   set_update_enabled(enabled);
   mask_ = Tensor();
+  codebook_.reset();
+  fake_quant_.clear();
   pending_ = false;
   int8_ = std::make_shared<Int8>(std::move(q));
 }
 
+void Parameter::set_codebook(const Tensor& centroids, const Tensor& indices) {
+  if (!centroids.defined() || centroids.ndim() != 1 || !centroids.dtype().is_float() || centroids.numel() < 1 ||
+      centroids.numel() > 256)
+    throw Error(CT_INVALID_ARGUMENT, "set_codebook: the centroids must be 1 to 256 floats");
+  if (!indices.defined() || indices.dtype() != int32 || indices.ndim() < 1)
+    throw Error(CT_INVALID_ARGUMENT, "set_codebook: the indices must be int32 of the weights' shape");
+  const bool enabled = update_enabled();
+  mask_ = Tensor();
+  int8_.reset();
+  pending_ = false;
+  static_cast<Variable&>(*this) = Variable(centroids, true);
+  set_grad(Tensor());
+  set_update_enabled(enabled);
+  codebook_ = std::make_shared<Codebook>();
+  codebook_->indices = indices.to(centroids.device());
+}
+
+void Parameter::set_fake_quant(const std::string& scheme) {
+  if (!scheme.empty() && scheme != "int8" && scheme != "binary")
+    throw Error(CT_INVALID_ARGUMENT, "set_fake_quant: the scheme must be int8, binary or empty, got '" + scheme + "'");
+  fake_quant_ = scheme;
+}
+
+void Parameter::clear_forms() {
+  mask_ = Tensor();
+  int8_.reset();
+  codebook_.reset();
+  fake_quant_.clear();
+  storage_dtype_.reset();
+}
+
+void Parameter::set_storage_dtype(std::optional<Dtype> d) {
+  if (d && !d->is_float()) throw Error(CT_INVALID_ARGUMENT, "set_storage_dtype: a floating-point dtype, not " + d->name());
+  storage_dtype_ = d;
+}
+
+Variable Parameter::weight() const {
+  const Variable& self = *this;
+  if (codebook_) {
+    const Shape shape = codebook_->indices.shape();
+    const Tensor flat = codebook_->indices.reshape(Shape{codebook_->indices.numel()});
+    if (!config().enable_backprop) {
+      std::vector<float> now = array().astype(float32).to_vector<float>();
+      if (!codebook_->cached_weights.defined() || now != codebook_->cached_centroids) {
+        codebook_->cached_weights = ops::take(array(), flat, 0).reshape(shape);
+        codebook_->cached_centroids = std::move(now);
+      }
+      return Variable(codebook_->cached_weights, false);
+    }
+    const Variable table = F::reshape(self, Shape{array().numel(), 1});
+    return F::reshape(F::embed_id(flat, table), shape);
+  }
+  if (!fake_quant_.empty() && is_initialized()) return F::fake_quantize(self, fake_quant_);
+  return self;
+}
+
 std::optional<Shape> Parameter::weight_shape() const {
   if (int8_) return int8_->q.shape();
+  if (codebook_) return codebook_->indices.shape();
   if (is_initialized()) return array().shape();
   if (pending_) return pending_shape_;
   return std::nullopt;
@@ -249,6 +311,14 @@ void Link::to_device(Device& d) {
     }
     if (!p->is_initialized() || &p->device() == &d) continue;
     Tensor grad = p->grad(), mask = p->mask();
+    if (const Parameter::Codebook* c = p->codebook()) {
+      const Tensor indices = c->indices.to(d);
+      const bool enabled = p->update_enabled();
+      p->set_codebook(p->array().to(d), indices);
+      p->set_update_enabled(enabled);
+      p->set_grad(grad.defined() ? grad.to(d) : Tensor());
+      continue;
+    }
     p->set_array(p->array().to(d));
     p->set_grad(grad.defined() ? grad.to(d) : Tensor());
     if (mask.defined()) p->set_mask(mask.to(d));
@@ -297,7 +367,10 @@ std::unique_ptr<Link> Link::copy(CopyMode mode) {
     if (!from.is_initialized()) continue;
     Tensor a = mode == CopyMode::share ? from.array() : from.array().clone();
     to = Parameter(a);
+    if (const Parameter::Codebook* c = from.codebook())
+      to.set_codebook(a, mode == CopyMode::share ? c->indices : c->indices.clone());
     to.set_update_enabled(from.update_enabled());
+    to.set_fake_quant(from.fake_quant());
     if (from.mask().defined()) to.set_mask(mode == CopyMode::share ? from.mask() : from.mask().clone());
   }
   auto mp = namedpersistents(), tp = out->namedpersistents();
@@ -331,6 +404,11 @@ std::vector<uint8_t> pack_bits(const std::vector<uint8_t>& keep) {
   return bits;
 }
 
+void put_shape(Serializer& s, const std::string& name, const Shape& shape) {
+  std::vector<int64_t> dims(shape.begin(), shape.end());
+  s.put(name + ".shape", Tensor::from_vector(dims, Shape{int64_t(dims.size())}, runtime().cpu()));
+}
+
 void save_masked(Serializer& s, const std::string& name, const Parameter& p) {
   const Tensor w = p.array();
   const std::vector<uint8_t> keep = p.mask().astype(uint8).to_vector<uint8_t>();
@@ -338,21 +416,20 @@ void save_masked(Serializer& s, const std::string& name, const Parameter& p) {
   std::vector<double> kept;
   for (size_t i = 0; i < keep.size(); ++i)
     if (keep[i]) kept.push_back(all[i]);
-  std::vector<int64_t> dims(w.shape().begin(), w.shape().end());
   Device& cpu = runtime().cpu();
-  s.put(name + ".shape", Tensor::from_vector(dims, Shape{int64_t(dims.size())}, cpu));
+  put_shape(s, name, w.shape());
   const std::vector<uint8_t> bits = pack_bits(keep);
   s.put(name + ".mask", Tensor::from_vector(bits, Shape{int64_t(bits.size())}, cpu));
   s.put(name + ".values", Tensor::from_vector(kept, Shape{int64_t(kept.size())}, cpu).astype(w.dtype()));
 }
 
-// The stored shape and the kept elements (0/1 per element), checked against each other,
-// against the values' length and against `want` (when known). Reads no large array.
-Shape read_masked(Serializer& s, const std::string& name, const std::optional<Shape>& want, std::vector<uint8_t>* keep) {
-  const std::string shape_key = name + ".shape", mask_key = name + ".mask", values_key = name + ".values";
+// "<name>.shape": the int64 shape of a parameter stored in a compressed form, checked
+// against `want` when known.
+Shape read_shape(Serializer& s, const std::string& name, const std::optional<Shape>& want) {
+  const std::string shape_key = name + ".shape";
   const Tensor* dims = s.get(shape_key);
-  if (!dims || dims->dtype() != int64 || dims->ndim() != 1 || dims->numel() > 8)
-    s.fail(shape_key, "must be the int64 shape of the pruned parameter");
+  if (!dims || dims->dtype() != int64 || dims->ndim() != 1 || dims->numel() < 1 || dims->numel() > 8)
+    s.fail(shape_key, "must be the int64 shape of the compressed parameter");
   Shape shape;
   int64_t n = 1;
   for (int64_t d : dims->to_vector<int64_t>()) {
@@ -361,15 +438,31 @@ Shape read_masked(Serializer& s, const std::string& name, const std::optional<Sh
     n *= d;
   }
   if (want && shape != *want) s.fail(shape_key, "is " + shape.str() + ", but the parameter is " + want->str());
-  const Tensor* bits = s.get(mask_key);
+  return shape;
+}
+
+
+// A bitmap of n bits (lowest first) under key, checked: its length and its spare bits.
+std::vector<uint8_t> read_bits(Serializer& s, const std::string& key, int64_t n, const Shape& shape) {
+  const Tensor* bits = s.get(key);
   if (!bits || bits->dtype() != uint8 || bits->ndim() != 1 || bits->numel() != (n + 7) / 8)
-    s.fail(mask_key, "must be a uint8 bitmap of " + std::to_string((n + 7) / 8) + " bytes for " + shape.str());
+    s.fail(key, "must be a uint8 bitmap of " + std::to_string((n + 7) / 8) + " bytes for " + shape.str());
   const std::vector<uint8_t> b = bits->to_vector<uint8_t>();
-  keep->assign(size_t(n), 0);
+  if (n % 8 && (b.back() >> (n % 8)) != 0) s.fail(key, "has bits set beyond the parameter's elements (damaged)");
+  std::vector<uint8_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[size_t(i)] = (b[size_t(i / 8)] >> (i % 8)) & 1;
+  return out;
+}
+
+// The stored shape and the kept elements (0/1 per element), checked against each other,
+// against the values' length and against `want` (when known). Reads no large array.
+Shape read_masked(Serializer& s, const std::string& name, const std::optional<Shape>& want, std::vector<uint8_t>* keep) {
+  const std::string mask_key = name + ".mask", values_key = name + ".values";
+  const Shape shape = read_shape(s, name, want);
+  const int64_t n = shape.numel();
+  *keep = read_bits(s, mask_key, n, shape);
   int64_t kept = 0;
-  for (int64_t i = 0; i < n; ++i)
-    if (((*keep)[size_t(i)] = (b[size_t(i / 8)] >> (i % 8)) & 1) != 0) ++kept;
-  if (n % 8 && (b.back() >> (n % 8)) != 0) s.fail(mask_key, "has bits set beyond the parameter's elements (damaged)");
+  for (uint8_t k : *keep) kept += k;
   Dtype dtype;
   Shape vshape;
   if (!s.describe(values_key, &dtype, &vshape) || !dtype.is_float() || vshape != Shape{kept})
@@ -389,11 +482,19 @@ void check_scales(Serializer& s, const std::string& key, const Tensor& t, int64_
 
 Parameter::Int8 read_int8(Serializer& s, const std::string& name, const std::optional<Shape>& want, Device& device) {
   const std::string q_key = name + ".int8", scale_key = name + ".scale", in_key = name + ".input_scale";
+  const bool binary = !s.contains(q_key);
   Dtype dtype;
   Shape shape;
-  if (!s.describe(q_key, &dtype, &shape) || dtype != int8 || shape.ndim() < 1)
-    s.fail(q_key, "must be the int8 weights (at least one dimension)");
-  if (want && shape != *want) s.fail(q_key, "has shape " + shape.str() + ", but the parameter is " + want->str());
+  if (binary) {
+    shape = read_shape(s, name, want);
+    if (shape.ndim() < 1) s.fail(name + ".shape", "must have at least one dimension");
+  } else {
+    if (!s.describe(q_key, &dtype, &shape) || dtype != int8 || shape.ndim() < 1)
+      s.fail(q_key, "must be the int8 weights (at least one dimension)");
+    if (want && shape != *want) s.fail(q_key, "has shape " + shape.str() + ", but the parameter is " + want->str());
+  }
+  std::vector<uint8_t> signs;
+  if (binary) signs = read_bits(s, name + ".sign", shape.numel(), shape);
   const Tensor* scale = s.get(scale_key);
   if (!scale) s.fail(scale_key, "is missing: quantized weights need their scales");
   check_scales(s, scale_key, *scale, shape[0]);
@@ -406,12 +507,72 @@ Parameter::Int8 read_int8(Serializer& s, const std::string& name, const std::opt
     out.input_scale = in->reshape(Shape{}).to(device);
   }
   if (!s.applying()) {
-    s.verify(q_key);
+    if (!binary) s.verify(q_key);
     return out;
   }
-  out.q = s.take(q_key).to(device);
+  if (binary) {
+    std::vector<int8_t> q(signs.size());
+    for (size_t i = 0; i < signs.size(); ++i) q[i] = signs[i] ? 1 : -1;
+    out.q = Tensor::from_vector(q, shape, runtime().cpu()).to(device);
+  } else {
+    out.q = s.take(q_key).to(device);
+  }
   out.scale = scale->to(device);
   return out;
+}
+
+// --- Shared weights: "<name>.codebook" (k floats), "<name>.indices" (uint8: two per byte,
+// low nibble first, when k <= 16; else one per byte) and "<name>.shape".
+
+void save_codebook(Serializer& s, const std::string& name, const Parameter& p) {
+  const Parameter::Codebook& c = *p.codebook();
+  const int64_t k = p.array().numel();
+  const std::vector<int32_t> idx = c.indices.to_vector<int32_t>();
+  std::vector<uint8_t> packed;
+  if (k <= 16) {
+    packed.assign((idx.size() + 1) / 2, 0);
+    for (size_t i = 0; i < idx.size(); ++i) packed[i / 2] = uint8_t(packed[i / 2] | (idx[i] << (4 * (i % 2))));
+  } else {
+    for (int32_t v : idx) packed.push_back(uint8_t(v));
+  }
+  put_shape(s, name, c.indices.shape());
+  s.put(name + ".codebook", p.array());
+  s.put(name + ".indices", Tensor::from_vector(packed, Shape{int64_t(packed.size())}, runtime().cpu()));
+}
+
+// The centroids and the indices (int32, the weights' shape), checked: k in [1, 256],
+// centroids finite, the packed length, every index below k, the spare nibble zero.
+std::pair<Tensor, Tensor> read_codebook(Serializer& s, const std::string& name, const std::optional<Shape>& want) {
+  const std::string cb_key = name + ".codebook", idx_key = name + ".indices";
+  const Shape shape = read_shape(s, name, want);
+  const Tensor* cb = s.get(cb_key);
+  if (!cb || !cb->dtype().is_float() || cb->ndim() != 1 || cb->numel() < 1 || cb->numel() > 256)
+    s.fail(cb_key, "must be a codebook of 1 to 256 float centroids");
+  for (double v : cb->astype(float64).to_vector<double>())
+    if (!std::isfinite(v)) s.fail(cb_key, "holds a centroid that is not a finite number (damaged)");
+  const int64_t k = cb->numel(), n = shape.numel();
+  const int64_t bytes = k <= 16 ? (n + 1) / 2 : n;
+  const Tensor* idx = s.get(idx_key);
+  if (!idx || idx->dtype() != uint8 || idx->ndim() != 1 || idx->numel() != bytes)
+    s.fail(idx_key, "must be " + std::to_string(bytes) + " bytes of " + (k <= 16 ? "4-bit" : "8-bit") + " indices for " +
+                        shape.str() + " and " + std::to_string(k) + " centroids");
+  const std::vector<uint8_t> b = idx->to_vector<uint8_t>();
+  std::vector<int32_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t v = k <= 16 ? (b[size_t(i / 2)] >> (4 * (i % 2))) & 15 : b[size_t(i)];
+    if (v >= k) s.fail(idx_key, "holds index " + std::to_string(v) + " of a codebook of " + std::to_string(k) + " (damaged)");
+    out[size_t(i)] = v;
+  }
+  if (k <= 16 && n % 2 && (b.back() >> 4) != 0) s.fail(idx_key, "has a spare nibble set (damaged)");
+  return {*cb, Tensor::from_vector(out, shape, runtime().cpu())};
+}
+
+// Binary weights (int8 of +1 and -1 only) are stored as a sign bitmap, 1 for +1:
+// "<name>.sign", with "<name>.scale" and "<name>.shape".
+bool is_binary(const Tensor& q) {
+  for (int8_t v : q.to_vector<int8_t>())
+    if (v != 1 && v != -1) return false;
+  return q.numel() > 0;
 }
 
 }  // namespace
@@ -420,11 +581,23 @@ void Link::serialize(Serializer& s) {
   for (auto& [name, p] : params_) {
     if (s.saving()) {
       if (const Parameter::Int8* q = p->quantized()) {
-        s.put(name + ".int8", q->q);
+        if (is_binary(q->q)) {
+          std::vector<uint8_t> plus;
+          for (int8_t v : q->q.to_vector<int8_t>()) plus.push_back(v > 0);
+          const std::vector<uint8_t> bits = pack_bits(plus);
+          put_shape(s, name, q->q.shape());
+          s.put(name + ".sign", Tensor::from_vector(bits, Shape{int64_t(bits.size())}, runtime().cpu()));
+        } else {
+          s.put(name + ".int8", q->q);
+        }
         s.put(name + ".scale", q->scale);
         if (q->input_scale.defined()) s.put(name + ".input_scale", q->input_scale);
+      } else if (p->codebook()) {
+        save_codebook(s, name, *p);
       } else if (p->is_initialized() && p->mask().defined()) {
         save_masked(s, name, *p);
+      } else if (p->is_initialized() && p->storage_dtype() && *p->storage_dtype() != p->array().dtype()) {
+        s.put(name, p->array().astype(*p->storage_dtype()));
       } else {
         s.put(name, p->is_initialized() ? p->array() : Tensor());
       }
@@ -432,9 +605,19 @@ void Link::serialize(Serializer& s) {
     }
     // The file says which form the parameter takes.
     const std::optional<Shape> known = p->weight_shape();
-    if (s.contains(name + ".int8")) {
+    if (s.contains(name + ".int8") || s.contains(name + ".sign")) {
       Parameter::Int8 q = read_int8(s, name, known, device());
       if (s.applying()) p->set_int8(std::move(q));
+      continue;
+    }
+    if (s.contains(name + ".codebook")) {
+      auto [centroids, indices] = read_codebook(s, name, known);
+      if (s.applying()) {
+        const bool enabled = p->update_enabled();
+        *p = Parameter(Initializer(), Shape(), false, p->param_dtype());
+        p->set_codebook(centroids.astype(p->param_dtype()).to(device()), indices.to(device()));
+        p->set_update_enabled(enabled);
+      }
       continue;
     }
     if (s.contains(name + ".mask")) {
@@ -475,10 +658,14 @@ void Link::serialize(Serializer& s) {
       continue;
     }
     if (!dtype.is_float()) s.fail(name, std::string("is ") + dtype.name() + ", not floating point");
-    if (p->is_quantized() && s.applying()) *p = Parameter(Initializer(), Shape(), false, p->param_dtype());
-    const Shape want = p->is_initialized() ? p->array().shape() : p->pending_shape();
-    if ((p->is_initialized() || p->is_pending()) && shape != want)
-      s.fail(name, "has shape " + shape.str() + ", but the parameter is " + want.str());
+    const std::optional<Shape> want = p->weight_shape();
+    if (want && shape != *want) s.fail(name, "has shape " + shape.str() + ", but the parameter is " + want->str());
+    if (s.applying() && (p->is_quantized() || p->codebook())) {
+      // The file holds plain values: the parameter takes them as such.
+      const bool enabled = p->update_enabled();
+      *p = Parameter(Initializer(), Shape(), false, p->param_dtype());
+      p->set_update_enabled(enabled);
+    }
     if (!s.applying()) {
       s.verify(name);
     } else if (p->is_initialized()) {
@@ -489,6 +676,11 @@ void Link::serialize(Serializer& s) {
       const bool enabled = p->update_enabled();
       *p = Parameter(s.take(name).astype(p->param_dtype()).to(device()));
       p->set_update_enabled(enabled);
+    }
+    // A half-precision copy of a wider parameter stays half precision when saved again.
+    if (s.applying()) {
+      const bool half = (dtype == float16 || dtype == bfloat16) && p->array().dtype().size() > 2;
+      p->set_storage_dtype(half ? std::optional<Dtype>(dtype) : std::nullopt);
     }
   }
   for (auto& [name, t] : persistents_) {

@@ -4,6 +4,8 @@
 #include "../support.hpp"
 
 #include <catena/compression.hpp>
+#include <catena/config.hpp>
+#include <catena/functions.hpp>
 #include <catena/model_file.hpp>
 #include <catena/models.hpp>
 #include <catena/optimizers.hpp>
@@ -354,6 +356,124 @@ TEST_CASE("structured pruning removes units and channels: the smaller model comp
   }
 }
 
+TEST_CASE("k-means weight sharing: k values per layer, 4-bit indices, centroids trained by their members' gradients") {
+  TempDir dir;
+  auto mlp = small_mlp(3, 4, 20);
+  const Tensor x = catena_test::input(Shape{6, 4}, float32, 5, -1, 1);
+  cz::create("kmeans", {{"k", 8}})->operator()(*mlp);
+  REQUIRE(mlp->l2.W.codebook());
+  CHECK(mlp->l2.W.array().shape() == Shape{8});  // the parameter is the codebook
+  {
+    auto guard = no_backprop_mode();
+    std::vector<double> w = catena_test::vals(mlp->l2.W.weight().array());
+    std::sort(w.begin(), w.end());
+    CHECK(std::unique(w.begin(), w.end()) - w.begin() <= 8);
+  }
+  // One update: each centroid moves by its members' summed gradient (SGD, lr 1).
+  auto data = catena_test::blobs(8, 3);
+  L::Classifier model(mlp);
+  optimizers::SGD opt(1.0);
+  opt.setup(model);
+  const std::vector<double> before = catena_test::vals(mlp->l2.W.array());
+  const std::vector<int32_t> idx = mlp->l2.W.codebook()->indices.to_vector<int32_t>();
+  Example batch = *SerialIterator(data, 8, false, false).next_batch();
+  model.cleargrads();
+  model.loss(batch).backward();
+  // The gradient of the dense weights, summed per centroid, by hand.
+  auto plain = small_mlp(3, 4, 20);
+  {
+    auto guard = no_backprop_mode();
+    plain->l1.W = Parameter(mlp->l1.W.weight().array().clone());
+    plain->l1.b = Parameter(mlp->l1.b.array().clone());
+    plain->l2.W = Parameter(mlp->l2.W.weight().array().clone());
+    plain->l2.b = Parameter(mlp->l2.b.array().clone());
+    plain->l3.W = Parameter(mlp->l3.W.weight().array().clone());
+    plain->l3.b = Parameter(mlp->l3.b.array().clone());
+  }
+  L::Classifier pm(plain);
+  pm.cleargrads();
+  pm.loss(batch).backward();
+  const std::vector<double> g = catena_test::vals(plain->l2.W.grad());
+  std::vector<double> want(8, 0.0);
+  for (size_t i = 0; i < idx.size(); ++i) want[size_t(idx[i])] += g[i];
+  const std::vector<double> got = catena_test::vals(mlp->l2.W.grad());
+  for (int j = 0; j < 8; ++j) CHECK(got[size_t(j)] == doctest::Approx(want[size_t(j)]).epsilon(1e-4));
+  opt.update();
+  const std::vector<double> after = catena_test::vals(mlp->l2.W.array());
+  for (int j = 0; j < 8; ++j) CHECK(after[size_t(j)] == doctest::Approx(before[size_t(j)] - want[size_t(j)]).epsilon(1e-4));
+  // Saved as a codebook with 4-bit indices, loaded on every device computing the same.
+  save_model(dir / "km.npz", model);
+  const KeyStore keys = read_keys(dir / "km.npz");
+  Dtype dt;
+  Shape sh;
+  REQUIRE(keys.describe("predictor/l2/W.indices", &dt, &sh));
+  CHECK(sh == Shape{200});  // 400 weights, two a byte
+  auto guard = no_backprop_mode();
+  const std::vector<double> y = catena_test::vals((*mlp)(Variable(x, false)).array());
+  for (Device* d : runtime().devices()) {
+    CAPTURE(d->name());
+    auto back = load_model(dir / "km.npz", *d);
+    auto* c = dynamic_cast<L::Classifier*>(back.get());
+    REQUIRE(c);
+    const std::vector<double> out = catena_test::vals(c->predictor()(Variable(x.to(*d), false)).array());
+    for (size_t i = 0; i < y.size(); ++i) CHECK(out[i] == doctest::Approx(y[i]).epsilon(1e-4));
+  }
+}
+
+TEST_CASE("binary weights, quantization-aware training and half-precision storage") {
+  TempDir dir;
+  const Tensor x = catena_test::input(Shape{6, 4}, float32, 5, -1, 1);
+  // Binary: two values per output row, +-mean|w|, stored one bit a weight.
+  auto b = small_mlp(3, 4, 20);
+  const std::vector<double> w2 = catena_test::vals(b->l2.W.array());
+  cz::Quantizer("binary")(*b);
+  REQUIRE(b->l2.W.quantized());
+  for (int8_t v : b->l2.W.quantized()->q.to_vector<int8_t>()) CHECK((v == 1 || v == -1));
+  const std::vector<double> alpha = catena_test::vals(b->l2.W.quantized()->scale);
+  double m0 = 0;
+  for (int k = 0; k < 20; ++k) m0 += std::fabs(w2[size_t(k)]) / 20;
+  CHECK(alpha[0] == doctest::Approx(m0).epsilon(1e-5));
+  save(dir / "bin.npz", *b);
+  CHECK(read_keys(dir / "bin.npz").contains("l2/W.sign"));
+  auto b2 = small_mlp(9, 4, 20);
+  load(dir / "bin.npz", *b2);
+  CHECK(b2->l2.W.quantized()->q.to_vector<int8_t>() == b->l2.W.quantized()->q.to_vector<int8_t>());
+  CHECK(catena_test::vals((*b2)(Variable(x, false)).array()) == catena_test::vals((*b)(Variable(x, false)).array()));
+  // QAT: forward sees fake-quantized weights, the gradient reaches the float weights.
+  auto q = small_mlp(3, 4, 20);
+  CHECK(cz::prepare_qat(*q, "int8") == 3);
+  Variable fq = q->l2.W.weight();
+  std::vector<double> fv = catena_test::vals(fq.array());
+  const std::vector<double> orig = catena_test::vals(q->l2.W.array());
+  double worst = 0;
+  for (size_t i = 0; i < fv.size(); ++i) worst = std::max(worst, std::fabs(fv[i] - orig[i]));
+  CHECK(worst > 0);
+  CHECK(worst < 0.01);
+  Variable s = F::sum(fq);
+  q->cleargrads();
+  s.backward();
+  for (double v : catena_test::vals(q->l2.W.grad())) CHECK(v == 1.0);  // straight through
+  cz::Quantizer()(*q);
+  CHECK(q->l2.W.quantized());
+  CHECK(q->l2.W.fake_quant().empty());
+  CHECK(contains(error_of([&] { F::fake_quantize(Variable(x), "int4"); }), "int8 or binary"));
+  // float16: half the bytes in files, values rounded to float16 in memory too.
+  auto h = small_mlp(3, 4, 20);
+  cz::Report r = cz::Cast(float16)(*h);
+  CHECK(r.bytes() * 2 == r.bytes_before());
+  for (double v : catena_test::vals(h->l2.W.array())) CHECK(v == double(float(_Float16(v))));
+  save(dir / "half.npz", *h);
+  Dtype dt;
+  Shape sh;
+  REQUIRE(read_keys(dir / "half.npz").describe("l2/W", &dt, &sh));
+  CHECK(dt == float16);
+  auto h2 = std::make_shared<models::MLP>(20, 3);
+  load(dir / "half.npz", *h2);
+  CHECK(h2->l2.W.array().dtype() == float32);
+  CHECK(h2->l2.W.storage_dtype() == float16);
+  CHECK(catena_test::vals(h2->l2.W.array()) == catena_test::vals(h->l2.W.array()));
+}
+
 TEST_CASE("compression options and models that cannot be compressed are clear errors") {
   CHECK(contains(error_of([] { cz::Pruner(1.0); }), "[0, 1)"));
   CHECK(contains(error_of([] { cz::Pruner(-0.1); }), "[0, 1)"));
@@ -433,6 +553,36 @@ TEST_CASE("damaged compressed files are refused, naming the key and what is wron
          k.put("l3/W.mask", Tensor::from_vector(b, Shape{int64_t(b.size())}, cpu));
        },
        "beyond"},
+      {"a codebook centroid that is NaN", false,
+       [&](KeyStore& k) {
+         k.put("l2/W.shape", Tensor::from_vector(std::vector<int64_t>{20, 20}, Shape{2}, cpu));
+         std::vector<float> c(16, 0.5f);
+         c[2] = NAN;
+         k.put("l2/W.codebook", Tensor::from_vector(c, Shape{16}, cpu));
+         k.put("l2/W.indices", Tensor::zeros(Shape{200}, uint8, cpu));
+       },
+       "l2/W.codebook"},
+      {"an index beyond the codebook", false,
+       [&](KeyStore& k) {
+         k.put("l2/W.shape", Tensor::from_vector(std::vector<int64_t>{20, 20}, Shape{2}, cpu));
+         k.put("l2/W.codebook", Tensor::full(Shape{5}, 0.1, float32, cpu));
+         k.put("l2/W.indices", Tensor::full(Shape{200}, 0x77, uint8, cpu));
+       },
+       "index 7 of a codebook of 5"},
+      {"indices of the wrong length", false,
+       [&](KeyStore& k) {
+         k.put("l2/W.shape", Tensor::from_vector(std::vector<int64_t>{20, 20}, Shape{2}, cpu));
+         k.put("l2/W.codebook", Tensor::full(Shape{16}, 0.1, float32, cpu));
+         k.put("l2/W.indices", Tensor::zeros(Shape{400}, uint8, cpu));
+       },
+       "200 bytes of 4-bit indices"},
+      {"a short sign bitmap", false,
+       [&](KeyStore& k) {
+         k.put("l2/W.shape", Tensor::from_vector(std::vector<int64_t>{20, 20}, Shape{2}, cpu));
+         k.put("l2/W.sign", Tensor::zeros(Shape{10}, uint8, cpu));
+         k.put("l2/W.scale", Tensor::full(Shape{20}, 0.1, float32, cpu));
+       },
+       "l2/W.sign"},
       {"an impossible shape", false,
        [&](KeyStore& k) { k.put("l1/W.shape", Tensor::from_vector(std::vector<int64_t>{-4, 6}, Shape{2}, cpu)); },
        "l1/W.shape"},

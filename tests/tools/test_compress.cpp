@@ -44,6 +44,10 @@ TEST_CASE("catena compress: --help, and bad options refused before any work") {
   CHECK(contains(run_command(tool() + " compress" + m + " --prune 1.5").output, "[0, 1)"));
   CHECK(contains(run_command(tool() + " compress" + m + " --prune 0.5 --prune-scope wide").output, "scope"));
   CHECK(contains(run_command(tool() + " compress" + m + " --quantize int4").output, "unknown method 'int4'"));
+  CHECK(contains(run_command(tool() + " compress" + m + " --quantize kmeans:1").output, "K from 2 to 256"));
+  CHECK(contains(run_command(tool() + " compress" + m + " --quantize kmeans").output, "kmeans:K"));
+  CHECK(contains(run_command(tool() + " compress" + m + " --quantize binary --qat").output, "--qat is for"));
+  CHECK(contains(run_command(tool() + " compress" + m + " --structured").output, "--structured needs --prune"));
   CHECK(contains(run_command(tool() + " compress" + m + " --quantize int8 --calibrate 0").output, "calibration"));
   CHECK(contains(run_command(tool() + " compress" + m + " --quantize dynamic-int8").output, "missing.npz"));
 }
@@ -105,6 +109,16 @@ TEST_CASE("catena compress on a Fashion-MNIST MLP: dynamic int8 and 90 % pruning
   auto i = run_command(tool() + " inspect " + dir / "s.npz");
   CHECK(contains(i.output, "n_units=150"));
   CHECK(contains(i.output, "(150, 784)"));
+
+  // 16 shared weights per layer (4-bit indices), centroids fine-tuned: within a point, 6x smaller.
+  auto k = run_command(tool() + " compress --model " + model + " --quantize kmeans:16 --finetune-epochs 1 --no-progress --out " +
+                       dir / "k.npz");
+  CAPTURE(k.output);
+  REQUIRE(k.status == 0);
+  const auto [k0, k1] = row(k.output, "test accuracy");
+  CHECK(k1 >= k0 - 0.01);
+  CHECK(std::filesystem::file_size(dir / "k.npz") * 6 <= dense);
+  CHECK(run_command(tool() + " eval --model " + dir / "k.npz").status == 0);
 }
 
 TEST_CASE("catena compress on the W2 CNN: static int8 calibrated on 10 batches keeps the accuracy") {

@@ -83,7 +83,8 @@ class Compressor {
 
 using Factory = std::function<std::unique_ptr<Compressor>(const Options&)>;
 // Registered in-tree: "prune" (level, scope: magnitude pruning; structured = 1, norm:
-// structured pruning) and "quantize" (mode: int8). Unknown names,
+// structured pruning), "quantize" (mode: dynamic, static, binary), "kmeans" (k) and
+// "cast" (dtype: float16, bfloat16). Unknown names,
 // unknown options and bad values throw, saying what is known or allowed.
 void register_compressor(const std::string& name, std::vector<std::string> option_names, Factory make);
 std::unique_ptr<Compressor> create(const std::string& name, const Options& options = {});
@@ -171,8 +172,11 @@ class Calibration {
 void observe_input(const Link& layer, const Tensor& x);
 
 // int8 quantization of every Linear and Convolution2D (groups 1) layer's weights,
-// symmetric, one scale per output row or channel (max |w| / 127). mode "dynamic": activations quantized per row at run time; mode
-// "static": each layer's input scale from a Calibration the caller ran (set_calibration).
+// symmetric, one scale per output row or channel (max |w| / 127). mode "dynamic":
+// activations quantized per row at run time; mode "static": each layer's input scale from
+// a Calibration the caller ran (set_calibration); mode "binary": weights sign(w) times
+// the channel's mean |w| (XNOR-Net's binary weights; stored one bit a weight), computed in
+// int8 with activations quantized per row.
 class Quantizer : public Compressor {
  public:
   explicit Quantizer(std::string mode = "dynamic");
@@ -184,6 +188,38 @@ class Quantizer : public Compressor {
  private:
   std::string mode_;
   const Calibration* calibration_ = nullptr;
+};
+
+// Quantization-aware training: the Linear and Convolution2D weights are fake-quantized in
+// every forward ("int8" or "binary", F::fake_quantize, straight-through gradient), so
+// training adapts to the quantization; a Quantizer of the same scheme then converts them
+// (mode dynamic or static for "int8", binary for "binary"). Returns how many it prepared.
+int prepare_qat(Link& model, const std::string& scheme = "int8");
+
+// Deep Compression's weight sharing: each Linear and Convolution2D weight replaced by a
+// codebook of k centroids (1-D k-means, initialised evenly between its min and max) and an
+// index per weight (4 bits when k <= 16). The centroids stay trainable (fine-tuning moves
+// each by the sum of its members' gradients).
+class KMeans : public Compressor {
+ public:
+  explicit KMeans(int k = 16, int iterations = 30);
+  const char* name() const override { return "kmeans"; }
+  Report operator()(Link& model) override;
+
+ private:
+  int k_, iterations_;
+};
+
+// float16 or bfloat16 storage of every floating-point parameter: files hold half the bytes;
+// the model computes in its own dtype, from the values rounded to the half type.
+class Cast : public Compressor {
+ public:
+  explicit Cast(Dtype to = float16);
+  const char* name() const override { return "cast"; }
+  Report operator()(Link& model) override;
+
+ private:
+  Dtype to_;
 };
 
 }  // namespace compression

@@ -83,6 +83,11 @@ Variable linear(const Variable& x, const Variable& W, const Variable& b = Variab
 // rescaled to float32. Inference only: the result has no gradient.
 Variable linear_int8(const Variable& x, const Tensor& q, const Tensor& scale, const Tensor& input_scale,
                      const Variable& b = Variable(), int n_batch_axes = 1);
+// Quantization-aware training: W fake-quantized per output channel (axis 0), with a
+// straight-through gradient (it passes unchanged to W). scheme "int8": symmetric int8 with
+// scale max |w| / 127 per channel, rint(w / scale) * scale; "binary": sign(w) (+1 at 0)
+// times the channel's mean |w| (BinaryConnect / XNOR-Net's binary weights).
+Variable fake_quantize(const Variable& W, const std::string& scheme = "int8");
 // 2-D convolution (groups 1) with int8 filters q (OC, C, KH, KW) and their float32 scales
 // (OC): x quantized with the calibrated float32 scalar input_scale (per image at run time
 // when undefined), gathered into columns and multiplied in int8; float32 out. Inference only.

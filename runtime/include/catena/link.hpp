@@ -88,6 +88,29 @@ class Parameter : public Variable {
     Tensor q, scale, input_scale;
   };
   const Int8* quantized() const { return int8_.get(); }
+  // Shared weights (Deep Compression's k-means): the parameter's own array is the
+  // codebook of k centroids (float, trained like any parameter: a centroid's gradient is
+  // the sum of its members'), and the weights are codebook[indices] in `shape`. Saved as
+  // "W.codebook", "W.indices" (4-bit packed when k <= 16, else 8-bit) and "W.shape".
+  struct Codebook {
+    Tensor indices;  // int32, the weights' shape
+    // Inference (no graph) reuses the weights gathered last while the centroids are the
+    // same values.
+    std::vector<float> cached_centroids;
+    Tensor cached_weights;
+  };
+  const Codebook* codebook() const { return codebook_.get(); }
+  // Makes this parameter a codebook: `centroids` (k) become its array.
+  void set_codebook(const Tensor& centroids, const Tensor& indices);
+  // Quantization-aware training: while set, the weights a layer computes with are
+  // fake-quantized (F::fake_quantize: int8 per output channel, or "binary": sign times the
+  // channel's mean |w|), with a straight-through gradient. "" (the default): none.
+  const std::string& fake_quant() const { return fake_quant_; }
+  void set_fake_quant(const std::string& scheme);
+  // The float weights a layer computes with: the parameter itself, the codebook's
+  // weights, or the fake-quantized ones. (Quantized parameters have none: layers use
+  // quantized() instead.)
+  Variable weight() const;
   // Replaces the float array by `q`: the parameter is then quantized (and not
   // initialized in the float sense).
   void set_int8(Int8 q);
@@ -95,11 +118,21 @@ class Parameter : public Variable {
   // The shape of the weights whatever the form (float, pending or quantized); none while
   // a lazy parameter has no shape yet.
   std::optional<Shape> weight_shape() const;
+  // Drops every compressed form (mask, int8, codebook, fake quantization, storage dtype).
+  void clear_forms();
+  // The dtype files store the values in when it differs from the parameter's (a float16
+  // or bfloat16 cast: half the bytes; computed in the parameter's own dtype). A file that
+  // stores a float32 parameter as float16 sets it on load. None: the parameter's.
+  std::optional<Dtype> storage_dtype() const { return storage_dtype_; }
+  void set_storage_dtype(std::optional<Dtype> d);
 
  private:
   Initializer init_;
   Tensor mask_;
   std::shared_ptr<Int8> int8_;
+  std::shared_ptr<Codebook> codebook_;
+  std::string fake_quant_;
+  std::optional<Dtype> storage_dtype_;
   Dtype dtype_ = float32;
   bool update_enabled_ = true;
   bool pending_ = false;

@@ -1,6 +1,7 @@
 // Layers computed in int8: the activations quantized (per row at run time, or with a
 // calibrated scale), the product in int8 with exact int32 sums (core.gemm_i8), the
 // result rescaled to float32 with the bias added in the same op.
+#include <catena/function_node.hpp>
 #include <catena/functions.hpp>
 #include <catena/ops.hpp>
 #include <catena/runtime.hpp>
@@ -26,6 +27,56 @@ std::pair<Tensor, Tensor> quantize_rows(const Tensor& x) {
 }
 
 }  // namespace
+
+namespace {
+
+// W (out, ...) seen as (out, rest) in float32.
+Tensor rows_of(const Tensor& w) {
+  const int64_t out = w.ndim() ? w.shape()[0] : 1;
+  return w.astype(float32).reshape(Shape{out, w.numel() / std::max<int64_t>(1, out)});
+}
+
+// The forward computes the quantized weights; the backward passes the gradient through.
+class FakeQuantize : public FunctionNode {
+ public:
+  explicit FakeQuantize(std::string scheme) : scheme_(std::move(scheme)) {}
+  std::string label() const override { return "fake_quantize"; }
+  std::vector<Tensor> forward(const std::vector<Tensor>& in) override {
+    const Tensor& w = in[0];
+    const Tensor r = rows_of(w);
+    Device& d = w.device();
+    Tensor y;
+    if (scheme_ == "binary") {
+      const Tensor alpha = ops::mean(ops::abs(r), {1}, true);
+      const Tensor positive = ops::compare("core.greater_equal", r, scalar(0.0, d));
+      y = ops::where(positive, alpha.broadcast_to(r.shape()), ops::neg(alpha).broadcast_to(r.shape()));
+    } else {
+      const Tensor absmax = ops::max(ops::abs(r), {1}, true);
+      // An all-zero row keeps scale 1 (its weights quantize to 0 either way).
+      const Tensor zero = ops::compare("core.equal", absmax, scalar(0.0, d));
+      const Tensor scale = ops::where(zero, scalar(1.0 / 127.0, d).broadcast_to(absmax.shape()),
+                                      ops::mul(absmax, scalar(1.0 / 127.0, d)));
+      const Tensor inv = ops::div(scalar(1.0, d), scale);
+      y = ops::dequantize(ops::quantize(r, inv), scale);
+    }
+    return {y.reshape(w.shape()).astype(w.dtype())};
+  }
+  std::vector<Variable> backward(const std::vector<int>&, const std::vector<Variable>& gy) override { return {gy[0]}; }
+
+ private:
+  std::string scheme_;
+};
+
+}  // namespace
+
+Variable fake_quantize(const Variable& W, const std::string& scheme) {
+  if (scheme != "int8" && scheme != "binary")
+    throw Error(CT_INVALID_ARGUMENT, "fake_quantize: the scheme must be int8 or binary, got '" + scheme + "'");
+  if (!W.array().dtype().is_float()) throw Error(CT_INVALID_ARGUMENT, "fake_quantize: W must be floating point");
+  if (FunctionNode::would_record({W})) return std::make_shared<FakeQuantize>(scheme)->apply({W})[0];
+  FakeQuantize fn(scheme);
+  return fn.apply({W})[0];
+}
 
 Variable linear_int8(const Variable& x, const Tensor& q, const Tensor& scale, const Tensor& input_scale,
                      const Variable& b, int n_batch_axes) {
