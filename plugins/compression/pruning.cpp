@@ -98,5 +98,29 @@ Report Pruner::operator()(Link& model) {
   return compare(before, model);
 }
 
+GradualPruning::GradualPruning(Link& model, double target, int64_t begin, int64_t end, int64_t every, double initial,
+                               std::string scope)
+    : model_(model), target_(target), initial_(initial), begin_(begin), end_(end), every_(every), scope_(std::move(scope)) {
+  check_level(target);
+  check_level(initial);
+  if (begin < 0 || end < begin)
+    throw Error(CT_INVALID_ARGUMENT, "GradualPruning: the schedule must have 0 <= begin <= end, got begin " +
+                                         std::to_string(begin) + ", end " + std::to_string(end));
+  if (every < 1) throw Error(CT_INVALID_ARGUMENT, "GradualPruning: every must be at least 1 iteration");
+  (void)Pruner(target, scope_);  // checks the scope
+}
+
+void GradualPruning::operator()(training::Trainer& trainer) {
+  const int64_t t = trainer.updater.iteration;
+  if (t < begin_ || (t > end_ && level_ >= target_)) return;
+  if (t != end_ && (t - begin_) % every_ != 0) return;
+  const double level = gradual_level(initial_, target_, begin_, end_, t);
+  if (level <= level_) return;
+  Pruner(level, scope_)(model_);
+  level_ = level;
+}
+
+void GradualPruning::serialize(Serializer& s) { s("level", level_); }
+
 }  // namespace compression
 }  // namespace catena

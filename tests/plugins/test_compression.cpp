@@ -118,6 +118,51 @@ TEST_CASE("fine-tuning never revives a pruned weight: Adam with weight decay, mo
   }
 }
 
+TEST_CASE("gradual pruning: Zhu and Gupta's cubic ramp as a Trainer extension, resumed from snapshots") {
+  CHECK(cz::gradual_level(0, 0.8, 10, 50, 0) == 0);
+  CHECK(cz::gradual_level(0, 0.8, 10, 50, 10) == 0);
+  CHECK(cz::gradual_level(0, 0.8, 10, 50, 30) == doctest::Approx(0.8 - 0.8 * 0.125));
+  CHECK(cz::gradual_level(0, 0.8, 10, 50, 50) == doctest::Approx(0.8));
+  CHECK(cz::gradual_level(0, 0.8, 10, 50, 90) == doctest::Approx(0.8));
+  TempDir dir;
+  auto data = catena_test::blobs(40, 2);
+  auto total_zeros = [](models::MLP& m) { return zeros_of(m.l1.W.array()) + zeros_of(m.l2.W.array()) + zeros_of(m.l3.W.array()); };
+  const int64_t n = 4 * 20 + 20 * 20 + 20 * 3;
+  auto mlp = small_mlp();
+  L::Classifier model(mlp);
+  optimizers::Adam opt;
+  opt.setup(model);
+  SerialIterator it(data, 8);
+  StandardUpdater up(it, opt);
+  Trainer t(up, {10, Unit::iteration}, dir / "run");
+  auto g = std::make_shared<cz::GradualPruning>(*mlp, 0.8, 2, 20, 2);
+  t.extend(g);
+  t.extend(std::make_shared<Snapshot>("snap_{iteration}.npz"), "", every(10, Unit::iteration));
+  t.run();
+  // At iteration 10 of a ramp over [2, 20] to 0.8.
+  const double at10 = cz::gradual_level(0, 0.8, 2, 20, 10);
+  CHECK(g->level() == doctest::Approx(at10));
+  CHECK(total_zeros(*mlp) >= int64_t(std::floor(at10 * double(n))));
+  CHECK(masked_are_zero(*mlp));
+  // Resumed in a fresh run: the level and the masks come back; the ramp ends at 0.8.
+  auto fresh = small_mlp(77);
+  L::Classifier m2(fresh);
+  optimizers::Adam opt2;
+  opt2.setup(m2);
+  SerialIterator it2(data, 8);
+  StandardUpdater up2(it2, opt2);
+  Trainer t2(up2, {25, Unit::iteration}, dir / "run2");
+  auto g2 = std::make_shared<cz::GradualPruning>(*fresh, 0.8, 2, 20, 2);
+  t2.extend(g2);
+  resume(t2, dir / "run/snap_10.npz");
+  CHECK(g2->level() == doctest::Approx(at10));
+  t2.run();
+  CHECK(g2->level() == doctest::Approx(0.8));
+  CHECK(total_zeros(*fresh) >= int64_t(std::floor(0.8 * double(n))));
+  CHECK(masked_are_zero(*fresh));
+  CHECK(contains(error_of([&] { cz::GradualPruning(*fresh, 0.5, 10, 5); }), "begin <= end"));
+}
+
 TEST_CASE("masks survive npz, hdf5, whole-model files and snapshots, stored sparse") {
   TempDir dir;
   auto mlp = small_mlp();

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <catena/link.hpp>
+#include <catena/training.hpp>
 
 #include <functional>
 #include <map>
@@ -140,6 +141,26 @@ void bake_masks(Link& model);
 // `begin` to `end` (iterations) towards `target`, starting from `initial`:
 // target + (initial - target) (1 - (t - begin) / (end - begin))^3, constant outside.
 double gradual_level(double initial, double target, int64_t begin, int64_t end, int64_t t);
+
+// The gradual schedule as a Trainer extension: at every `every`-th iteration from `begin`
+// on (and at `end`), the model's weights are pruned by magnitude (`scope`) to
+// gradual_level(initial, target, begin, end, iteration); the masks hold in between. The
+// level reached is in snapshots, so a resumed run prunes on from it.
+class GradualPruning : public training::Extension {
+ public:
+  GradualPruning(Link& model, double target, int64_t begin, int64_t end, int64_t every = 100, double initial = 0.0,
+                 std::string scope = "global");
+  void operator()(training::Trainer& trainer) override;
+  std::string default_name() const override { return "GradualPruning"; }
+  void serialize(Serializer& s) override;
+  double level() const { return level_; }
+
+ private:
+  Link& model_;
+  double target_, initial_, level_ = -1;
+  int64_t begin_, end_, every_;
+  std::string scope_;
+};
 
 // --- Quantization -------------------------------------------------------------------------
 
