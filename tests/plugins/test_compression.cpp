@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 using namespace catena;
 using namespace catena::training;
@@ -517,6 +518,45 @@ TEST_CASE("binary weights, quantization-aware training and half-precision storag
   CHECK(h2->l2.W.array().dtype() == float32);
   CHECK(h2->l2.W.storage_dtype() == float16);
   CHECK(catena_test::vals(h2->l2.W.array()) == catena_test::vals(h->l2.W.array()));
+}
+
+TEST_CASE("PruningKit and QuantizerKit: the pipeline reports parameters, accuracy and latency before and after") {
+  auto train = catena_test::blobs(64, 1), test = catena_test::blobs(32, 2);
+  auto mlp = small_mlp(3, 4, 20);
+  L::Classifier model(mlp);
+  {
+    optimizers::Adam opt(0.01);
+    opt.setup(model);
+    SerialIterator it(train, 16);
+    StandardUpdater up(it, opt);
+    for (int i = 0; i < 40; ++i) up.update();
+  }
+  std::ostringstream log;
+  cz::KitReport p = cz::PruningKit(0.5, 1).run(model, train, test, runtime().cpu(), &log);
+  CHECK(contains(log.str(), "pruned 50 %"));
+  CHECK(p.accuracy_before > 0.9);
+  CHECK(p.accuracy_after > 0.9);
+  CHECK(p.latency_after_us > 0);
+  CHECK(p.params.nonzero() < p.params.elements());
+  CHECK(masked_are_zero(*mlp));
+  CHECK(contains(p.table(), "test accuracy"));
+  cz::Kit::Options o;
+  o.quantize = "int8";
+  o.calibrate = 2;
+  o.batchsize = 16;
+  cz::KitReport q = cz::Kit(o).run(model, train, test, runtime().cpu());
+  CHECK(mlp->l2.W.quantized());
+  CHECK(q.params.bytes() < q.params.bytes_before());
+  CHECK(q.accuracy_after > 0.9);
+  CHECK(contains(error_of([] { cz::QuantizerKit("int3"); }), "unknown method 'int3'"));
+  CHECK(contains(error_of([] { cz::QuantizerKit("int8", 0, 0); }), "calibration batches"));
+  CHECK(contains(error_of([] { cz::PruningKit(2.0); }), "[0, 1)"));
+  CHECK(contains(error_of([] { cz::Kit(cz::Kit::Options{}); }), "nothing to do"));
+  // Calibrating on more batches than the data set has says so.
+  auto m2 = small_mlp(3, 4, 20);
+  L::Classifier c2(m2);
+  CHECK(contains(error_of([&] { cz::QuantizerKit("int8", 0, 50).run(c2, train, test, runtime().cpu()); }),
+                 "only 1 batches"));
 }
 
 TEST_CASE("compression options and models that cannot be compressed are clear errors") {

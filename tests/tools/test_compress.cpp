@@ -47,7 +47,7 @@ TEST_CASE("catena compress: --help, and bad options refused before any work") {
   CHECK(contains(run_command(tool() + " compress" + m + " --quantize kmeans:1").output, "K from 2 to 256"));
   CHECK(contains(run_command(tool() + " compress" + m + " --quantize kmeans").output, "kmeans:K"));
   CHECK(contains(run_command(tool() + " compress" + m + " --quantize binary --qat").output, "--qat is for"));
-  CHECK(contains(run_command(tool() + " compress" + m + " --structured --quantize float16").output, "--structured needs --prune"));
+  CHECK(contains(run_command(tool() + " compress" + m + " --structured --quantize float16").output, "structured pruning needs a level"));
   CHECK(contains(run_command(tool() + " compress" + m + " --quantize int8 --calibrate 0").output, "calibration"));
   CHECK(contains(run_command(tool() + " compress" + m + " --quantize dynamic-int8").output, "missing.npz"));
 }

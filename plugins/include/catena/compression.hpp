@@ -14,12 +14,16 @@
 // them, sparse or in int8, and loads them back on any device.
 #pragma once
 
+#include <catena/dataset.hpp>
 #include <catena/link.hpp>
+#include <catena/links.hpp>
 #include <catena/training.hpp>
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -241,6 +245,65 @@ class Cast : public Compressor {
 
  private:
   Dtype to_;
+};
+
+// --- Kits ---------------------------------------------------------------------------------
+
+// What a kit did: the parameters' report, and the model's test accuracy and batch-1
+// latency (median of 200 forwards, no graph) before and after.
+struct KitReport {
+  Report params;
+  double accuracy_before = 0, accuracy_after = 0;
+  double latency_before_us = 0, latency_after_us = 0;
+  // The parameters' table, then accuracy and latency before and after.
+  std::string table() const;
+};
+
+// The whole compression pipeline over a classifier and its data: prune (magnitude or
+// structured) -> fine-tune (masks hold) -> quantize (calibrating static int8 on training
+// batches) -> evaluate. Weight sharing and binary weights train after the change instead
+// (centroids; real weights behind their signs, binary-aware), and so does int8 with qat.
+// Every option is checked when the kit is made, before any work.
+class Kit {
+ public:
+  struct Options {
+    std::optional<double> prune;          // the level, in [0, 1)
+    std::string prune_scope = "global";   // magnitude pruning: global or layer
+    bool structured = false;              // whole units and channels instead
+    std::string prune_norm = "l2";        // structured: l1 or l2
+    int finetune_epochs = 0;
+    std::string optimizer = "adam:alpha=0.0005";  // as catena train's --optimizer
+    // "", dynamic-int8, int8 (static), binary, kmeans:K, float16, bfloat16
+    std::string quantize;
+    bool qat = false;                     // int8: fine-tune fake-quantized
+    int calibrate = 10;                   // training batches for static int8
+    std::string observer = "minmax";      // or percentile
+    int batchsize = 100;
+  };
+  explicit Kit(Options options);
+  virtual ~Kit() = default;
+  // Compresses `model` in place; `log` (when given) gets one line per phase, `progress`
+  // the fine-tuning's progress.
+  KitReport run(L::Classifier& model, const DatasetPtr& train, const DatasetPtr& test, Device& device,
+                std::ostream* log = nullptr, std::ostream* progress = nullptr);
+  const Options& options() const { return o_; }
+
+ private:
+  Options o_;
+  int k_ = 0;  // kmeans:K
+};
+
+// The founding document's PruningKit: prune (magnitude, or structured) and fine-tune.
+class PruningKit : public Kit {
+ public:
+  explicit PruningKit(double level, int finetune_epochs = 1, bool structured = false);
+};
+
+// The founding document's QuantizerKit: quantize (dynamic-int8, int8, binary, kmeans:K,
+// float16, bfloat16), calibrating or fine-tuning as the method needs.
+class QuantizerKit : public Kit {
+ public:
+  explicit QuantizerKit(const std::string& method = "dynamic-int8", int finetune_epochs = 0, int calibrate = 10);
 };
 
 }  // namespace compression
