@@ -1,6 +1,7 @@
 // libFuzzer harnesses for Catena's file readers: the bytes of a file are read as npz or
 // HDF5 (FUZZ_FORMAT), every array is touched, the keys are loaded into a small model
-// (non-strictly), and an architecture found in them is parsed and built. Any crash,
+// (non-strictly; compressed parameters included: masks, int8, signs, codebooks), and an
+// architecture found in them is parsed and built. Any crash,
 // sanitizer report or exception other than catena::Error is a bug. A file that is
 // accepted must also survive a round trip: written back in its format and read again, it
 // gives the same keys, dtypes, shapes and bytes (a failed round trip aborts, which the
@@ -73,9 +74,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     catena::KeyStore keys = read(bytes);
     const std::vector<std::string> before = contents(keys);
     round_trip(keys, before);
-    static catena::L::Classifier* model = new catena::L::Classifier(std::make_shared<catena::models::MLP>(4, 2));
+    // A fresh model for each file: what one file made of it (masks, int8, codebooks) must
+    // not change how the next is read.
+    catena::L::Classifier model(std::make_shared<catena::models::MLP>(4, 2));
     try {
-      catena::load(keys, *model, "fuzz", "", /*strict=*/false);
+      catena::load(keys, model, "fuzz", "", /*strict=*/false);
     } catch (const catena::Error&) {
     }
     const std::string arch = catena::architecture_of(keys);

@@ -434,6 +434,8 @@ struct LocalSink : Sink {
     return r.bytes ? t.host_data() : &nothing;
   }
   void done(const Record& r, bool read) override {
+    if (keys.contains(r.key))
+      throw Error(CT_DATA_LOSS, "the file holds two arrays named '" + r.key + "' (a damaged file)");
     if (r.none) keys.put_none(r.key);
     else if (read) keys.put(r.key, t);
     else keys.put_stored(r.key, later(r));
@@ -690,6 +692,8 @@ KeyStore read_isolated(const std::string& path, uint64_t file_size, Open&& open,
   KeyStore keys;
   uint64_t next = 0;
   for (Pending& p : records) {
+    if (keys.contains(p.r.key))
+      throw Error(CT_DATA_LOSS, path + ": the file holds two arrays named '" + p.r.key + "' (a damaged file)");
     if (p.r.none) {
       keys.put_none(p.r.key);
       continue;
