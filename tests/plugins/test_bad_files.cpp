@@ -186,7 +186,7 @@ with h5py.File(d + '/strings.h5', 'w') as f:
 
 TEST_CASE("bad files: HDF5 files the fuzzer found (libhdf5 loops or reads out of bounds on them) give errors") {
   // Found by tests/fuzz: one makes libhdf5 loop forever, one made it read outside the
-  // file's image, one describes data outside the file. Catena reads HDF5 in a separate
+  // file's image, one describes data outside the file, one names two groups alike. Catena reads HDF5 in a separate
   // process with a time budget, and checks every dataset's storage first.
   setenv("CATENA_HDF5_TIMEOUT", "3", 1);
   const std::string dir = std::string(CATENA_TEST_DATA_DIR) + "/bad_hdf5/";
@@ -203,5 +203,8 @@ TEST_CASE("bad files: HDF5 files the fuzzer found (libhdf5 loops or reads out of
   // Loads or an error, depending on what the damaged bytes happen to say; never a crash.
   std::string err = try_load(dir + "overflow_read.h5");
   CHECK((err.empty() || contains(err, "overflow_read.h5")));
+  // Two links of one name in a group (one of "predictor"'s children renamed): refused, not
+  // read as one array replacing the other.
+  CHECK(contains(try_load(dir + "duplicate_name.h5"), "two arrays named 'predictor/l3/W.codebook'"));
   unsetenv("CATENA_HDF5_TIMEOUT");
 }
