@@ -8,6 +8,8 @@
 #include <catena/models.hpp>
 #include <catena/random.hpp>
 
+#include "median.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,24 +19,6 @@
 #include <vector>
 
 using namespace catena;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-
-double median_us(const std::function<void()>& f, int n) {
-  for (int i = 0; i < 50; ++i) f();
-  std::vector<double> t;
-  for (int i = 0; i < n; ++i) {
-    auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-  }
-  std::nth_element(t.begin(), t.begin() + long(t.size() / 2), t.end());
-  return t[t.size() / 2];
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   if (argc > 1 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
     std::printf("Usage: catena-bench-int8\n\nCatena's side of benchmarks/int8: W5 in float32 and dynamic int8.\n");
@@ -50,11 +34,11 @@ int main(int argc, char** argv) {
   const Variable x100(default_generator().uniform(Shape{100, 784}, float32, dev, 0, 1), false);
   auto run = [&](const Variable& x) { net.forward(x).array().to_vector<float>(); };
   const std::vector<float> ref = net.forward(x100).array().to_vector<float>();
-  std::printf("fp32_us %.1f\n", median_us([&] { run(x1); }, 2000));
-  std::printf("fp32_b100_samples_per_s %.0f\n", 100e6 / median_us([&] { run(x100); }, 200));
+  std::printf("fp32_us %.1f\n", bench::median_us([&] { run(x1); }, 2000));
+  std::printf("fp32_b100_samples_per_s %.0f\n", 100e6 / bench::median_us([&] { run(x100); }, 200));
   compression::Quantizer()(net);
-  std::printf("int8_us %.1f\n", median_us([&] { run(x1); }, 2000));
-  std::printf("int8_b100_samples_per_s %.0f\n", 100e6 / median_us([&] { run(x100); }, 200));
+  std::printf("int8_us %.1f\n", bench::median_us([&] { run(x1); }, 2000));
+  std::printf("int8_b100_samples_per_s %.0f\n", 100e6 / bench::median_us([&] { run(x100); }, 200));
   const std::vector<float> q = net.forward(x100).array().to_vector<float>();
   double err = 0;
   for (size_t i = 0; i < q.size(); ++i) err = std::max(err, double(std::fabs(q[i] - ref[i])));

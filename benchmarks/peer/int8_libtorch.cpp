@@ -7,14 +7,14 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/torch.h>
 
+#include "../median.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
-
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -40,17 +40,6 @@ c10::IValue prepack(const torch::Tensor& w, const torch::Tensor& b) {
   return stack.back();
 }
 
-double median_us(const std::function<void()>& f, int n) {
-  for (int i = 0; i < 50; ++i) f();
-  std::vector<double> t;
-  for (int i = 0; i < n; ++i) {
-    auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-  }
-  std::nth_element(t.begin(), t.begin() + long(t.size() / 2), t.end());
-  return t[t.size() / 2];
-}
 
 }  // namespace
 
@@ -85,16 +74,16 @@ int main(int argc, char** argv) {
     return h;
   };
   const torch::Tensor x1 = torch::full({1, 784}, 0.5f), x100 = torch::rand({100, 784});
-  std::printf("fp32_us %.1f\n", median_us([&] { (void)fp32(x1)[0][0].item<float>(); }, 2000));
-  std::printf("fp32_b100_samples_per_s %.0f\n", 100e6 / median_us([&] { (void)fp32(x100)[0][0].item<float>(); }, 200));
+  std::printf("fp32_us %.1f\n", bench::median_us([&] { (void)fp32(x1)[0][0].item<float>(); }, 2000));
+  std::printf("fp32_b100_samples_per_s %.0f\n", 100e6 / bench::median_us([&] { (void)fp32(x100)[0][0].item<float>(); }, 200));
   for (auto [engine, name] : {std::pair{at::QEngine::ONEDNN, "onednn"}, std::pair{at::QEngine::QNNPACK, "qnnpack"}}) {
     const auto& engines = at::globalContext().supportedQEngines();
     if (std::find(engines.begin(), engines.end(), engine) == engines.end()) continue;
     at::globalContext().setQEngine(engine);
     for (Layer& l : layers) l.packed = prepack(l.w, l.b);
-    std::printf("int8_%s_us %.1f\n", name, median_us([&] { (void)int8(x1)[0][0].item<float>(); }, 2000));
+    std::printf("int8_%s_us %.1f\n", name, bench::median_us([&] { (void)int8(x1)[0][0].item<float>(); }, 2000));
     std::printf("int8_%s_b100_samples_per_s %.0f\n", name,
-                100e6 / median_us([&] { (void)int8(x100)[0][0].item<float>(); }, 200));
+                100e6 / bench::median_us([&] { (void)int8(x100)[0][0].item<float>(); }, 200));
     const double err = (int8(x100) - fp32(x100)).abs().max().item<double>();
     std::printf("int8_%s_max_abs_error %.4f\n", name, err);
   }

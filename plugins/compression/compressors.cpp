@@ -196,31 +196,22 @@ Report compare(const Report& before, Link& model) {
   return now;
 }
 
-int64_t Report::elements_before() const {
-  int64_t n = 0;
-  for (const ParamReport& p : params) n += p.elements_before;
+namespace {
+
+template <class T>
+T total(const std::vector<ParamReport>& params, T ParamReport::*field) {
+  T n = 0;
+  for (const ParamReport& p : params) n += p.*field;
   return n;
 }
-int64_t Report::elements() const {
-  int64_t n = 0;
-  for (const ParamReport& p : params) n += p.elements;
-  return n;
-}
-int64_t Report::nonzero() const {
-  int64_t n = 0;
-  for (const ParamReport& p : params) n += p.nonzero;
-  return n;
-}
-uint64_t Report::bytes_before() const {
-  uint64_t n = 0;
-  for (const ParamReport& p : params) n += p.bytes_before;
-  return n;
-}
-uint64_t Report::bytes() const {
-  uint64_t n = 0;
-  for (const ParamReport& p : params) n += p.bytes;
-  return n;
-}
+
+}  // namespace
+
+int64_t Report::elements_before() const { return total(params, &ParamReport::elements_before); }
+int64_t Report::elements() const { return total(params, &ParamReport::elements); }
+int64_t Report::nonzero() const { return total(params, &ParamReport::nonzero); }
+uint64_t Report::bytes_before() const { return total(params, &ParamReport::bytes_before); }
+uint64_t Report::bytes() const { return total(params, &ParamReport::bytes); }
 
 std::string Report::table() const {
   std::string out;
