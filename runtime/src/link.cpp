@@ -145,7 +145,8 @@ void Parameter::set_mask(const Tensor& mask) {
   if (mask.shape() != array().shape())
     throw Error(CT_INVALID_ARGUMENT, "set_mask: a mask of " + mask.shape().str() + " for a parameter of " +
                                          array().shape().str());
-  mask_ = mask.dtype() == bool_ ? mask.to(device()) : ops::compare("core.not_equal", mask, Tensor::zeros(Shape{}, mask.dtype(), mask.device())).to(device());
+  const Tensor zero = Tensor::zeros(Shape{}, mask.dtype(), mask.device());
+  mask_ = (mask.dtype() == bool_ ? mask : ops::compare("core.not_equal", mask, zero)).to(device());
   apply_mask();
 }
 
@@ -194,14 +195,6 @@ void Parameter::set_fake_quant(const std::string& scheme) {
   if (!scheme.empty() && scheme != "int8" && scheme != "binary")
     throw Error(CT_INVALID_ARGUMENT, "set_fake_quant: the scheme must be int8, binary or empty, got '" + scheme + "'");
   fake_quant_ = scheme;
-}
-
-void Parameter::clear_forms() {
-  mask_ = Tensor();
-  int8_.reset();
-  codebook_.reset();
-  fake_quant_.clear();
-  storage_dtype_.reset();
 }
 
 void Parameter::set_storage_dtype(std::optional<Dtype> d) {

@@ -118,8 +118,6 @@ class Parameter : public Variable {
   // The shape of the weights whatever the form (float, pending or quantized); none while
   // a lazy parameter has no shape yet.
   std::optional<Shape> weight_shape() const;
-  // Drops every compressed form (mask, int8, codebook, fake quantization, storage dtype).
-  void clear_forms();
   // The dtype files store the values in when it differs from the parameter's (a float16
   // or bfloat16 cast: half the bytes; computed in the parameter's own dtype). A file that
   // stores a float32 parameter as float16 sets it on load. None: the parameter's.
