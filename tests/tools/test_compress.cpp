@@ -8,7 +8,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <regex>
 
 using catena_test::contains;
 using catena_test::run_command;
@@ -20,10 +19,12 @@ std::string tool() { return catena_test::catena_tool(); }
 
 // The "before" and "after" columns of a row of the report.
 std::pair<double, double> row(const std::string& output, const std::string& name) {
-  std::smatch m;
-  const std::regex re(name + R"(\s+([0-9.]+)\s+([0-9.]+))");
-  if (!std::regex_search(output, m, re)) return {-1, -1};
-  return {std::stod(m[1]), std::stod(m[2])};
+  const size_t at = output.find("\n" + name + " ");
+  double before = -1, after = -1;
+  if (at == std::string::npos ||
+      std::sscanf(output.c_str() + at + 1 + name.size(), "%lf %lf", &before, &after) != 2)
+    return {-1, -1};
+  return {before, after};
 }
 
 bool fashion_mnist_installed() { return std::filesystem::exists("/usr/share/datasets/fashion-mnist"); }
