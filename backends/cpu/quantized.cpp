@@ -323,7 +323,7 @@ void product(BlockFn block, const Rows& a, const Rows& b, int64_t m, int64_t n, 
   std::vector<uint32_t> asum(size_t(m), 0);
   for (int64_t i = 0; i < m; ++i) {
     const int8_t* src = a.p + i * a.ld;
-    std::memcpy(ap.data() + i * lda, src, size_t(k));
+    if (k) std::memcpy(ap.data() + i * lda, src, size_t(k));
     uint32_t sum = 0;
     for (int64_t p = 0; p < k; ++p) sum += uint32_t(int32_t(src[p]));
     asum[size_t(i)] = sum;
