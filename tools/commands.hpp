@@ -6,7 +6,6 @@
 #include <boost/program_options.hpp>
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -23,8 +22,6 @@ std::string bytes_text(uint64_t b);
 // The train and test splits of fashion-mnist, mnist or cifar10 (images, N x C x H x W),
 // from `dir` or the data set's default folder.
 std::pair<catena::DatasetPtr, catena::DatasetPtr> load_dataset(const std::string& dataset, const std::string& dir);
-// "adam" or "adam:alpha=0.001,beta1=0.9"
-std::pair<std::string, std::map<std::string, double>> parse_optimizer(const std::string& spec);
 
 int cmd_compress(const std::vector<std::string>& args);
 int cmd_train(const std::vector<std::string>& args);

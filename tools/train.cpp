@@ -16,36 +16,11 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
-#include <sstream>
 
 namespace po = boost::program_options;
 using namespace catena;
 
 namespace catena_tool {
-
-std::pair<std::string, std::map<std::string, double>> parse_optimizer(const std::string& spec) {
-  size_t colon = spec.find(':');
-  std::string name = spec.substr(0, colon);
-  std::map<std::string, double> hp;
-  if (colon != std::string::npos) {
-    std::stringstream rest(spec.substr(colon + 1));
-    std::string item;
-    while (std::getline(rest, item, ',')) {
-      size_t eq = item.find('=');
-      if (eq == std::string::npos || eq == 0)
-        throw Error(CT_INVALID_ARGUMENT, "--optimizer: '" + item + "' is not NAME=VALUE (e.g. adam:alpha=0.001,beta1=0.9)");
-      std::string key = item.substr(0, eq), value = item.substr(eq + 1);
-      if (value == "true" || value == "True") value = "1";
-      if (value == "false" || value == "False") value = "0";
-      char* end = nullptr;
-      double v = std::strtod(value.c_str(), &end);
-      if (value.empty() || *end)
-        throw Error(CT_INVALID_ARGUMENT, "--optimizer: the value of " + key + " ('" + value + "') is not a number");
-      hp[key] = v;
-    }
-  }
-  return {name, hp};
-}
 
 int cmd_train(const std::vector<std::string>& args) {
   po::options_description opts("Options");
@@ -101,8 +76,8 @@ int cmd_train(const std::vector<std::string>& args) {
     }
   }
   if (unit == 0) unit = model_name == "mlp" ? 1000 : 128;
-  auto [opt_name, hyper] = parse_optimizer(vm["optimizer"].as<std::string>());
-  std::unique_ptr<Optimizer> optimizer = optimizers::create(opt_name, hyper);  // checks names before any work
+  // Checks the names before any work.
+  std::unique_ptr<Optimizer> optimizer = optimizers::create_from_spec(vm["optimizer"].as<std::string>());
 
   // The output folder is taken now, before any work: one run at a time writes there, and an
   // --out that cannot be written stops the command before the first epoch, not after it.

@@ -1,6 +1,7 @@
 // The compressor registry, reports, and what every compressor shares.
 #include <catena/compression.hpp>
 #include <catena/config.hpp>
+#include <catena/links.hpp>
 #include <catena/ops.hpp>
 
 #include "../common/named_registry.hpp"
@@ -128,12 +129,26 @@ std::vector<std::pair<std::string, Parameter*>> weights(Link& model) {
   return out;
 }
 
+namespace {
+
+int64_t count_nonzero(const Tensor& t) {
+  const Tensor zero = Tensor::zeros(Shape{}, t.dtype(), t.device());
+  return ops::sum(ops::compare("core.not_equal", t, zero).astype(int64)).to_vector<int64_t>()[0];
+}
+
+}  // namespace
+
+Parameter* layer_weights(Link* layer, bool grouped) {
+  if (auto* linear = dynamic_cast<L::Linear*>(layer)) return &linear->W;
+  if (auto* conv = dynamic_cast<L::Convolution2D*>(layer))
+    if (grouped || conv->options().groups == 1) return &conv->W;
+  return nullptr;
+}
+
 uint64_t stored_bytes(const Parameter& p) {
   if (const Parameter::Int8* q = p.quantized()) {
-    const std::vector<int8_t> v = q->q.to_vector<int8_t>();
-    const bool binary = !v.empty() && std::all_of(v.begin(), v.end(), [](int8_t x) { return x == 1 || x == -1; });
     const uint64_t n = uint64_t(q->q.numel());
-    return (binary ? (n + 7) / 8 + 8 * uint64_t(q->q.ndim()) : n) + 4 * uint64_t(q->scale.numel()) +
+    return (q->binary() ? (n + 7) / 8 + 8 * uint64_t(q->q.ndim()) : n) + 4 * uint64_t(q->scale.numel()) +
            (q->input_scale.defined() ? 4 : 0);
   }
   if (!p.is_initialized()) return 0;
@@ -144,7 +159,7 @@ uint64_t stored_bytes(const Parameter& p) {
   const uint64_t n = uint64_t(p.array().numel());
   const uint64_t elem = p.storage_dtype() ? p.storage_dtype()->size() : p.array().dtype().size();
   if (!p.mask().defined()) return n * elem;
-  const uint64_t kept = uint64_t(ops::sum(p.mask().astype(int64)).to_vector<int64_t>()[0]);
+  const uint64_t kept = uint64_t(count_nonzero(p.mask()));
   return (n + 7) / 8 + kept * elem + 8 * uint64_t(p.array().ndim());
 }
 
@@ -157,16 +172,14 @@ ParamReport describe_param(const std::string& path, const Parameter& p) {
   r.elements = r.elements_before = r.shape.numel();
   r.bytes = r.bytes_before = stored_bytes(p);
   if (const Parameter::Int8* q = p.quantized()) {
-    r.nonzero = ops::sum(ops::compare("core.not_equal", q->q, Tensor::zeros(Shape{}, int8, q->q.device())).astype(int64))
-                    .to_vector<int64_t>()[0];
-    r.form = stored_bytes(p) < uint64_t(q->q.numel()) ? "binary"
+    r.nonzero = count_nonzero(q->q);
+    r.form = q->binary()                 ? "binary"
              : q->input_scale.defined()              ? "int8 (static)"
                                                      : "int8 (dynamic)";
   } else if (p.is_initialized()) {
     auto guard = no_backprop_mode();
     const Tensor w = p.weight().array();
-    r.nonzero = ops::sum(ops::compare("core.not_equal", w, Tensor::zeros(Shape{}, w.dtype(), w.device())).astype(int64))
-                    .to_vector<int64_t>()[0];
+    r.nonzero = count_nonzero(w);
     r.form = p.mask().defined()     ? "pruned"
              : p.codebook()         ? "kmeans (" + std::to_string(p.array().numel()) + ")"
              : p.storage_dtype()    ? p.storage_dtype()->name()

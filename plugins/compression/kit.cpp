@@ -8,31 +8,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 
 namespace catena {
 namespace compression {
 
 namespace {
-
-// "adam" or "adam:alpha=0.001,beta1=0.9"
-std::unique_ptr<Optimizer> make_optimizer(const std::string& spec) {
-  const size_t colon = spec.find(':');
-  std::map<std::string, double> hyper;
-  if (colon != std::string::npos) {
-    std::stringstream rest(spec.substr(colon + 1));
-    std::string item;
-    while (std::getline(rest, item, ',')) {
-      const size_t eq = item.find('=');
-      char* end = nullptr;
-      const double v = eq == std::string::npos ? 0 : std::strtod(item.c_str() + eq + 1, &end);
-      if (eq == std::string::npos || eq == 0 || eq + 1 == item.size() || *end)
-        throw Error(CT_INVALID_ARGUMENT, "the fine-tuning optimizer: '" + item + "' is not NAME=NUMBER (e.g. adam:alpha=0.001)");
-      hyper[item.substr(0, eq)] = v;
-    }
-  }
-  return optimizers::create(spec.substr(0, colon), hyper);
-}
 
 struct Measure {
   double accuracy = 0, latency_us = 0;
@@ -65,7 +45,7 @@ Measure measure(L::Classifier& model, const DatasetPtr& test, Device& dev, int b
 
 void finetune(L::Classifier& model, const DatasetPtr& train, Device& dev, int epochs, int batch,
               const std::string& optimizer, std::ostream* log) {
-  std::unique_ptr<Optimizer> opt = make_optimizer(optimizer);
+  std::unique_ptr<Optimizer> opt = optimizers::create_from_spec(optimizer, "the fine-tuning optimizer");
   opt->setup(model);
   SerialIterator it(train, size_t(batch));
   training::StandardUpdater updater(it, *opt, dev);
@@ -131,7 +111,7 @@ Kit::Kit(Options o) : o_(std::move(o)) {
     throw Error(CT_INVALID_ARGUMENT, "static int8 needs calibration batches: calibrate must be at least 1");
   if (q == "int8") (void)Calibration(o_.observer);  // checks the observer
   if (!o_.prune && q.empty()) throw Error(CT_INVALID_ARGUMENT, "nothing to do: give a pruning level and/or a quantization");
-  if (o_.finetune_epochs > 0) make_optimizer(o_.optimizer);
+  if (o_.finetune_epochs > 0) optimizers::create_from_spec(o_.optimizer, "the fine-tuning optimizer");
 }
 
 KitReport Kit::run(L::Classifier& model, const DatasetPtr& train, const DatasetPtr& test, Device& device,

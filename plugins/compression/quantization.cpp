@@ -87,24 +87,12 @@ Quantizer::Quantizer(std::string mode) : mode_(std::move(mode)) {
                                      "(calibrated scales) or binary (sign times a scale per channel), got '" + mode_ + "'");
 }
 
-namespace {
-
-// The layers that compute in int8: Linear, and Convolution2D without groups.
-Parameter* int8_weights(Link* link) {
-  if (auto* linear = dynamic_cast<L::Linear*>(link)) return &linear->W;
-  if (auto* conv = dynamic_cast<L::Convolution2D*>(link))
-    if (conv->options().groups == 1) return &conv->W;
-  return nullptr;
-}
-
-}  // namespace
-
 int prepare_qat(Link& model, const std::string& scheme) {
   if (scheme != "int8" && scheme != "binary")
     throw Error(CT_INVALID_ARGUMENT, "prepare_qat: the scheme must be int8 or binary, got '" + scheme + "'");
   int n = 0;
   for (auto& [path, link] : model.namedlinks())
-    if (Parameter* W = int8_weights(link)) {
+    if (Parameter* W = layer_weights(link, /*grouped=*/false)) {
       if (W->is_quantized() || W->codebook())
         throw Error(CT_FAILED_PRECONDITION, "prepare_qat: " + path.substr(1) + " is quantized or shared already");
       W->set_fake_quant(scheme);
@@ -121,7 +109,7 @@ Report Quantizer::operator()(Link& model) {
                                         "under a compression::Calibration and pass it with set_calibration");
   int done = 0;
   for (auto& [path, link] : model.namedlinks()) {
-    Parameter* weights = int8_weights(link);
+    Parameter* weights = layer_weights(link, /*grouped=*/false);
     if (!weights || weights->is_quantized()) continue;
     Parameter& W = *weights;
     if (W.codebook())

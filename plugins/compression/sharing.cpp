@@ -55,12 +55,6 @@ std::pair<std::vector<float>, std::vector<int32_t>> kmeans_1d(const std::vector<
   return {c, assign};
 }
 
-Parameter* shared_weights(Link* link) {
-  if (auto* linear = dynamic_cast<L::Linear*>(link)) return &linear->W;
-  if (auto* conv = dynamic_cast<L::Convolution2D*>(link)) return &conv->W;
-  return nullptr;
-}
-
 }  // namespace
 
 KMeans::KMeans(int k, int iterations) : k_(k), iterations_(iterations) {
@@ -72,7 +66,7 @@ Report KMeans::operator()(Link& model) {
   const Report before = describe(model);
   int done = 0;
   for (auto& [path, link] : model.namedlinks()) {
-    Parameter* W = shared_weights(link);
+    Parameter* W = layer_weights(link);
     if (!W || W->codebook()) continue;
     const std::string where = path == "/" ? "the model" : path.substr(1);
     if (W->is_quantized() || W->mask().defined())
@@ -82,10 +76,8 @@ Report KMeans::operator()(Link& model) {
     const Tensor w = W->array();
     auto [centroids, assign] = kmeans_1d(w.astype(float32).to_vector<float>(), k_, iterations_);
     Device& cpu = runtime().cpu();
-    const bool enabled = W->update_enabled();
     W->set_codebook(Tensor::from_vector(centroids, Shape{k_}, cpu).astype(w.dtype()).to(w.device()),
                     Tensor::from_vector(assign, w.shape(), cpu));
-    W->set_update_enabled(enabled);
     ++done;
   }
   if (!done) throw Error(CT_INVALID_ARGUMENT, "kmeans: the model has no Linear or Convolution2D weights to share");

@@ -18,12 +18,6 @@ std::string where(Link& model, Link* l) {
   return "a layer";
 }
 
-Parameter* weight_of(Link* l) {
-  if (auto* lin = dynamic_cast<L::Linear*>(l)) return &lin->W;
-  if (auto* conv = dynamic_cast<L::Convolution2D*>(l)) return conv->options().groups == 1 ? &conv->W : nullptr;
-  return nullptr;
-}
-
 Parameter* bias_of(Link* l) {
   for (auto& [path, p] : l->namedparams())
     if (path == "/b") return p;
@@ -69,15 +63,15 @@ Report StructuredPruner::operator()(Link& model) {
                 "magnitude pruning");
   std::vector<size_t> layers;
   for (size_t i = 0; i < seq.size(); ++i)
-    if (weight_of(seq[i])) layers.push_back(i);
+    if (layer_weights(seq[i], false)) layers.push_back(i);
   if (layers.size() < 2)
     throw Error(CT_INVALID_ARGUMENT, "prune (structured): the model has no layer to prune (it needs a Linear or "
                                      "Convolution2D followed by another; the last layer keeps its outputs)");
   for (size_t li = 0; li + 1 < layers.size(); ++li) {
     Link* producer = seq[layers[li]];
     Link* consumer = seq[layers[li + 1]];
-    Parameter& W = *weight_of(producer);
-    Parameter& next = *weight_of(consumer);
+    Parameter& W = *layer_weights(producer, false);
+    Parameter& next = *layer_weights(consumer, false);
     check_plain(model, producer, W);
     check_plain(model, consumer, next);
     std::vector<L::BatchNormalization*> norms;

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 namespace catena {
 
@@ -230,6 +231,29 @@ std::unique_ptr<Optimizer> create(const std::string& name, const std::map<std::s
   std::unique_ptr<Optimizer> opt = registry().find(name)();
   for (auto& [k, v] : hyperparams) opt->set_hyperparam(k, v);
   return opt;
+}
+
+std::unique_ptr<Optimizer> create_from_spec(const std::string& spec, const std::string& what) {
+  const size_t colon = spec.find(':');
+  std::map<std::string, double> hp;
+  if (colon != std::string::npos) {
+    std::stringstream rest(spec.substr(colon + 1));
+    std::string item;
+    while (std::getline(rest, item, ',')) {
+      const size_t eq = item.find('=');
+      if (eq == std::string::npos || eq == 0)
+        throw Error(CT_INVALID_ARGUMENT, what + ": '" + item + "' is not NAME=VALUE (e.g. adam:alpha=0.001,beta1=0.9)");
+      std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+      if (value == "true" || value == "True") value = "1";
+      if (value == "false" || value == "False") value = "0";
+      char* end = nullptr;
+      const double v = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end)
+        throw Error(CT_INVALID_ARGUMENT, what + ": the value of " + key + " ('" + value + "') is not a number");
+      hp[key] = v;
+    }
+  }
+  return create(spec.substr(0, colon), hp);
 }
 
 }  // namespace optimizers

@@ -222,6 +222,13 @@ Variable Parameter::weight() const {
   return self;
 }
 
+bool Parameter::Int8::binary() const {
+  if (!q.defined() || q.numel() == 0) return false;
+  for (int8_t v : q.to_vector<int8_t>())
+    if (v != 1 && v != -1) return false;
+  return true;
+}
+
 std::optional<Shape> Parameter::weight_shape() const {
   if (int8_) return int8_->q.shape();
   if (codebook_) return codebook_->indices.shape();
@@ -305,10 +312,7 @@ void Link::to_device(Device& d) {
     if (!p->is_initialized() || &p->device() == &d) continue;
     Tensor grad = p->grad(), mask = p->mask();
     if (const Parameter::Codebook* c = p->codebook()) {
-      const Tensor indices = c->indices.to(d);
-      const bool enabled = p->update_enabled();
-      p->set_codebook(p->array().to(d), indices);
-      p->set_update_enabled(enabled);
+      p->set_codebook(p->array().to(d), c->indices.to(d));
       p->set_grad(grad.defined() ? grad.to(d) : Tensor());
       continue;
     }
@@ -560,21 +564,13 @@ std::pair<Tensor, Tensor> read_codebook(Serializer& s, const std::string& name, 
   return {*cb, Tensor::from_vector(out, shape, runtime().cpu())};
 }
 
-// Binary weights (int8 of +1 and -1 only) are stored as a sign bitmap, 1 for +1:
-// "<name>.sign", with "<name>.scale" and "<name>.shape".
-bool is_binary(const Tensor& q) {
-  for (int8_t v : q.to_vector<int8_t>())
-    if (v != 1 && v != -1) return false;
-  return q.numel() > 0;
-}
-
 }  // namespace
 
 void Link::serialize(Serializer& s) {
   for (auto& [name, p] : params_) {
     if (s.saving()) {
       if (const Parameter::Int8* q = p->quantized()) {
-        if (is_binary(q->q)) {
+        if (q->binary()) {  // a sign bitmap, 1 for +1: "<name>.sign", with the scale and shape
           std::vector<uint8_t> plus;
           for (int8_t v : q->q.to_vector<int8_t>()) plus.push_back(v > 0);
           const std::vector<uint8_t> bits = pack_bits(plus);

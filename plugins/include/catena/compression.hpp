@@ -98,6 +98,9 @@ std::vector<std::string> names();
 // The weights compressors act on: every parameter named W with at least two dimensions
 // (Linear, Convolution2D, Deconvolution2D, EmbedID ...), by path.
 std::vector<std::pair<std::string, Parameter*>> weights(Link& model);
+// The weight of a layer whose forward knows the compressed forms: a Linear's, or a
+// Convolution2D's (a grouped one's only when `grouped`); nullptr for any other link.
+Parameter* layer_weights(Link* layer, bool grouped = true);
 
 // --- Pruning ------------------------------------------------------------------------------
 

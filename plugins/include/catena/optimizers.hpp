@@ -231,6 +231,9 @@ class Adam : public Optimizer {
 using Factory = std::function<std::unique_ptr<Optimizer>()>;
 void register_optimizer(const std::string& name, Factory make);
 std::unique_ptr<Optimizer> create(const std::string& name, const std::map<std::string, double>& hyperparams = {});
+// An optimizer from a command line's spec, "adam" or "adam:alpha=0.001,beta1=0.9,amsgrad=true"
+// (true and false for flags); a malformed spec throws, its messages starting with `what`.
+std::unique_ptr<Optimizer> create_from_spec(const std::string& spec, const std::string& what = "--optimizer");
 std::vector<std::string> names();
 
 }  // namespace optimizers

@@ -86,6 +86,8 @@ class Parameter : public Variable {
   // "W.int8", "W.scale" and "W.input_scale".
   struct Int8 {
     Tensor q, scale, input_scale;
+    // Binary weights: q holds only +1 and -1 (files store them one bit each).
+    bool binary() const;
   };
   const Int8* quantized() const { return int8_.get(); }
   // Shared weights (Deep Compression's k-means): the parameter's own array is the
