@@ -1,8 +1,9 @@
 // The int8 product beside oneDNN's (Debian's libdnnl-dev, when installed): core.gemm_i8
-// through the runtime (the cpu backend's VNNI kernel) and dnnl_gemm_s8s8s32 called
-// directly, same process, same shapes (W5's layers at batch 1 and 100), int32 results
-// compared. Prints "shape catena_us onednn_us ratio same". Built only where meson finds
-// oneDNN; run by benchmarks/int8.
+// through the runtime (on the kernel the cpu backend chose: oneDNN's, split over the pool,
+// or with CATENA_CPU_INT8=vnni its own) and dnnl_gemm_s8s8s32 called directly on its own
+// OpenMP threads, same process, same shapes (W5's layers at batch 1 and 100), int32 results
+// compared. Prints the kernel, then "shape catena_us onednn_us ratio same". Built only where
+// meson finds oneDNN; run by benchmarks/int8.
 #include <catena/ops.hpp>
 #include <catena/runtime.hpp>
 #include <oneapi/dnnl/dnnl.h>
@@ -29,9 +30,13 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   std::uniform_int_distribution<int> byte(-127, 127);
   Device& cpu = runtime().cpu();
+  const std::string& about = cpu.description();
+  const size_t at = about.find("int8 GEMM");
+  std::printf("core.gemm_i8: %s\n", at == std::string::npos ? "?" : about.substr(at, about.find(';', at) - at).c_str());
   std::printf("%-18s %10s %10s %8s %s\n", "M x K x N", "catena_us", "onednn_us", "ratio", "same");
   for (Shape3 s : {Shape3{1, 784, 1000}, Shape3{1, 1000, 1000}, Shape3{1, 1000, 10}, Shape3{100, 784, 1000},
-                   Shape3{100, 1000, 1000}}) {
+                   Shape3{100, 1000, 1000}, Shape3{196, 288, 64}, Shape3{64, 288, 196}, Shape3{784, 9, 32},
+                   Shape3{32, 9, 784}}) {
     std::vector<int8_t> a(size_t(s.m * s.k)), b(size_t(s.n * s.k));
     for (auto& v : a) v = int8_t(byte(rng));
     for (auto& v : b) v = int8_t(byte(rng));

@@ -119,7 +119,7 @@ ct_status* cpu_init(ct_backend_ctx** out) {
     } else {
       blas_line = b.error;
     }
-    c->description = blas_line + "; " + std::to_string(num_threads()) + " threads";
+    c->description = blas_line + "; " + int8_kernel_description() + "; " + std::to_string(num_threads()) + " threads";
     *out = reinterpret_cast<ct_backend_ctx*>(c);
     return nullptr;
   } catch (const std::exception& e) {

@@ -54,9 +54,15 @@ bool gemv_sweep_split_invariant(bool is_double);
 // nanoseconds passed (0: no wait); and how many pieces of rows threads have taken from
 // others' shares so far.
 void hold_sweep_share_for_tests(int share, int64_t ns);
-// For tests of the int8 product: y (m x n) = a (m x k) bᵀ (b: n x k), dense, by the VNNI
-// kernel (false when this CPU has none, or CATENA_CPU_INT8=scalar) or the scalar one.
-bool gemm_i8_for_tests(bool vnni, const int8_t* a, const int8_t* b, int64_t m, int64_t n, int64_t k, int32_t* y);
+// The int8 product's kernels (quantized.cpp): oneDNN's (onednn.hpp), Catena's AVX-512 VNNI
+// one, a plain integer loop.
+enum class Int8Kernel { onednn, vnni, scalar };
+// The kernel core.gemm_i8 runs on, and why, in words (for the device's description).
+std::string int8_kernel_description();
+// For tests of the int8 product: y (m x n) = a (m x k) bᵀ (b: n x k), dense, by `kernel`
+// (false when it cannot run here: no oneDNN, no VNNI).
+bool gemm_i8_for_tests(Int8Kernel kernel, const int8_t* a, const int8_t* b, int64_t m, int64_t n, int64_t k,
+                       int32_t* y);
 int64_t sweep_pieces_taken();
 
 // Attribute access through the SDK (defaults apply when the attribute is absent).

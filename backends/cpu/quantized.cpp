@@ -1,12 +1,15 @@
 // The int8 ops of api/OPS.md: core.quantize, core.dequantize and core.gemm_i8.
 //
-// The product is exact in 32-bit integers. On CPUs with AVX-512 VNNI it runs on
-// VPDPBUSD, which multiplies unsigned by signed bytes: B's bytes are offset by 128 into
+// The product is exact in 32-bit integers. Where oneDNN is installed and passed its check
+// at load (onednn.hpp), the product is its dnnl_gemm_s8s8s32, called on parts split over the
+// pool. Otherwise, on CPUs with AVX-512 VNNI, Catena's own kernel runs on VPDPBUSD, which multiplies unsigned by signed bytes: B's bytes are offset by 128 into
 // unsigned ones as they are loaded (one XOR), which adds 128 · Σ_k A[m, k] to each sum; that
 // row sum is computed once per call and subtracted again. Every step wraps modulo 2^32, so
 // the result is the exact one. Other CPUs (and CATENA_CPU_INT8=scalar) run a plain integer
-// loop with the same results.
+// loop with the same results. CATENA_CPU_INT8=onednn|vnni|scalar chooses one (onednn, the
+// default, falls back to vnni, vnni to scalar, where they cannot run).
 #include "kernels.hpp"
+#include "onednn.hpp"
 #include "scalar.hpp"
 #include "strided.hpp"
 #include "threadpool.hpp"
@@ -23,6 +26,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace catena_cpu {
@@ -305,15 +311,24 @@ void block_vnni(const int8_t* ap, int64_t lda, const uint32_t* asum, int mr, con
   tile_4x4(scratch.rows.data(), lda, sums, w, b.k, acc);
 }
 
-BlockFn choose_block() {
-  const char* v = std::getenv("CATENA_CPU_INT8");
-  if (v && std::strcmp(v, "scalar") == 0) return block_scalar;
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni")) return block_vnni;
-  return block_scalar;
+bool has_vnni() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+  }();
+  return yes;
 }
 
-// acc (m x n) = A Bᵀ through `block`, handing each result to store(i, j, acc).
+Int8Kernel choose_kernel() {
+  const char* v = std::getenv("CATENA_CPU_INT8");
+  const std::string want = v ? v : "";
+  if (want == "scalar") return Int8Kernel::scalar;
+  if (want != "vnni" && onednn().loaded) return Int8Kernel::onednn;
+  return has_vnni() ? Int8Kernel::vnni : Int8Kernel::scalar;
+}
+
+// acc (m x n) = A Bᵀ through `block`, handing each row's results to
+// store(i, j0, count, acc): acc[t] is the result at (i, j0 + t).
 template <class Store>
 void product(BlockFn block, const Rows& a, const Rows& b, int64_t m, int64_t n, const Store& store) {
   const int64_t k = a.k;
@@ -340,8 +355,7 @@ void product(BlockFn block, const Rows& a, const Rows& b, int64_t m, int64_t n, 
         for (int64_t j = jp; j < jp1; j += 4) {
           const int nr = int(std::min<int64_t>(4, jp1 - j));
           block(ap.data() + i * lda, lda, asum.data() + i, mr, b, j, nr, acc, scratch);
-          for (int r = 0; r < mr; ++r)
-            for (int c = 0; c < nr; ++c) store(i + r, j + c, acc[r * 4 + c]);
+          for (int r = 0; r < mr; ++r) store(i + r, j, nr, acc + r * 4);
         }
       }
     }
@@ -357,9 +371,47 @@ void product(BlockFn block, const Rows& a, const Rows& b, int64_t m, int64_t n, 
   }
 }
 
-const BlockFn& chosen_block() {
-  static const BlockFn block = choose_block();
-  return block;
+// The same product by oneDNN: each part of the split (columns when there are few rows or
+// many columns, else rows) is one single-threaded oneDNN call, written straight into an
+// int32 result with unit column stride (`direct`, row stride ldc) or into the part's own
+// buffer and handed to store row by row. Parts get at least 2^18 multiply-adds (about a
+// microsecond): smaller ones cost more to hand to a thread than they save.
+template <class Store>
+void product_onednn(const Rows& a, const Rows& b, int64_t m, int64_t n, int32_t* direct, int64_t ldc,
+                    const Store& store) {
+  const OneDnn& d = onednn();
+  const int64_t k = a.k;
+  auto part = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    const int64_t mi = i1 - i0, nj = j1 - j0;
+    std::unique_ptr<int32_t[]> own(direct ? nullptr : new int32_t[size_t(mi * nj)]);  // written whole by oneDNN
+    int32_t* c = direct ? direct + i0 * ldc + j0 : own.get();
+    if (!onednn_gemm_i8(d, a.p + i0 * a.ld, a.ld, b.p + j0 * b.ld, b.ld, mi, nj, k, c, direct ? ldc : nj))
+      throw std::runtime_error("oneDNN's dnnl_gemm_s8s8s32 failed");
+    if (direct) return;
+    for (int64_t i = 0; i < mi; ++i) store(i0 + i, j0, nj, reinterpret_cast<const uint32_t*>(c + i * nj));
+  };
+  constexpr int64_t kMinPart = int64_t(1) << 18;
+  if (m < 8 || n >= 256) {  // each part packs only its own columns of B
+    parallel_for((n + 15) / 16, std::max<int64_t>(1, kMinPart / (k * m * 16)),
+                 [&](int64_t c0, int64_t c1) { part(0, m, c0 * 16, std::min(n, c1 * 16)); });
+  } else {
+    parallel_for(m, std::max<int64_t>(1, kMinPart / (k * n)), [&](int64_t r0, int64_t r1) { part(r0, r1, 0, n); });
+  }
+}
+
+const Int8Kernel& chosen_kernel() {
+  static const Int8Kernel kernel = choose_kernel();
+  return kernel;
+}
+
+// The product by `kernel`, the results handed to store(i, j0, count, acc) a row at a time;
+// an int32 result with unit column stride may be given as `direct` (row stride ldc) for
+// oneDNN to write into.
+template <class Store>
+void product_by(Int8Kernel kernel, const Rows& a, const Rows& b, int64_t m, int64_t n, int32_t* direct, int64_t ldc,
+                const Store& store) {
+  if (kernel == Int8Kernel::onednn && a.k > 0) return product_onednn(a, b, m, n, direct, ldc, store);
+  product(kernel == Int8Kernel::scalar ? block_scalar : block_vnni, a, b, m, n, store);
 }
 
 void run_gemm_i8(const ct_op& op) {
@@ -372,20 +424,42 @@ void run_gemm_i8(const ct_op& op) {
   const ct_tensor* sa = scaled ? op.inputs[2] : nullptr;
   const ct_tensor* sb = scaled ? op.inputs[3] : nullptr;
   const ct_tensor* bias = op.num_inputs == 5 ? op.inputs[4] : nullptr;
-  auto vec = [](const ct_tensor* t, int64_t i) {
-    return *reinterpret_cast<const float*>(base_of(t) + i * t->dl.strides[0] * 4);
+  // The scales and the bias as contiguous vectors, so each row's rescaling is one loop.
+  auto floats = [](const ct_tensor* t, int64_t count) {
+    std::vector<float> v(t ? size_t(count) : 0);
+    if (t)
+      for (int64_t i = 0; i < count; ++i) v[size_t(i)] = *reinterpret_cast<const float*>(base_of(t) + i * t->dl.strides[0] * 4);
+    return v;
   };
+  const std::vector<float> sav = floats(sa, m), sbv = floats(sb, n), biasv = floats(bias, n);
   char* yb = base_of(y);
   const int64_t ys0 = y->dl.strides[0], ys1 = y->dl.strides[1];
-  product(chosen_block(), a, b, m, n, [&](int64_t i, int64_t j, uint32_t acc) {
+  const bool dense_rows_out = ys1 == 1 && (m == 1 || ys0 >= n);
+  int32_t* direct = !scaled && dense_rows_out ? reinterpret_cast<int32_t*>(yb) : nullptr;
+  Int8Kernel kernel = chosen_kernel();
+  // Small products (a 10-class output layer): oneDNN's cost per call outweighs its speed.
+  if (kernel == Int8Kernel::onednn && m * n * a.k < (int64_t(1) << 16) && has_vnni()) kernel = Int8Kernel::vnni;
+  product_by(kernel, a, b, m, n, direct, m == 1 ? n : ys0, [&](int64_t i, int64_t j0, int64_t count, const uint32_t* acc) {
     if (!scaled) {
-      reinterpret_cast<int32_t*>(yb)[i * ys0 + j * ys1] = int32_t(acc);
+      int32_t* out = reinterpret_cast<int32_t*>(yb) + i * ys0 + j0 * ys1;
+      for (int64_t t = 0; t < count; ++t) out[t * ys1] = int32_t(acc[t]);
       return;
     }
-    const float scale = vec(sa, i) * vec(sb, j);
-    float v = float(int32_t(acc)) * scale;
-    if (bias) v = v + vec(bias, j);
-    reinterpret_cast<float*>(yb)[i * ys0 + j * ys1] = v;
+    float* out = reinterpret_cast<float*>(yb) + i * ys0 + j0 * ys1;
+    const float si = sav[size_t(i)];
+    const float* sj = sbv.data() + j0;
+    if (bias && ys1 == 1) {
+      const float* bj = biasv.data() + j0;
+      for (int64_t t = 0; t < count; ++t) out[t] = float(int32_t(acc[t])) * (si * sj[t]) + bj[t];
+    } else if (ys1 == 1) {
+      for (int64_t t = 0; t < count; ++t) out[t] = float(int32_t(acc[t])) * (si * sj[t]);
+    } else {
+      for (int64_t t = 0; t < count; ++t) {
+        float v = float(int32_t(acc[t])) * (si * sj[t]);
+        if (bias) v = v + biasv[size_t(j0 + t)];
+        out[t * ys1] = v;
+      }
+    }
   });
 }
 
@@ -411,12 +485,23 @@ const char* support_gemm_i8(const ct_op& op) {
 
 }  // namespace
 
-bool gemm_i8_for_tests(bool vnni, const int8_t* a, const int8_t* b, int64_t m, int64_t n, int64_t k, int32_t* y) {
-  if (vnni && choose_block() != block_vnni) return false;
+bool gemm_i8_for_tests(Int8Kernel kernel, const int8_t* a, const int8_t* b, int64_t m, int64_t n, int64_t k,
+                       int32_t* y) {
+  if (kernel == Int8Kernel::onednn && !onednn().loaded) return false;
+  if (kernel == Int8Kernel::vnni && !has_vnni()) return false;
   Rows ra{a, m, k, std::max<int64_t>(k, 1), {}}, rb{b, n, k, std::max<int64_t>(k, 1), {}};
-  product(vnni ? block_vnni : block_scalar, ra, rb, m, n,
-          [&](int64_t i, int64_t j, uint32_t acc) { y[i * n + j] = int32_t(acc); });
+  product_by(kernel, ra, rb, m, n, nullptr, n, [&](int64_t i, int64_t j0, int64_t count, const uint32_t* acc) {
+    for (int64_t t = 0; t < count; ++t) y[i * n + j0 + t] = int32_t(acc[t]);
+  });
   return true;
+}
+
+std::string int8_kernel_description() {
+  switch (chosen_kernel()) {
+    case Int8Kernel::onednn: return "int8 GEMM by oneDNN " + onednn().version;
+    case Int8Kernel::vnni: return "int8 GEMM by Catena's AVX-512 VNNI kernel (" + onednn().error + ")";
+    default: return "int8 GEMM by Catena's scalar kernel";
+  }
 }
 
 void add_int8_kernels(std::vector<KernelDef>& k) {

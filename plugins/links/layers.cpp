@@ -86,7 +86,8 @@ Variable Convolution2D::forward(const Variable& x) {
   ops::Conv2d g = geometry(o_);
   g.cover_all = o_.cover_all;
   if (const Parameter::Int8* q = W.quantized())
-    return F::convolution_2d_int8(x, q->q, q->scale, q->input_scale, o_.nobias ? Variable() : Variable(b), g);
+    return F::convolution_2d_int8(x, q->q, q->scale, q->input_scale, o_.nobias ? Variable() : Variable(b), g,
+                                  W.int8_conv_filters());
   if (!W.is_initialized()) make_W(x.shape()[1]);
   return F::convolution_2d(x, W.weight(), o_.nobias ? Variable() : Variable(b), g);
 }

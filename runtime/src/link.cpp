@@ -171,6 +171,7 @@ void Parameter::set_int8(Int8 q) {
   codebook_.reset();
   fake_quant_.clear();
   pending_ = false;
+  int8_filters_ = q.q.ndim() == 4 ? F::int8_conv_filters(q.q) : Tensor();
   int8_ = std::make_shared<Int8>(std::move(q));
 }
 
@@ -183,6 +184,7 @@ void Parameter::set_codebook(const Tensor& centroids, const Tensor& indices) {
   const bool enabled = update_enabled();
   mask_ = Tensor();
   int8_.reset();
+  int8_filters_ = Tensor();
   pending_ = false;
   static_cast<Variable&>(*this) = Variable(centroids, true);
   set_grad(Tensor());

@@ -91,8 +91,14 @@ Variable fake_quantize(const Variable& W, const std::string& scheme = "int8");
 // 2-D convolution (groups 1) with int8 filters q (OC, C, KH, KW) and their float32 scales
 // (OC): x quantized with the calibrated float32 scalar input_scale (per image at run time
 // when undefined), gathered into columns and multiplied in int8; float32 out. Inference only.
+// Filters of fewer than 32 taps (C·KH·KW: a first layer's 1 x 3 x 3), where int8 is slower,
+// multiply the same quantized values in float32. `filters`, when given, is int8_conv_filters(q), kept by the caller so that it is not made
+// again on every call (Parameter::Int8 keeps it).
 Variable convolution_2d_int8(const Variable& x, const Tensor& q, const Tensor& scale, const Tensor& input_scale,
-                             const Variable& b, const ops::Conv2d& geometry);
+                             const Variable& b, const ops::Conv2d& geometry, const Tensor& filters = Tensor());
+// int8 filters (OC, C, KH, KW) in the order convolution_2d_int8 multiplies them:
+// (OC, KH·KW·C), channels innermost.
+Tensor int8_conv_filters(const Tensor& q);
 // Matrix product of rank-2 (or batched rank-3) operands, optionally transposed.
 Variable matmul(const Variable& a, const Variable& b, bool transa = false, bool transb = false);
 

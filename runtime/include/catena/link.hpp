@@ -90,6 +90,9 @@ class Parameter : public Variable {
     bool binary() const;
   };
   const Int8* quantized() const { return int8_.get(); }
+  // For int8 convolution filters (q of four dimensions): q in the order the int8
+  // convolution multiplies it (F::int8_conv_filters), made once by set_int8; else undefined.
+  const Tensor& int8_conv_filters() const { return int8_filters_; }
   // Shared weights (Deep Compression's k-means): the parameter's own array is the
   // codebook of k centroids (float, trained like any parameter: a centroid's gradient is
   // the sum of its members'), and the weights are codebook[indices] in `shape`. Saved as
@@ -130,6 +133,7 @@ class Parameter : public Variable {
   Initializer init_;
   Tensor mask_;
   std::shared_ptr<Int8> int8_;
+  Tensor int8_filters_;
   std::shared_ptr<Codebook> codebook_;
   std::string fake_quant_;
   std::optional<Dtype> storage_dtype_;

@@ -6,6 +6,7 @@
 #include <catena/ops.hpp>
 #include <catena/runtime.hpp>
 
+#include <limits>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -111,28 +112,27 @@ Variable linear_int8(const Variable& x, const Tensor& q, const Tensor& scale, co
 
 namespace {
 
-// For each output position (oh, ow) and filter tap (c, kh, kw), the element of the padded
-// image (C, H + 2ph, W + 2pw) it reads, flattened: the columns of the product. Made once
-// per geometry and device, and kept (a few shapes per model).
-Tensor column_indices(int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t oh, int64_t ow,
-                      const ops::Conv2d& g, Device& device) {
+// For each output position (oh, ow) and filter row and column (kh, kw), the pixel of the
+// padded channels-last image (H + 2ph, W + 2pw, C) it reads, flattened: gathering those
+// pixels' C channels gives the product's columns in (kh, kw, c) order, a run of C bytes per
+// gather. Made once per geometry and device, and kept (a few shapes per model).
+Tensor pixel_indices(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t oh, int64_t ow, const ops::Conv2d& g,
+                     Device& device) {
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                         int64_t, Device*>;
+                         Device*>;
   static std::mutex mutex;
   static std::map<Key, Tensor> cache;
-  const Key key{c, h, w, kh, kw, g.sy, g.sx, g.ph, g.pw, g.dy, g.dx, &device};
+  const Key key{h, w, kh, kw, g.sy, g.sx, g.ph, g.pw, g.dy, g.dx, &device};
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
-  const int64_t hp = h + 2 * g.ph, wp = w + 2 * g.pw;
-  std::vector<int64_t> idx;
-  idx.reserve(size_t(oh * ow * c * kh * kw));
+  const int64_t wp = w + 2 * g.pw;
+  std::vector<int32_t> idx;
+  idx.reserve(size_t(oh * ow * kh * kw));
   for (int64_t y = 0; y < oh; ++y)
     for (int64_t x = 0; x < ow; ++x)
-      for (int64_t ch = 0; ch < c; ++ch)
-        for (int64_t i = 0; i < kh; ++i)
-          for (int64_t j = 0; j < kw; ++j)
-            idx.push_back((ch * hp + y * g.sy + i * g.dy) * wp + x * g.sx + j * g.dx);
+      for (int64_t i = 0; i < kh; ++i)
+        for (int64_t j = 0; j < kw; ++j) idx.push_back(int32_t((y * g.sy + i * g.dy) * wp + x * g.sx + j * g.dx));
   Tensor t = Tensor::from_vector(idx, Shape{int64_t(idx.size())}, runtime().cpu()).to(device);
   if (cache.size() > 64) cache.clear();
   cache.emplace(key, t);
@@ -141,8 +141,19 @@ Tensor column_indices(int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, i
 
 }  // namespace
 
+Tensor int8_conv_filters(const Tensor& q) {
+  if (!q.defined() || q.dtype() != int8 || q.ndim() != 4)
+    throw Error(CT_INVALID_ARGUMENT, "int8_conv_filters: the filters must be int8 (OC, C, KH, KW)");
+  const int64_t oc = q.shape()[0], taps = q.numel() / std::max<int64_t>(1, oc);
+  if (q.shape()[1] == 1) return q.contiguous().reshape(Shape{oc, taps});
+  return q.transpose({0, 2, 3, 1}).contiguous().reshape(Shape{oc, taps});
+}
+
+// Filters with fewer taps (C·KH·KW) than this are multiplied in float32 (below).
+constexpr int64_t kShortFilter = 32;
+
 Variable convolution_2d_int8(const Variable& x, const Tensor& q, const Tensor& scale, const Tensor& input_scale,
-                             const Variable& b, const ops::Conv2d& g) {
+                             const Variable& b, const ops::Conv2d& g, const Tensor& kept_filters) {
   if (!q.defined() || q.dtype() != int8 || q.ndim() != 4)
     throw Error(CT_INVALID_ARGUMENT, "convolution_2d_int8: the filters must be int8 (OC, C, KH, KW)");
   if (g.groups != 1) throw Error(CT_UNIMPLEMENTED, "convolution_2d_int8: groups other than 1");
@@ -157,28 +168,47 @@ Variable convolution_2d_int8(const Variable& x, const Tensor& q, const Tensor& s
   const int64_t oh = g.out_h(h, kh), ow = g.out_w(w, kw);
   if (oh <= 0 || ow <= 0) throw Error(CT_INVALID_ARGUMENT, "convolution_2d_int8: the image is smaller than the filter");
   Device& d = a.device();
-  // Quantize, then pad with quantized zeros (0: the scale is symmetric).
+  const int64_t hp = h + 2 * g.ph, wp = w + 2 * g.pw, taps = kh * kw * c;
+  if (hp * wp > std::numeric_limits<int32_t>::max())
+    throw Error(CT_INVALID_ARGUMENT, "convolution_2d_int8: the image " + a.shape().str() + " is too large");
+  // Quantize, then pad with quantized zeros (0: the scale is symmetric) into a channels-last
+  // image, so that each tap's C channels are one run of bytes.
   Tensor xq, xs;
   if (input_scale.defined()) {
     xq = ops::quantize(a, ops::div(scalar(1.0, d), input_scale));
-    xs = input_scale;
+    xs = input_scale.reshape(Shape{});
   } else {
     auto [q2, s2] = quantize_rows(a.reshape(Shape{n, c * h * w}));
     xq = q2.reshape(a.shape());
-    xs = s2;  // one scale per image: broadcast to its rows below
+    xs = s2;  // one scale per image
   }
-  Tensor padded = xq;
-  if (g.ph || g.pw) {
-    padded = Tensor::zeros(Shape{n, c, h + 2 * g.ph, w + 2 * g.pw}, int8, d);
-    Tensor inner = padded.slice(2, g.ph, g.ph + h).slice(3, g.pw, g.pw + w);
-    ops::copy(inner, xq);
+  if (taps < kShortFilter) {
+    // So few taps (an image model's first layer: 1 x 3 x 3) fill a small part of each int8
+    // vector step, and the int8 product runs slower than a float32 convolution: the same
+    // quantized values are multiplied in float32 instead.
+    const Tensor x_scale = input_scale.defined() ? xs : xs.reshape(Shape{n, 1, 1, 1});
+    const Tensor xd = ops::dequantize(xq, x_scale);
+    const Tensor wd = ops::dequantize(q, scale.reshape(Shape{oc, 1, 1, 1}));
+    const Tensor y = convolution_2d(Variable(xd, false), Variable(wd, false), b, g).array();
+    return Variable(a.dtype() == float32 ? y : y.astype(a.dtype()), false);
   }
-  const int64_t per_image = padded.numel() / std::max<int64_t>(n, 1), taps = c * kh * kw;
-  const Tensor idx = column_indices(c, h, w, kh, kw, oh, ow, g, d);
-  const Tensor cols = ops::take(padded.reshape(Shape{n, per_image}), idx, 1).reshape(Shape{n * oh * ow, taps});
-  const Tensor a_scale = input_scale.defined() ? xs : xs.reshape(Shape{n, 1}).broadcast_to(Shape{n, oh * ow}).contiguous().reshape(Shape{n * oh * ow});
-  Tensor y = ops::gemm_i8(cols, q.reshape(Shape{oc, taps}), a_scale, scale, b.defined() ? b.array().astype(float32) : Tensor());
-  y = y.reshape(Shape{n, oh, ow, oc}).transpose({0, 3, 1, 2}).contiguous();
+  Tensor padded = Tensor::zeros(Shape{n, hp, wp, c}, int8, d);
+  ops::copy(padded.slice(1, g.ph, g.ph + h).slice(2, g.pw, g.pw + w), xq.transpose({0, 2, 3, 1}));
+  const Tensor idx = pixel_indices(h, w, kh, kw, oh, ow, g, d);
+  const Tensor cols = ops::take(padded.reshape(Shape{n, hp * wp, c}), idx, 1).reshape(Shape{n * oh * ow, taps});
+  // The filters in the same (kh, kw, c) order; the output channels are the product's rows,
+  // so y comes out as (OC, N·OH·OW): each image's channels already in NCHW order.
+  const bool kept = kept_filters.defined() && kept_filters.shape() == Shape{oc, taps} && kept_filters.dtype() == int8 &&
+                    &kept_filters.device() == &d;
+  const Tensor filters = kept ? kept_filters : int8_conv_filters(q);
+  const Tensor col_scale = input_scale.defined()
+                               ? xs.broadcast_to(Shape{n * oh * ow})
+                               : xs.reshape(Shape{n, 1}).broadcast_to(Shape{n, oh * ow}).contiguous().reshape(Shape{n * oh * ow});
+  Tensor y = ops::gemm_i8(filters, cols, scale, col_scale, Tensor());
+  // (OC, N, OH·OW) → (N, OC, OH·OW), the bias added in the same pass.
+  Tensor yt = y.reshape(Shape{oc, n, oh * ow}).transpose({1, 0, 2});
+  y = b.defined() ? ops::add(yt, b.array().astype(float32).reshape(Shape{1, oc, 1})) : yt.contiguous();
+  y = y.reshape(Shape{n, oc, oh, ow});
   return Variable(a.dtype() == float32 ? y : y.astype(a.dtype()), false);
 }
 

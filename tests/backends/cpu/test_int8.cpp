@@ -1,4 +1,5 @@
-// The CPU's int8 product, VNNI and scalar kernels alike, against exact integer arithmetic
+// The CPU's int8 product, by each of its kernels (oneDNN's, the VNNI one, the scalar one),
+// against exact integer arithmetic
 // over the shapes that reach its edges: K around multiples of 64 (the vector width), M and
 // N around its 4 x 4 blocks, the full int8 range (-128 included) and sums that wrap.
 #include "../../../backends/cpu/kernels.hpp"
@@ -7,6 +8,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
@@ -23,9 +25,13 @@ std::vector<int32_t> reference(const std::vector<int8_t>& a, const std::vector<i
   return y;
 }
 
+using catena_cpu::Int8Kernel;
+const Int8Kernel kKernels[] = {Int8Kernel::scalar, Int8Kernel::vnni, Int8Kernel::onednn};
+const char* name(Int8Kernel k) { return k == Int8Kernel::scalar ? "scalar" : k == Int8Kernel::vnni ? "vnni" : "onednn"; }
+
 }  // namespace
 
-TEST_CASE("the int8 product is exact in 32-bit integers on both kernels") {
+TEST_CASE("the int8 product is exact in 32-bit integers on every kernel") {
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> byte(-128, 127);
   for (int64_t k : {0, 1, 3, 63, 64, 65, 130, 784})
@@ -36,13 +42,13 @@ TEST_CASE("the int8 product is exact in 32-bit integers on both kernels") {
         for (auto& v : b) v = int8_t(byte(rng));
         if (k > 0) a[0] = b[0] = -128;
         const std::vector<int32_t> want = reference(a, b, m, n, k);
-        for (bool vnni : {false, true}) {
+        for (Int8Kernel kernel : kKernels) {
           std::vector<int32_t> got(size_t(m * n), 12345);
-          if (!catena_cpu::gemm_i8_for_tests(vnni, a.data(), b.data(), m, n, k, got.data())) {
-            MESSAGE("this CPU has no AVX-512 VNNI: the scalar kernel only");
+          if (!catena_cpu::gemm_i8_for_tests(kernel, a.data(), b.data(), m, n, k, got.data())) {
+            MESSAGE(std::string(name(kernel)) << " cannot run here (no oneDNN, or no AVX-512 VNNI)");
             continue;
           }
-          CAPTURE(vnni);
+          CAPTURE(std::string(name(kernel)));
           CAPTURE(m);
           CAPTURE(n);
           CAPTURE(k);
@@ -57,9 +63,10 @@ TEST_CASE("the int8 product wraps modulo 2^32 like the reference") {
   std::vector<int8_t> a(size_t(k), -128), b(size_t(k), -128);
   const std::vector<int32_t> want = reference(a, b, 1, 1, k);
   CHECK(want[0] < 0);
-  for (bool vnni : {false, true}) {
+  for (Int8Kernel kernel : kKernels) {
     int32_t got = 0;
-    if (!catena_cpu::gemm_i8_for_tests(vnni, a.data(), b.data(), 1, 1, k, &got)) continue;
+    if (!catena_cpu::gemm_i8_for_tests(kernel, a.data(), b.data(), 1, 1, k, &got)) continue;
+    CAPTURE(std::string(name(kernel)));
     CHECK(got == want[0]);
   }
 }
