@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <typeinfo>
 #include <vector>
 
@@ -169,6 +170,7 @@ void Parameter::set_int8(Int8 q) {
   set_update_enabled(enabled);
   mask_ = Tensor();
   codebook_.reset();
+  gathered_.reset();
   fake_quant_.clear();
   pending_ = false;
   int8_filters_ = q.q.ndim() == 4 ? F::int8_conv_filters(q.q) : Tensor();
@@ -191,6 +193,7 @@ void Parameter::set_codebook(const Tensor& centroids, const Tensor& indices) {
   set_update_enabled(enabled);
   codebook_ = std::make_shared<Codebook>();
   codebook_->indices = indices.to(centroids.device());
+  gathered_ = std::make_shared<Gathered>();
 }
 
 void Parameter::set_fake_quant(const std::string& scheme) {
@@ -204,18 +207,25 @@ void Parameter::set_storage_dtype(std::optional<Dtype> d) {
   storage_dtype_ = d;
 }
 
+struct Parameter::Gathered {
+  std::mutex mutex;
+  std::vector<float> centroids;
+  Tensor weights;
+};
+
 Variable Parameter::weight() const {
   const Variable& self = *this;
   if (codebook_) {
     const Shape shape = codebook_->indices.shape();
     const Tensor flat = codebook_->indices.reshape(Shape{codebook_->indices.numel()});
-    if (!config().enable_backprop) {
+    if (!config().enable_backprop && gathered_) {
       std::vector<float> now = array().astype(float32).to_vector<float>();
-      if (!codebook_->cached_weights.defined() || now != codebook_->cached_centroids) {
-        codebook_->cached_weights = ops::take(array(), flat, 0).reshape(shape);
-        codebook_->cached_centroids = std::move(now);
+      std::lock_guard<std::mutex> lock(gathered_->mutex);
+      if (!gathered_->weights.defined() || now != gathered_->centroids) {
+        gathered_->weights = ops::take(array(), flat, 0).reshape(shape);
+        gathered_->centroids = std::move(now);
       }
-      return Variable(codebook_->cached_weights, false);
+      return Variable(gathered_->weights, false);
     }
     const Variable table = F::reshape(self, Shape{array().numel(), 1});
     return F::reshape(F::embed_id(flat, table), shape);

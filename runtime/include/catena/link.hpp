@@ -99,10 +99,6 @@ class Parameter : public Variable {
   // "W.codebook", "W.indices" (4-bit packed when k <= 16, else 8-bit) and "W.shape".
   struct Codebook {
     Tensor indices;  // int32, the weights' shape
-    // Inference (no graph) reuses the weights gathered last while the centroids are the
-    // same values.
-    std::vector<float> cached_centroids;
-    Tensor cached_weights;
   };
   const Codebook* codebook() const { return codebook_.get(); }
   // Makes this parameter a codebook: `centroids` (k) become its array.
@@ -135,6 +131,10 @@ class Parameter : public Variable {
   std::shared_ptr<Int8> int8_;
   Tensor int8_filters_;
   std::shared_ptr<Codebook> codebook_;
+  // Inference (no graph) reuses the codebook's weights gathered last while the centroids
+  // hold the same values; behind a mutex, as one model may run on several threads.
+  struct Gathered;
+  std::shared_ptr<Gathered> gathered_;
   std::string fake_quant_;
   std::optional<Dtype> storage_dtype_;
   Dtype dtype_ = float32;
