@@ -1,0 +1,35 @@
+// The backend's own CUDA kernels (kernels.cu), as the host side launches them: operands
+// described by a base pointer, strides in elements and a dtype, over one iteration space.
+// Launched asynchronously on the given stream; the returned error is the launch's.
+#pragma once
+
+#include "elementwise.cuh"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace catena_cuda {
+
+constexpr int kMaxDims = 8;
+
+// An elementwise iteration space, its dimensions merged where every operand allows, and up
+// to three operands on it (strides in elements, per dimension).
+struct Space {
+  int ndim = 0;
+  int64_t count = 0;
+  int64_t shape[kMaxDims] = {};
+};
+struct Operand {
+  char* data = nullptr;  // the element at index 0 (byte offset applied)
+  Ty ty = Ty::unknown;
+  int64_t strides[kMaxDims] = {};
+};
+
+cudaError_t launch_fill(const Space& space, const Operand& y, double value, cudaStream_t stream);
+cudaError_t launch_copy(const Space& space, const Operand& x, const Operand& y, cudaStream_t stream);
+cudaError_t launch_unary(Unary op, const Space& space, const Operand& x, const Operand& y, cudaStream_t stream);
+cudaError_t launch_binary(Binary op, const Space& space, const Operand& a, const Operand& b, const Operand& y,
+                          cudaStream_t stream);
+
+}  // namespace catena_cuda

@@ -1,0 +1,82 @@
+#include "plan.hpp"
+
+#include <algorithm>
+
+namespace catena_cuda {
+
+Ty ty_of(ct_dtype d) {
+  if (d.lanes != 1) return Ty::unknown;
+  switch (d.code) {
+    case CT_DTYPE_FLOAT: return d.bits == 16 ? Ty::f16 : d.bits == 32 ? Ty::f32 : d.bits == 64 ? Ty::f64 : Ty::unknown;
+    case CT_DTYPE_BFLOAT: return d.bits == 16 ? Ty::bf16 : Ty::unknown;
+    case CT_DTYPE_INT: return d.bits == 8 ? Ty::i8 : d.bits == 32 ? Ty::i32 : d.bits == 64 ? Ty::i64 : Ty::unknown;
+    case CT_DTYPE_UINT: return d.bits == 8 ? Ty::u8 : Ty::unknown;
+    case CT_DTYPE_BOOL: return d.bits == 8 ? Ty::boolean : Ty::unknown;
+    default: return Ty::unknown;
+  }
+}
+
+bool is_float(Ty t) { return t == Ty::f16 || t == Ty::bf16 || t == Ty::f32 || t == Ty::f64; }
+
+int64_t size_of_ty(Ty t) {
+  switch (t) {
+    case Ty::f16: case Ty::bf16: return 2;
+    case Ty::f32: case Ty::i32: return 4;
+    case Ty::f64: case Ty::i64: return 8;
+    default: return 1;
+  }
+}
+
+char* element0(const ct_tensor* t) { return static_cast<char*>(t->dl.data) + t->dl.byte_offset; }
+
+bool plan_space(const ct_tensor* const* ts, int n, Space& space, Operand* ops) {
+  const int rank = ts[0]->dl.ndim;
+  space = Space{};
+  space.count = 1;
+  for (int d = 0; d < rank; ++d) space.count *= ts[0]->dl.shape[d];
+  for (int k = 0; k < n; ++k) {
+    ops[k] = Operand{};
+    ops[k].data = element0(ts[k]);
+    ops[k].ty = ty_of(ts[k]->dl.dtype);
+  }
+  // Walk the dimensions outermost first, keeping those of extent > 1; a dimension merges
+  // into the one kept before it when, for every operand, stepping the outer one equals
+  // stepping the inner one across its whole extent.
+  int kept = 0;
+  for (int d = 0; d < rank; ++d) {
+    const int64_t extent = ts[0]->dl.shape[d];
+    if (extent == 1) continue;
+    bool merge = kept > 0;
+    for (int k = 0; k < n && merge; ++k)
+      merge = ops[k].strides[kept - 1] == ts[k]->dl.strides[d] * extent;
+    if (merge) {
+      space.shape[kept - 1] *= extent;
+      for (int k = 0; k < n; ++k) ops[k].strides[kept - 1] = ts[k]->dl.strides[d];
+      continue;
+    }
+    if (kept == kMaxDims) return false;
+    space.shape[kept] = extent;
+    for (int k = 0; k < n; ++k) ops[k].strides[kept] = ts[k]->dl.strides[d];
+    ++kept;
+  }
+  space.ndim = kept;
+  return true;
+}
+
+MatrixLayout matrix_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  MatrixLayout m;
+  // Row-major: columns adjacent, rows ld apart (ld >= cols; a single row needs nothing).
+  if ((cs == 1 || cols == 1) && (rows == 1 || rs >= std::max<int64_t>(1, cols))) {
+    m.usable = true;
+    m.ld = rows == 1 ? std::max<int64_t>(1, cols) : rs;
+    return m;
+  }
+  if ((rs == 1 || rows == 1) && (cols == 1 || cs >= std::max<int64_t>(1, rows))) {
+    m.usable = true;
+    m.col_major = true;
+    m.ld = cols == 1 ? std::max<int64_t>(1, rows) : cs;
+  }
+  return m;
+}
+
+}  // namespace catena_cuda
