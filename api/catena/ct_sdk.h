@@ -120,6 +120,32 @@ static inline int ct_sdk_same_shape(const ct_tensor* a, const ct_tensor* b) {
 /* The view's offset from its buffer's start, in elements. */
 static inline int64_t ct_sdk_offset(const ct_tensor* t) { return (int64_t)(t->dl.byte_offset / ct_sdk_elem_size(t)); }
 
+/* The dtypes of api/OPS.md, as a switch-friendly tag (in this order in every release). */
+typedef enum ct_sdk_type {
+  CT_SDK_F16 = 0,
+  CT_SDK_BF16,
+  CT_SDK_F32,
+  CT_SDK_F64,
+  CT_SDK_I8,
+  CT_SDK_I32,
+  CT_SDK_I64,
+  CT_SDK_U8,
+  CT_SDK_BOOL,
+  CT_SDK_UNKNOWN /* not a dtype of the catalogue (other widths, vector lanes) */
+} ct_sdk_type;
+
+static inline ct_sdk_type ct_sdk_type_of(ct_dtype d) {
+  if (d.lanes != 1) return CT_SDK_UNKNOWN;
+  switch (d.code) {
+    case CT_DTYPE_FLOAT: return d.bits == 16 ? CT_SDK_F16 : d.bits == 32 ? CT_SDK_F32 : d.bits == 64 ? CT_SDK_F64 : CT_SDK_UNKNOWN;
+    case CT_DTYPE_BFLOAT: return d.bits == 16 ? CT_SDK_BF16 : CT_SDK_UNKNOWN;
+    case CT_DTYPE_INT: return d.bits == 8 ? CT_SDK_I8 : d.bits == 32 ? CT_SDK_I32 : d.bits == 64 ? CT_SDK_I64 : CT_SDK_UNKNOWN;
+    case CT_DTYPE_UINT: return d.bits == 8 ? CT_SDK_U8 : CT_SDK_UNKNOWN;
+    case CT_DTYPE_BOOL: return d.bits == 8 ? CT_SDK_BOOL : CT_SDK_UNKNOWN;
+    default: return CT_SDK_UNKNOWN;
+  }
+}
+
 /* Layout classes, as the host's dispatch sees them. */
 typedef enum ct_sdk_layout {
   CT_SDK_DENSE = 0,    /* row-major contiguous (extents of 1 may have any stride) */

@@ -1,20 +1,15 @@
 #include "plan.hpp"
 
+#include <catena/ct_sdk.h>
+
 #include <algorithm>
 
 namespace catena_cuda {
 
-Ty ty_of(ct_dtype d) {
-  if (d.lanes != 1) return Ty::unknown;
-  switch (d.code) {
-    case CT_DTYPE_FLOAT: return d.bits == 16 ? Ty::f16 : d.bits == 32 ? Ty::f32 : d.bits == 64 ? Ty::f64 : Ty::unknown;
-    case CT_DTYPE_BFLOAT: return d.bits == 16 ? Ty::bf16 : Ty::unknown;
-    case CT_DTYPE_INT: return d.bits == 8 ? Ty::i8 : d.bits == 32 ? Ty::i32 : d.bits == 64 ? Ty::i64 : Ty::unknown;
-    case CT_DTYPE_UINT: return d.bits == 8 ? Ty::u8 : Ty::unknown;
-    case CT_DTYPE_BOOL: return d.bits == 8 ? Ty::boolean : Ty::unknown;
-    default: return Ty::unknown;
-  }
-}
+Ty ty_of(ct_dtype d) { return static_cast<Ty>(ct_sdk_type_of(d)); }
+static_assert(int(Ty::f16) == CT_SDK_F16 && int(Ty::u8) == CT_SDK_U8 && int(Ty::boolean) == CT_SDK_BOOL &&
+                  int(Ty::unknown) == CT_SDK_UNKNOWN,
+              "Ty follows ct_sdk_type");
 
 bool is_float(Ty t) { return t == Ty::f16 || t == Ty::bf16 || t == Ty::f32 || t == Ty::f64; }
 
