@@ -83,6 +83,7 @@ struct ct_buffer {
   catena_cuda::Block* block = nullptr;           // from the allocator; null when wrapped
   void (*on_release)(void*) = nullptr;           // wrapped memory
   void* user_data = nullptr;
+  std::mutex m;                                  // users: streams may run concurrently
   std::vector<ct_stream*> users;                 // streams work on it was enqueued on
   ct_stream* home = nullptr;                     // the stream it was allocated for
   cudaEvent_t previous = nullptr;                // the end of the block's earlier work on `home`

@@ -1,8 +1,8 @@
 // The CUDA backend (libcatena-cuda.so): every CUDA GPU is cuda:N. Buffers come from a
 // stream-ordered caching allocator per device (allocator.hpp), streams are CUDA streams,
 // errors a kernel meets surface at the next synchronisation naming the ops enqueued since.
-// GEMM runs on cuBLAS (float32 exact unless CATENA_CUDA_TF32=1); fill, copy and the
-// elementwise ops on the backend's own kernels (kernels.cu). Everything else is declined
+// GEMM runs on cuBLAS (float32 exact unless CATENA_CUDA_TF32=1); fill, copy, the
+// elementwise ops and the reductions on the backend's own kernels (kernels.cu). Everything else is declined
 // with a reason, and the runtime runs it on the cpu.
 //
 // On a machine without an NVIDIA driver the library still loads: init reports the backend

@@ -24,6 +24,8 @@ enum class Ty : int { f16, bf16, f32, f64, i8, i32, i64, u8, boolean, unknown };
 
 enum class Unary : int { neg, abs, square, relu, sqrt, exp, log, sin, cos, tanh, sigmoid };
 enum class Binary : int { add, sub, mul, div, maximum, minimum, pow, relu_grad };
+enum class Compare : int { equal, not_equal, less, less_equal, greater, greater_equal };
+enum class Reduce : int { sum, mean, max, min, argmax };
 
 CT_HD uint32_t float_bits(float f) {
   uint32_t u;

@@ -26,10 +26,27 @@ struct Operand {
   int64_t strides[kMaxDims] = {};
 };
 
+// A reduction: the output elements (the kept dimensions, strides in x and in y) and, for
+// each, the elements folded into it (the reduced dimensions, strides in x).
+struct ReduceSpace {
+  char* x = nullptr;
+  char* y = nullptr;
+  Ty ty = Ty::unknown;  // x's (and y's, but argmax: int64)
+  int kept_ndim = 0, red_ndim = 0;
+  int64_t outputs = 1, per_output = 1;
+  int64_t kept_shape[kMaxDims] = {}, x_kept_strides[kMaxDims] = {}, y_kept_strides[kMaxDims] = {};
+  int64_t red_shape[kMaxDims] = {}, x_red_strides[kMaxDims] = {};
+};
+
 cudaError_t launch_fill(const Space& space, const Operand& y, double value, cudaStream_t stream);
 cudaError_t launch_copy(const Space& space, const Operand& x, const Operand& y, cudaStream_t stream);
 cudaError_t launch_unary(Unary op, const Space& space, const Operand& x, const Operand& y, cudaStream_t stream);
 cudaError_t launch_binary(Binary op, const Space& space, const Operand& a, const Operand& b, const Operand& y,
                           cudaStream_t stream);
+cudaError_t launch_compare(Compare op, const Space& space, const Operand& a, const Operand& b, const Operand& y,
+                           cudaStream_t stream);
+cudaError_t launch_where(const Space& space, const Operand& cond, const Operand& a, const Operand& b,
+                         const Operand& y, cudaStream_t stream);
+cudaError_t launch_reduce(Reduce op, const ReduceSpace& space, cudaStream_t stream);
 
 }  // namespace catena_cuda

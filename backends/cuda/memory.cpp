@@ -65,8 +65,12 @@ void DeviceMemory::forget(void* marker) {
 }
 
 void note_use(ct_stream* s, ct_buffer* b) {
-  if (!b || std::find(b->users.begin(), b->users.end(), s) != b->users.end()) return;
-  b->users.push_back(s);
+  if (!b) return;
+  {
+    std::lock_guard<std::mutex> lock(b->m);
+    if (std::find(b->users.begin(), b->users.end(), s) != b->users.end()) return;
+    b->users.push_back(s);
+  }
   if (b->previous && s != b->home) cudaStreamWaitEvent(s->stream, b->previous, 0);
 }
 
@@ -98,6 +102,7 @@ void sweep_releases(Context* c, bool all) {
 static ct_stream* join_users(Context* c, ct_buffer* b) {
   std::vector<ct_stream*> live;
   {
+    std::lock_guard<std::mutex> buffer_lock(b->m);
     std::lock_guard<std::mutex> lock(c->m);
     for (ct_stream* s : b->users)
       if (std::find(c->streams.begin(), c->streams.end(), s) != c->streams.end()) live.push_back(s);

@@ -1,7 +1,8 @@
 // Which ops the CUDA backend runs, and running them: fill, copy, the elementwise unary and
-// binary ops on the backend's kernels, GEMM on cuBLAS. supports_op answers from dtypes,
-// ranks and layout classes only (as the ABI requires); every layout of an accepted op is
-// handled, operands cuBLAS cannot read being copied into dense scratch first.
+// binary ops, comparisons, where and the reductions on the backend's kernels, GEMM on
+// cuBLAS. supports_op answers from dtypes, ranks and layout classes only (as the ABI
+// requires); every layout of an accepted op is handled, operands cuBLAS cannot read being
+// copied into dense scratch first.
 #include "backend.hpp"
 #include "blas.hpp"
 #include "kernels.hpp"
@@ -39,6 +40,35 @@ const BinaryName kBinary[] = {
     {"core.pow", Binary::pow, false},        {"core.relu_grad", Binary::relu_grad, false},
 };
 
+struct CompareName {
+  const char* name;
+  Compare op;
+};
+const CompareName kCompare[] = {
+    {"core.equal", Compare::equal}, {"core.not_equal", Compare::not_equal},        {"core.less", Compare::less},
+    {"core.less_equal", Compare::less_equal}, {"core.greater", Compare::greater}, {"core.greater_equal", Compare::greater_equal},
+};
+struct ReduceName {
+  const char* name;
+  Reduce op;
+  bool ints;
+};
+const ReduceName kReduce[] = {
+    {"core.sum", Reduce::sum, true}, {"core.mean", Reduce::mean, false}, {"core.max", Reduce::max, true},
+    {"core.min", Reduce::min, true}, {"core.argmax", Reduce::argmax, true},
+};
+
+const CompareName* compare_named(const char* n) {
+  for (const auto& c : kCompare)
+    if (std::strcmp(c.name, n) == 0) return &c;
+  return nullptr;
+}
+const ReduceName* reduce_named(const char* n) {
+  for (const auto& r : kReduce)
+    if (std::strcmp(r.name, n) == 0) return &r;
+  return nullptr;
+}
+
 const UnaryName* unary_named(const char* n) {
   for (const auto& u : kUnary)
     if (std::strcmp(u.name, n) == 0) return &u;
@@ -62,6 +92,60 @@ const char* check_elementwise(const ct_op* op, int inputs, bool ints) {
     if (!ct_sdk_same_shape(op->inputs[i], y)) return "operands must have one shape";
   }
   return y->dl.ndim > 16 ? "rank above 16" : nullptr;
+}
+
+const char* check_compare(const ct_op* op) {
+  if (op->num_inputs != 2 || op->num_outputs != 1) return "takes a and b, gives y";
+  const Ty t = ty_of(op->inputs[0]->dl.dtype);
+  if (t == Ty::unknown || ty_of(op->inputs[1]->dl.dtype) != t) return "a and b must have one known dtype";
+  if (ty_of(op->outputs[0]->dl.dtype) != Ty::boolean) return "y must be bool";
+  for (int i = 0; i < 2; ++i)
+    if (!ct_sdk_same_shape(op->inputs[i], op->outputs[0])) return "operands must have one shape";
+  return nullptr;
+}
+
+const char* check_where(const ct_op* op) {
+  if (op->num_inputs != 3 || op->num_outputs != 1) return "takes cond, a and b, gives y";
+  if (ty_of(op->inputs[0]->dl.dtype) != Ty::boolean) return "cond must be bool";
+  const Ty t = ty_of(op->inputs[1]->dl.dtype);
+  if (t == Ty::unknown || ty_of(op->inputs[2]->dl.dtype) != t || ty_of(op->outputs[0]->dl.dtype) != t)
+    return "a, b and y must have one known dtype";
+  for (int i = 0; i < 3; ++i)
+    if (!ct_sdk_same_shape(op->inputs[i], op->outputs[0])) return "operands must have one shape";
+  return nullptr;
+}
+
+// Which axes a reduction folds (argmax: `axis`; the others: `axes`, absent meaning none).
+bool reduced_axes(const ct_op* op, bool* reduced) {
+  const int rank = op->inputs[0]->dl.ndim;
+  for (int d = 0; d < rank; ++d) reduced[d] = false;
+  int64_t axes[kMaxDims];
+  int32_t n = 0;
+  if (std::strcmp(op->name, "core.argmax") == 0) {
+    if (!ct_sdk_has_int(op, "axis", &axes[0])) return false;
+    n = 1;
+  } else if (ct_sdk_attr(op, "axes")) {
+    n = ct_sdk_ints(op, "axes", axes, kMaxDims);
+    if (n < 0 || n > rank) return false;
+  }
+  for (int32_t i = 0; i < n; ++i) {
+    if (axes[i] < 0 || axes[i] >= rank || reduced[axes[i]]) return false;
+    reduced[axes[i]] = true;
+  }
+  return true;
+}
+
+const char* check_reduce(const ct_op* op, bool ints) {
+  if (op->num_inputs != 1 || op->num_outputs != 1) return "takes x, gives y";
+  const ct_tensor *x = op->inputs[0], *y = op->outputs[0];
+  const Ty t = ty_of(x->dl.dtype);
+  if (!(is_float(t) || (ints && is_int(t)))) return ints ? "x must be float or int" : "x must be float";
+  const bool argmax = std::strcmp(op->name, "core.argmax") == 0;
+  if (argmax ? ty_of(y->dl.dtype) != Ty::i64 : ty_of(y->dl.dtype) != t)
+    return argmax ? "y must be int64" : "y must have x's dtype";
+  if (x->dl.ndim != y->dl.ndim || x->dl.ndim > kMaxDims) return "x and y of one rank, at most 8";
+  if (argmax ? !ct_sdk_attr(op, "axis") : false) return "axis is required";
+  return nullptr;
 }
 
 const char* check_gemm(const ct_op* op) {
@@ -243,6 +327,12 @@ int32_t supports_op(Context*, int32_t, const ct_op* op, const char** reason) {
     why = check_elementwise(op, 1, u->ints);
   } else if (const BinaryName* b = binary_named(n)) {
     why = check_elementwise(op, 2, b->ints);
+  } else if (compare_named(n)) {
+    why = check_compare(op);
+  } else if (std::strcmp(n, "core.where") == 0) {
+    why = check_where(op);
+  } else if (const ReduceName* r = reduce_named(n)) {
+    why = check_reduce(op, r->ints);
   } else if (std::strcmp(n, "core.gemm") == 0) {
     why = check_gemm(op);
   } else {
@@ -259,18 +349,28 @@ ct_status* launch(Context* c, ct_stream* s, const ct_op* op) {
   c->devices[size_t(s->device)]->home = s;
   const char* n = op->name;
   if (std::strcmp(n, "core.gemm") == 0) return gemm(c, s, op);
+  if (const ReduceName* r = reduce_named(n)) {
+    bool reduced[kMaxDims];
+    ReduceSpace space;
+    if (!reduced_axes(op, reduced) || !plan_reduce(op->inputs[0], op->outputs[0], reduced, space))
+      return error(CT_INVALID_ARGUMENT, std::string("cuda: ") + n + ": axes out of range or repeated");
+    const cudaError_t e = launch_reduce(r->op, space, s->stream);
+    return e == cudaSuccess ? nullptr : cuda_error(e, n);
+  }
   const int count = op->num_inputs + 1;
-  const ct_tensor* ts[3];
+  const ct_tensor* ts[4];
   for (int i = 0; i < op->num_inputs; ++i) ts[i] = op->inputs[i];
   ts[op->num_inputs] = op->outputs[0];
   Space space;
-  Operand ops[3];
+  Operand ops[4];
   if (!plan_space(ts, count, space, ops)) return error(CT_UNIMPLEMENTED, std::string("cuda: ") + n + ": rank too high");
   cudaError_t e = cudaSuccess;
   if (std::strcmp(n, "core.fill") == 0) e = launch_fill(space, ops[0], ct_sdk_float(op, "value", 0), s->stream);
   else if (std::strcmp(n, "core.copy") == 0) e = launch_copy(space, ops[0], ops[1], s->stream);
   else if (const UnaryName* u = unary_named(n)) e = launch_unary(u->op, space, ops[0], ops[1], s->stream);
   else if (const BinaryName* b = binary_named(n)) e = launch_binary(b->op, space, ops[0], ops[1], ops[2], s->stream);
+  else if (const CompareName* k = compare_named(n)) e = launch_compare(k->op, space, ops[0], ops[1], ops[2], s->stream);
+  else if (std::strcmp(n, "core.where") == 0) e = launch_where(space, ops[0], ops[1], ops[2], ops[3], s->stream);
   else return error(CT_UNIMPLEMENTED, std::string("cuda: ") + n + " is not implemented");
   return e == cudaSuccess ? nullptr : cuda_error(e, n);
 }

@@ -58,6 +58,28 @@ bool plan_space(const ct_tensor* const* ts, int n, Space& space, Operand* ops) {
   return true;
 }
 
+bool plan_reduce(const ct_tensor* x, const ct_tensor* y, const bool* reduced, ReduceSpace& r) {
+  r = ReduceSpace{};
+  if (x->dl.ndim != y->dl.ndim || x->dl.ndim > kMaxDims) return false;
+  r.x = element0(x), r.y = element0(y), r.ty = ty_of(x->dl.dtype);
+  for (int d = 0; d < x->dl.ndim; ++d) {
+    const int64_t extent = x->dl.shape[d];
+    if (reduced[d]) {
+      r.per_output *= extent;
+      if (extent == 1) continue;
+      r.red_shape[r.red_ndim] = extent;
+      r.x_red_strides[r.red_ndim++] = x->dl.strides[d];
+    } else {
+      r.outputs *= extent;
+      if (extent == 1) continue;
+      r.kept_shape[r.kept_ndim] = extent;
+      r.x_kept_strides[r.kept_ndim] = x->dl.strides[d];
+      r.y_kept_strides[r.kept_ndim++] = y->dl.strides[d];
+    }
+  }
+  return true;
+}
+
 MatrixLayout matrix_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
   MatrixLayout m;
   // Row-major: columns adjacent, rows ld apart (ld >= cols; a single row needs nothing).

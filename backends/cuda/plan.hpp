@@ -21,6 +21,10 @@ char* element0(const ct_tensor* t);
 // address, dtype and merged strides. false when the rank is beyond kMaxDims.
 bool plan_space(const ct_tensor* const* tensors, int n, Space& space, Operand* operands);
 
+// A reduction of x into y (same rank, extent 1 on the reduced axes): `reduced[d]` says
+// which. Dimensions of extent 1 are dropped. false when the ranks differ or exceed kMaxDims.
+bool plan_reduce(const ct_tensor* x, const ct_tensor* y, const bool* reduced, ReduceSpace& r);
+
 // A matrix (the last two dimensions of a tensor) as cuBLAS reads it.
 struct MatrixLayout {
   bool usable = false;     // false: copy it into a dense one first

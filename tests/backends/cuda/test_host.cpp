@@ -263,3 +263,30 @@ TEST_CASE("cuda GEMM operands: row-major, column-major (a transposed view), or c
   MatrixLayout row = matrix_layout(1, 5, 0, 1);
   CHECK((row.usable && row.ld == 5));
 }
+
+TEST_CASE("cuda reduction planning: kept and reduced dimensions, extents of 1 dropped") {
+  // x (2, 1, 3, 4) summed over axes 1 and 3 into y (2, 1, 3, 1).
+  int64_t xs[4] = {2, 1, 3, 4}, xst[4] = {12, 12, 4, 1}, ys[4] = {2, 1, 3, 1}, yst[4] = {3, 3, 1, 1};
+  ct_tensor x{}, y{};
+  x.dl.ndim = y.dl.ndim = 4;
+  x.dl.shape = xs, x.dl.strides = xst, y.dl.shape = ys, y.dl.strides = yst;
+  x.dl.dtype = y.dl.dtype = ct_dtype{CT_DTYPE_FLOAT, 32, 1};
+  const bool reduced[4] = {false, true, false, true};
+  ReduceSpace r;
+  REQUIRE(plan_reduce(&x, &y, reduced, r));
+  CHECK(r.outputs == 6);
+  CHECK(r.per_output == 4);
+  REQUIRE(r.kept_ndim == 2);
+  CHECK(r.kept_shape[0] == 2);
+  CHECK(r.x_kept_strides[0] == 12);
+  CHECK(r.y_kept_strides[0] == 3);
+  REQUIRE(r.red_ndim == 1);
+  CHECK(r.red_shape[0] == 4);
+  CHECK(r.x_red_strides[0] == 1);
+  // An empty reduced extent: nothing per output (sum 0, mean NaN).
+  int64_t es[4] = {2, 0, 3, 4};
+  x.dl.shape = es;
+  REQUIRE(plan_reduce(&x, &y, reduced, r));
+  CHECK(r.per_output == 0);
+  CHECK(r.outputs == 6);
+}
