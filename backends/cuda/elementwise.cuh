@@ -200,4 +200,74 @@ CT_HD I wrap_binary(Binary op, I a, I b) {
   }
 }
 
+// ---- Optimizer updates (api/OPS.md "Optimizer updates") ----------------------------------
+// In the parameter's dtype, in the order the catalogue writes them (kernels.cu is compiled
+// without contracting a * b + c, so the bits are the cpu's).
+
+enum class Update : int { sgd, momentum_sgd, nesterov_ag, adagrad, rmsprop, adadelta, adam };
+
+// The hyperparameters converted to T on the host, as the cpu backend converts them
+// (b1 = 1 - beta1 and b2 = 1 - beta2 computed in T).
+template <class T>
+struct Hyper {
+  T lr, mu, eps, alpha, rho, b1, b2, eta, wd;
+  bool inside_sqrt, amsgrad;
+};
+
+// One element: p and its state s0, s1, s2 (those the rule has), updated in place.
+template <class T>
+CT_HD void update_element(Update u, const Hyper<T>& h, T g, T& p, T& s0, T& s1, T& s2) {
+  switch (u) {
+    case Update::sgd: p -= h.lr * g; break;
+    case Update::momentum_sgd: {
+      const T v = s0 * h.mu - h.lr * g;
+      s0 = v;
+      p += v;
+      break;
+    }
+    case Update::nesterov_ag: {
+      const T v = s0 * h.mu - h.lr * g;
+      s0 = v;
+      const T q = p + h.mu * h.mu * v;
+      p = q - (T(1) + h.mu) * h.lr * g;
+      break;
+    }
+    case Update::adagrad: {
+      const T a = s0 + g * g;
+      s0 = a;
+      p -= h.lr * g / (std::sqrt(a) + h.eps);
+      break;
+    }
+    case Update::rmsprop: {
+      const T m = s0 * h.alpha + (T(1) - h.alpha) * g * g;
+      s0 = m;
+      const T denom = h.inside_sqrt ? std::sqrt(m + h.eps) : std::sqrt(m) + h.eps;
+      p -= h.lr * g / denom;
+      break;
+    }
+    case Update::adadelta: {
+      const T a = s0 * h.rho + (T(1) - h.rho) * g * g;
+      s0 = a;
+      const T dx = std::sqrt((s1 + h.eps) / (a + h.eps)) * g;
+      s1 = s1 * h.rho + (T(1) - h.rho) * dx * dx;
+      p -= dx;
+      break;
+    }
+    case Update::adam: {
+      const T m = s0 + (g - s0) * h.b1;
+      T v = s1 + (g * g - s1) * h.b2;
+      s0 = m;
+      s1 = v;
+      if (h.amsgrad) {  // numpy.maximum: a NaN on either side wins
+        T r = s2 < v ? v : s2;
+        r = v != v ? v : r;
+        s2 = r;
+        v = r;
+      }
+      p -= (m * h.lr / (std::sqrt(v) + h.eps) + p * h.wd) * h.eta;
+      break;
+    }
+  }
+}
+
 }  // namespace catena_cuda

@@ -270,6 +270,17 @@ __global__ void reduce_kernel(ReduceSpace r, Reduce op) {
   }
 }
 
+template <class T>
+__global__ void update_kernel(Update u, Hyper<T> h, int64_t n, const T* g, T* p, T* s0, T* s1, T* s2) {
+  CT_GRID_LOOP(i, n) {
+    T zero = T(0);
+    T& a = s0 ? s0[i] : zero;
+    T& b = s1 ? s1[i] : zero;
+    T& c = s2 ? s2[i] : zero;
+    update_element(u, h, g[i], p[i], a, b, c);
+  }
+}
+
 Args args(const Space& s, const Operand* ops, int n) {
   Args a;
   a.space = s;
@@ -370,5 +381,17 @@ cudaError_t launch_reduce(Reduce op, const ReduceSpace& r, cudaStream_t stream) 
   CT_BY_DTYPE(reduce_kernel, r.ty, blocks, stream, r, op)
   return cudaGetLastError();
 }
+
+template <class T>
+cudaError_t launch_update(Update u, const Hyper<T>& h, int64_t n, const T* g, T* p, T* s0, T* s1, T* s2,
+                          cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  update_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(u, h, n, g, p, s0, s1, s2);
+  return cudaGetLastError();
+}
+template cudaError_t launch_update<float>(Update, const Hyper<float>&, int64_t, const float*, float*, float*, float*,
+                                          float*, cudaStream_t);
+template cudaError_t launch_update<double>(Update, const Hyper<double>&, int64_t, const double*, double*, double*,
+                                           double*, double*, cudaStream_t);
 
 }  // namespace catena_cuda

@@ -48,5 +48,10 @@ cudaError_t launch_compare(Compare op, const Space& space, const Operand& a, con
 cudaError_t launch_where(const Space& space, const Operand& cond, const Operand& a, const Operand& b,
                          const Operand& y, cudaStream_t stream);
 cudaError_t launch_reduce(Reduce op, const ReduceSpace& space, cudaStream_t stream);
+// A fused optimizer update over n dense elements: g, then p and up to three state arrays
+// (null where the rule has fewer).
+template <class T>
+cudaError_t launch_update(Update u, const Hyper<T>& h, int64_t n, const T* g, T* p, T* s0, T* s1, T* s2,
+                          cudaStream_t stream);
 
 }  // namespace catena_cuda

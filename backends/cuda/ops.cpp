@@ -1,6 +1,6 @@
 // Which ops the CUDA backend runs, and running them: fill, copy, the elementwise unary and
-// binary ops, comparisons, where and the reductions on the backend's kernels, GEMM on
-// cuBLAS. supports_op answers from dtypes, ranks and layout classes only (as the ABI
+// binary ops, comparisons, where, the reductions and the fused optimizer updates on the
+// backend's kernels, GEMM on cuBLAS. supports_op answers from dtypes, ranks and layout classes only (as the ABI
 // requires); every layout of an accepted op is handled, operands cuBLAS cannot read being
 // copied into dense scratch first.
 #include "backend.hpp"
@@ -146,6 +146,67 @@ const char* check_reduce(const ct_op* op, bool ints) {
   if (x->dl.ndim != y->dl.ndim || x->dl.ndim > kMaxDims) return "x and y of one rank, at most 8";
   if (argmax ? !ct_sdk_attr(op, "axis") : false) return "axis is required";
   return nullptr;
+}
+
+struct UpdateName {
+  const char* name;
+  Update rule;
+  int state;  // state arrays after the parameter (adam: 2, or 3 with amsgrad)
+};
+const UpdateName kUpdate[] = {
+    {"optim.sgd", Update::sgd, 0},         {"optim.momentum_sgd", Update::momentum_sgd, 1},
+    {"optim.nesterov_ag", Update::nesterov_ag, 1}, {"optim.adagrad", Update::adagrad, 1},
+    {"optim.rmsprop", Update::rmsprop, 1}, {"optim.adadelta", Update::adadelta, 2},
+    {"optim.adam", Update::adam, 2},
+};
+const UpdateName* update_named(const char* n) {
+  for (const auto& u : kUpdate)
+    if (std::strcmp(u.name, n) == 0) return &u;
+  return nullptr;
+}
+int state_count(const ct_op* op, const UpdateName& u) {
+  return u.rule == Update::adam && ct_sdk_int(op, "amsgrad", 0) ? 3 : u.state;
+}
+
+const char* check_update(const ct_op* op, const UpdateName& u) {
+  if (op->num_inputs != 1) return "takes one input (the gradient)";
+  if (op->num_outputs != 1 + state_count(op, u)) return "wrong number of outputs (the parameter, then its state)";
+  const ct_tensor* g = op->inputs[0];
+  const Ty t = ty_of(g->dl.dtype);
+  if (t != Ty::f32 && t != Ty::f64) return "float32 and float64 only";
+  if (ct_sdk_layout_of(g) != CT_SDK_DENSE) return "needs a dense gradient";
+  for (int i = 0; i < op->num_outputs; ++i) {
+    const ct_tensor* o = op->outputs[i];
+    if (ty_of(o->dl.dtype) != t || !ct_sdk_same_shape(o, g)) return "parameter and state must match the gradient";
+    if (ct_sdk_layout_of(o) != CT_SDK_DENSE) return "needs dense parameter and state";
+  }
+  return nullptr;
+}
+
+// The hyperparameters with the cpu backend's defaults, converted to T as it does.
+template <class T>
+Hyper<T> hyper(const ct_op* op, Update rule) {
+  const bool adagrad_like = rule == Update::adagrad || rule == Update::adam;
+  Hyper<T> h{};
+  h.lr = T(ct_sdk_float(op, "lr", adagrad_like ? 0.001 : 0.01));
+  h.mu = T(ct_sdk_float(op, "momentum", 0.9));
+  h.eps = T(ct_sdk_float(op, "eps", rule == Update::adadelta ? 1e-6 : 1e-8));
+  h.alpha = T(ct_sdk_float(op, "alpha", 0.99));
+  h.rho = T(ct_sdk_float(op, "rho", 0.95));
+  h.b1 = T(1) - T(ct_sdk_float(op, "beta1", 0.9));
+  h.b2 = T(1) - T(ct_sdk_float(op, "beta2", 0.999));
+  h.eta = T(ct_sdk_float(op, "eta", 1.0));
+  h.wd = T(ct_sdk_float(op, "weight_decay_rate", 0.0));
+  h.inside_sqrt = ct_sdk_int(op, "eps_inside_sqrt", 0) != 0;
+  h.amsgrad = ct_sdk_int(op, "amsgrad", 0) != 0;
+  return h;
+}
+
+template <class T>
+cudaError_t run_update(const ct_op* op, Update rule, cudaStream_t stream) {
+  auto at = [&](int i) { return i < op->num_outputs ? reinterpret_cast<T*>(element0(op->outputs[i])) : nullptr; };
+  return launch_update<T>(rule, hyper<T>(op, rule), ct_sdk_numel(op->inputs[0]),
+                          reinterpret_cast<const T*>(element0(op->inputs[0])), at(0), at(1), at(2), at(3), stream);
 }
 
 const char* check_gemm(const ct_op* op) {
@@ -335,6 +396,8 @@ int32_t supports_op(Context*, int32_t, const ct_op* op, const char** reason) {
     why = check_reduce(op, r->ints);
   } else if (std::strcmp(n, "core.gemm") == 0) {
     why = check_gemm(op);
+  } else if (const UpdateName* u = update_named(n)) {
+    why = check_update(op, *u);
   } else {
     why = "not implemented on cuda yet";
   }
@@ -349,6 +412,11 @@ ct_status* launch(Context* c, ct_stream* s, const ct_op* op) {
   c->devices[size_t(s->device)]->home = s;
   const char* n = op->name;
   if (std::strcmp(n, "core.gemm") == 0) return gemm(c, s, op);
+  if (const UpdateName* u = update_named(n)) {
+    const cudaError_t e = ty_of(op->inputs[0]->dl.dtype) == Ty::f64 ? run_update<double>(op, u->rule, s->stream)
+                                                                    : run_update<float>(op, u->rule, s->stream);
+    return e == cudaSuccess ? nullptr : cuda_error(e, n);
+  }
   if (const ReduceName* r = reduce_named(n)) {
     bool reduced[kMaxDims];
     ReduceSpace space;

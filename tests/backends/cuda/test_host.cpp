@@ -290,3 +290,30 @@ TEST_CASE("cuda reduction planning: kept and reduced dimensions, extents of 1 dr
   CHECK(r.per_output == 0);
   CHECK(r.outputs == 6);
 }
+
+TEST_CASE("cuda optimizer updates follow api/OPS.md") {
+  Hyper<double> h{};
+  h.lr = 0.1, h.mu = 0.9, h.eps = 1e-8, h.eta = 1, h.b1 = 1 - 0.9, h.b2 = 1 - 0.999;
+  double p = 1, s0 = 0, s1 = 0, s2 = 0;
+  update_element(Update::sgd, h, 2.0, p, s0, s1, s2);
+  CHECK(p == doctest::Approx(0.8));
+  p = 1, s0 = 0.5;
+  update_element(Update::momentum_sgd, h, 2.0, p, s0, s1, s2);
+  CHECK(s0 == doctest::Approx(0.5 * 0.9 - 0.2));
+  CHECK(p == doctest::Approx(1 + 0.5 * 0.9 - 0.2));
+  // Adam's first step from zero state: m = 0.1 g, v = 0.001 g², p -= lr m / (√v + eps).
+  h.lr = 0.001;
+  p = 1, s0 = 0, s1 = 0;
+  update_element(Update::adam, h, 1.0, p, s0, s1, s2);
+  CHECK(s0 == doctest::Approx(0.1));
+  CHECK(s1 == doctest::Approx(0.001));
+  CHECK(p == doctest::Approx(1 - 0.001 * 0.1 / (std::sqrt(0.001) + 1e-8)));
+  // AMSGrad keeps the largest v; a NaN wins.
+  h.amsgrad = true;
+  p = 1, s0 = 0, s1 = 0, s2 = 5;
+  update_element(Update::adam, h, 1.0, p, s0, s1, s2);
+  CHECK(s2 == 5);
+  s1 = NAN;
+  update_element(Update::adam, h, 1.0, p, s0, s1, s2);
+  CHECK(std::isnan(s2));
+}
