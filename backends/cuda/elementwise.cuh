@@ -200,6 +200,36 @@ CT_HD I wrap_binary(Binary op, I a, I b) {
   }
 }
 
+// ---- Random numbers (api/OPS.md "Random numbers") -----------------------------------------
+
+// Philox4x32-10 block `counter` under key `seed`.
+CT_HD void philox_block(uint64_t seed, uint64_t counter, uint32_t out[4]) {
+  uint32_t c0 = uint32_t(counter), c1 = uint32_t(counter >> 32), c2 = 0, c3 = 0;
+  uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    const uint64_t p0 = uint64_t(0xD2511F53u) * c0, p1 = uint64_t(0xCD9E8D57u) * c2;
+    const uint32_t n0 = uint32_t(p1 >> 32) ^ c1 ^ k0, n2 = uint32_t(p0 >> 32) ^ c3 ^ k1;
+    c1 = uint32_t(p1), c3 = uint32_t(p0), c0 = n0, c2 = n2;
+    k0 += 0x9E3779B9u, k1 += 0xBB67AE85u;
+  }
+  out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
+}
+
+// The unit value in [0, 1) of element i (its row-major position) of a draw at `offset`.
+CT_HD double unit_value(uint64_t seed, uint64_t offset, int64_t i) {
+  uint32_t w[4];
+  philox_block(seed, offset + uint64_t(i) / 2, w);
+  const int lane = int(i & 1) * 2;
+  return double((uint64_t(w[lane]) << 21) ^ (w[lane + 1] >> 11)) * (1.0 / 9007199254740992.0);
+}
+
+CT_HD double random_value(bool normal, uint64_t seed, uint64_t offset, int64_t i, double a, double b) {
+  if (!normal) return a + (b - a) * unit_value(seed, offset, i);  // low, high
+  // Box-Muller: 1 - u keeps the logarithm finite; u' from the key seed ^ 0x5851F42D4C957F2D.
+  const double u1 = 1.0 - unit_value(seed, offset, i), u2 = unit_value(seed ^ 0x5851F42D4C957F2Dull, offset, i);
+  return a + b * std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);  // mean, stddev
+}
+
 // ---- Optimizer updates (api/OPS.md "Optimizer updates") ----------------------------------
 // In the parameter's dtype, in the order the catalogue writes them (kernels.cu is compiled
 // without contracting a * b + c, so the bits are the cpu's).

@@ -281,6 +281,19 @@ __global__ void update_kernel(Update u, Hyper<T> h, int64_t n, const T* g, T* p,
   }
 }
 
+// Element i (its row-major position: merging dimensions keeps that order) in y's dtype,
+// through float32 for float16/bfloat16 as the cpu stores it.
+template <class S>
+__global__ void random_kernel(Args a, bool normal, uint64_t seed, uint64_t offset, double p, double q) {
+  const int64_t w = size_of(a.op[0].ty);
+  CT_GRID_LOOP(i, a.space.count) {
+    int64_t off[1];
+    offsets(a, 1, i, off);
+    using C = typename Io<S>::C;
+    Io<S>::store(a.op[0].data + off[0] * w, C(random_value(normal, seed, offset, i, p, q)));
+  }
+}
+
 Args args(const Space& s, const Operand* ops, int n) {
   Args a;
   a.space = s;
@@ -372,6 +385,14 @@ cudaError_t launch_where(const Space& s, const Operand& cond, const Operand& a, 
     case 4: where_kernel<uint32_t><<<blocks, kThreads, 0, stream>>>(args4); break;
     default: where_kernel<uint64_t><<<blocks, kThreads, 0, stream>>>(args4); break;
   }
+  return cudaGetLastError();
+}
+
+cudaError_t launch_random(bool normal, const Space& s, const Operand& y, uint64_t seed, uint64_t offset, double p,
+                          double q, cudaStream_t stream) {
+  if (s.count == 0) return cudaSuccess;
+  const Args a = args(s, &y, 1);
+  CT_BY_DTYPE(random_kernel, y.ty, blocks_for(s.count), stream, a, normal, seed, offset, p, q)
   return cudaGetLastError();
 }
 

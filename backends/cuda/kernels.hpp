@@ -47,6 +47,9 @@ cudaError_t launch_compare(Compare op, const Space& space, const Operand& a, con
                            cudaStream_t stream);
 cudaError_t launch_where(const Space& space, const Operand& cond, const Operand& a, const Operand& b,
                          const Operand& y, cudaStream_t stream);
+// core.random_uniform (a, b: low, high) or core.random_normal (a, b: mean, stddev) into y.
+cudaError_t launch_random(bool normal, const Space& space, const Operand& y, uint64_t seed, uint64_t offset, double a,
+                          double b, cudaStream_t stream);
 cudaError_t launch_reduce(Reduce op, const ReduceSpace& space, cudaStream_t stream);
 // A fused optimizer update over n dense elements: g, then p and up to three state arrays
 // (null where the rule has fewer).

@@ -1,6 +1,6 @@
 // Which ops the CUDA backend runs, and running them: fill, copy, the elementwise unary and
-// binary ops, comparisons, where, the reductions and the fused optimizer updates on the
-// backend's kernels, GEMM on cuBLAS. supports_op answers from dtypes, ranks and layout classes only (as the ABI
+// binary ops, comparisons, where, the reductions, random numbers and the fused optimizer
+// updates on the backend's kernels, GEMM on cuBLAS. supports_op answers from dtypes, ranks and layout classes only (as the ABI
 // requires); every layout of an accepted op is handled, operands cuBLAS cannot read being
 // copied into dense scratch first.
 #include "backend.hpp"
@@ -398,6 +398,10 @@ int32_t supports_op(Context*, int32_t, const ct_op* op, const char** reason) {
     why = check_gemm(op);
   } else if (const UpdateName* u = update_named(n)) {
     why = check_update(op, *u);
+  } else if (std::strcmp(n, "core.random_uniform") == 0 || std::strcmp(n, "core.random_normal") == 0) {
+    if (op->num_inputs != 0 || op->num_outputs != 1) why = "takes no input and one output";
+    else if (!is_float(ty_of(op->outputs[0]->dl.dtype))) why = "needs a floating-point output";
+    else if (!ct_sdk_attr(op, "seed") || !ct_sdk_attr(op, "offset")) why = "seed and offset are required";
   } else {
     why = "not implemented on cuda yet";
   }
@@ -439,6 +443,12 @@ ct_status* launch(Context* c, ct_stream* s, const ct_op* op) {
   else if (const BinaryName* b = binary_named(n)) e = launch_binary(b->op, space, ops[0], ops[1], ops[2], s->stream);
   else if (const CompareName* k = compare_named(n)) e = launch_compare(k->op, space, ops[0], ops[1], ops[2], s->stream);
   else if (std::strcmp(n, "core.where") == 0) e = launch_where(space, ops[0], ops[1], ops[2], ops[3], s->stream);
+  else if (std::strcmp(n, "core.random_uniform") == 0)
+    e = launch_random(false, space, ops[0], uint64_t(ct_sdk_int(op, "seed", 0)), uint64_t(ct_sdk_int(op, "offset", 0)),
+                      ct_sdk_float(op, "low", 0), ct_sdk_float(op, "high", 1), s->stream);
+  else if (std::strcmp(n, "core.random_normal") == 0)
+    e = launch_random(true, space, ops[0], uint64_t(ct_sdk_int(op, "seed", 0)), uint64_t(ct_sdk_int(op, "offset", 0)),
+                      ct_sdk_float(op, "mean", 0), ct_sdk_float(op, "stddev", 1), s->stream);
   else return error(CT_UNIMPLEMENTED, std::string("cuda: ") + n + " is not implemented");
   return e == cudaSuccess ? nullptr : cuda_error(e, n);
 }

@@ -5,6 +5,9 @@
 #include "../../../backends/cuda/driver.hpp"
 #include "../../../backends/cuda/plan.hpp"
 
+#include <catena/ops.hpp>
+#include <catena/runtime.hpp>
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -316,4 +319,21 @@ TEST_CASE("cuda optimizer updates follow api/OPS.md") {
   s1 = NAN;
   update_element(Update::adam, h, 1.0, p, s0, s1, s2);
   CHECK(std::isnan(s2));
+}
+
+TEST_CASE("cuda random numbers: the cpu backend's, bit for bit (uniform) and to its last bits (normal)") {
+  catena::Device& cpu = catena::runtime().cpu();
+  const int64_t n = 1001;
+  const uint64_t seed = 0x1234567890abcdefull, offset = 77;
+  const std::vector<double> u =
+      catena::ops::random_uniform(catena::Shape{n}, catena::float64, cpu, seed, offset, -2, 3).to_vector<double>();
+  const std::vector<double> g =
+      catena::ops::random_normal(catena::Shape{n}, catena::float64, cpu, seed, offset, 1, 0.5).to_vector<double>();
+  int64_t same = 0, close = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    same += random_value(false, seed, offset, i, -2, 3) == u[size_t(i)];
+    close += std::fabs(random_value(true, seed, offset, i, 1, 0.5) - g[size_t(i)]) <= 1e-12;
+  }
+  CHECK(same == n);
+  CHECK(close == n);
 }
