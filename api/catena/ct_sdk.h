@@ -165,6 +165,28 @@ static inline ct_sdk_layout ct_sdk_layout_of(const ct_tensor* t) {
   return dense ? CT_SDK_DENSE : CT_SDK_STRIDED;
 }
 
+/* ---- Indexing ----------------------------------------------------------------------- */
+
+/* core.take's shapes: `y` (or take_add's `updates`) is x.shape[:axis] + indices.shape +
+ * x.shape[axis+1:]. NULL when they are, else what is wrong. */
+static inline const char* ct_sdk_take_shapes(const ct_tensor* x, const ct_tensor* idx, const ct_tensor* y, int64_t axis) {
+  int32_t i, d = 0;
+  if (axis < 0 || axis >= x->dl.ndim) return "axis out of range";
+  if (y->dl.ndim != x->dl.ndim - 1 + idx->dl.ndim) return "result rank must be x.ndim - 1 + indices.ndim";
+  for (i = 0; i < axis; ++i)
+    if (y->dl.shape[d++] != x->dl.shape[i]) return "result shape mismatch";
+  for (i = 0; i < idx->dl.ndim; ++i)
+    if (y->dl.shape[d++] != idx->dl.shape[i]) return "result shape mismatch";
+  for (i = (int32_t)axis + 1; i < x->dl.ndim; ++i)
+    if (y->dl.shape[d++] != x->dl.shape[i]) return "result shape mismatch";
+  return NULL;
+}
+
+/* Indices of core.take and take_add: int32 or int64. */
+static inline int ct_sdk_is_index(ct_dtype d) {
+  return d.code == CT_DTYPE_INT && (d.bits == 32 || d.bits == 64) && d.lanes == 1;
+}
+
 /* ---- Convolution and pooling (NCHW) ------------------------------------------------- */
 
 /* An output extent of convolution (dilation d) or pooling (d = 1), per OPS.md. */

@@ -201,19 +201,9 @@ void run_take_add(const ct_op& op) {
   });
 }
 
-bool is_index_dtype(ct_dtype d) { return d.code == CT_DTYPE_INT && (d.bits == 32 || d.bits == 64) && d.lanes == 1; }
-
+bool is_index_dtype(ct_dtype d) { return ct_sdk_is_index(d) != 0; }
 const char* check_take_shapes(const ct_tensor* x, const ct_tensor* idx, const ct_tensor* y, int64_t axis) {
-  if (axis < 0 || axis >= x->dl.ndim) return "axis out of range";
-  if (y->dl.ndim != x->dl.ndim - 1 + idx->dl.ndim) return "result rank must be x.ndim - 1 + indices.ndim";
-  int d = 0;
-  for (int i = 0; i < axis; ++i)
-    if (y->dl.shape[d++] != x->dl.shape[i]) return "result shape mismatch";
-  for (int i = 0; i < idx->dl.ndim; ++i)
-    if (y->dl.shape[d++] != idx->dl.shape[i]) return "result shape mismatch";
-  for (int i = static_cast<int>(axis) + 1; i < x->dl.ndim; ++i)
-    if (y->dl.shape[d++] != x->dl.shape[i]) return "result shape mismatch";
-  return nullptr;
+  return ct_sdk_take_shapes(x, idx, y, axis);
 }
 
 const char* support_take(const ct_op& op) {

@@ -102,6 +102,10 @@ struct ct_stream {
   char* staging = nullptr;
   uint64_t staging_at = 0;
   std::vector<std::pair<uint64_t, cudaEvent_t>> staging_busy;  // slot start, its copy's end
+  // A device int that core.take / take_add set on an index out of range (made at their
+  // first use, read and cleared at synchronisation), and the op that last used it.
+  int* flag = nullptr;
+  const char* flag_op = nullptr;
 };
 
 struct ct_event {

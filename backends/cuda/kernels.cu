@@ -2,13 +2,12 @@
 // offsets come from the element's index through the (merged) shape, or are the index itself
 // when every operand is dense. The op is a kernel argument (the same for every thread), the
 // dtype a template parameter where the arithmetic depends on it.
+#include "device.cuh"
 #include "kernels.hpp"
 
 namespace catena_cuda {
 
 namespace {
-
-constexpr int kThreads = 256;
 
 struct Args {
   Space space;
@@ -29,15 +28,6 @@ __device__ inline void offsets(const Args& a, int n, int64_t index, int64_t* off
   }
 }
 
-__host__ __device__ inline int64_t size_of(Ty t) {
-  switch (t) {
-    case Ty::f16: case Ty::bf16: return 2;
-    case Ty::f32: case Ty::i32: return 4;
-    case Ty::f64: case Ty::i64: return 8;
-    default: return 1;
-  }
-}
-
 bool is_dense(const Space& s, const Operand* ops, int n) {
   for (int k = 0; k < n; ++k) {
     int64_t expect = 1;
@@ -48,14 +38,6 @@ bool is_dense(const Space& s, const Operand* ops, int n) {
   }
   return true;
 }
-
-unsigned blocks_for(int64_t count) {
-  const int64_t b = (count + kThreads - 1) / kThreads;
-  return unsigned(b < 65535 * 8 ? b : 65535 * 8);
-}
-
-#define CT_GRID_LOOP(i, count) \
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (count); i += int64_t(blockDim.x) * gridDim.x)
 
 __global__ void fill_kernel(Args a, Scalar v) {
   const int64_t w = size_of(a.op[0].ty);
@@ -84,28 +66,6 @@ __global__ void convert_kernel(Args a) {
     store_scalar(a.op[1].data + off[1] * wy, a.op[1].ty, load_scalar(a.op[0].data + off[0] * wx, a.op[0].ty));
   }
 }
-
-// Storage S computed in C (float16/bfloat16 in float32).
-template <class S>
-struct Io {
-  using C = S;
-  __device__ static C load(const char* p) { return *reinterpret_cast<const S*>(p); }
-  __device__ static void store(char* p, C v) { *reinterpret_cast<S*>(p) = v; }
-};
-struct Half {};
-struct Brain {};
-template <>
-struct Io<Half> {
-  using C = float;
-  __device__ static float load(const char* p) { return f16_to_float(*reinterpret_cast<const uint16_t*>(p)); }
-  __device__ static void store(char* p, float v) { *reinterpret_cast<uint16_t*>(p) = float_to_f16(v); }
-};
-template <>
-struct Io<Brain> {
-  using C = float;
-  __device__ static float load(const char* p) { return bf16_to_float(*reinterpret_cast<const uint16_t*>(p)); }
-  __device__ static void store(char* p, float v) { *reinterpret_cast<uint16_t*>(p) = float_to_bf16(v); }
-};
 
 template <class S>
 __device__ inline typename Io<S>::C unary_of(Unary op, typename Io<S>::C x) {
@@ -301,20 +261,6 @@ Args args(const Space& s, const Operand* ops, int n) {
   a.dense = is_dense(s, ops, n);
   return a;
 }
-
-// KERNEL<storage type> launched for dtype `t` with the given arguments.
-#define CT_BY_DTYPE(KERNEL, t, blocks, stream, ...)                                      \
-  switch (t) {                                                                          \
-    case Ty::f16: KERNEL<Half><<<blocks, kThreads, 0, stream>>>(__VA_ARGS__); break;     \
-    case Ty::bf16: KERNEL<Brain><<<blocks, kThreads, 0, stream>>>(__VA_ARGS__); break;   \
-    case Ty::f32: KERNEL<float><<<blocks, kThreads, 0, stream>>>(__VA_ARGS__); break;    \
-    case Ty::f64: KERNEL<double><<<blocks, kThreads, 0, stream>>>(__VA_ARGS__); break;   \
-    case Ty::i8: KERNEL<int8_t><<<blocks, kThreads, 0, stream>>>(__VA_ARGS__); break;    \
-    case Ty::i32: KERNEL<int32_t><<<blocks, kThreads, 0, stream>>>(__VA_ARGS__); break;  \
-    case Ty::i64: KERNEL<int64_t><<<blocks, kThreads, 0, stream>>>(__VA_ARGS__); break;  \
-    case Ty::u8: KERNEL<uint8_t><<<blocks, kThreads, 0, stream>>>(__VA_ARGS__); break;   \
-    default: return cudaErrorInvalidValue;                                              \
-  }
 
 }  // namespace
 

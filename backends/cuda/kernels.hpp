@@ -38,6 +38,25 @@ struct ReduceSpace {
   int64_t red_shape[kMaxDims] = {}, x_red_strides[kMaxDims] = {};
 };
 
+// core.take / core.take_add: x (take) or the result y (take_add, after y = base), the
+// indices, the updates (take_add), the axis; `flag`: a device int set when an index is out
+// of range.
+struct View {
+  char* data = nullptr;
+  int ndim = 0;
+  int64_t shape[kMaxDims] = {}, strides[kMaxDims] = {};
+};
+struct TakeSpace {
+  View x, idx, y, u;
+  int axis = 0;
+  int64_t n = 0, nidx = 0;  // the axis's extent, the number of indices
+  bool idx64 = false;
+  Ty ty = Ty::unknown;
+  int* flag = nullptr;
+};
+cudaError_t launch_take(const TakeSpace& space, cudaStream_t stream);
+cudaError_t launch_take_add(const TakeSpace& space, cudaStream_t stream);
+
 cudaError_t launch_fill(const Space& space, const Operand& y, double value, cudaStream_t stream);
 cudaError_t launch_copy(const Space& space, const Operand& x, const Operand& y, cudaStream_t stream);
 cudaError_t launch_unary(Unary op, const Space& space, const Operand& x, const Operand& y, cudaStream_t stream);

@@ -216,6 +216,7 @@ void stream_destroy(ct_backend_ctx* cx, ct_stream* s) {
   cudaStreamSynchronize(s->stream);
   for (auto& [at, e] : s->staging_busy) cudaEventDestroy(e);
   if (s->staging) cudaFreeHost(s->staging);
+  if (s->flag) cudaFree(s->flag);
   if (s->blas) blas().destroy(s->blas);
   cudaStreamDestroy(s->stream);
   delete s;
@@ -235,7 +236,18 @@ static ct_status* stream_status(ct_stream* s, cudaError_t e) {
 }
 
 ct_status* stream_synchronize(ct_backend_ctx* cx, ct_stream* s) {
-  ct_status* st = stream_status(s, cudaStreamSynchronize(s->stream));
+  const cudaError_t e = cudaStreamSynchronize(s->stream);
+  if (e == cudaSuccess && s->flag_op) {
+    int bad = 0;
+    cudaMemcpy(&bad, s->flag, sizeof bad, cudaMemcpyDeviceToHost);
+    if (bad) {
+      cudaMemset(s->flag, 0, sizeof bad);
+      if (s->error.empty())
+        s->error = std::string(s->flag_op) + ": an index is out of range for its axis (cuda device)";
+    }
+    s->flag_op = nullptr;
+  }
+  ct_status* st = stream_status(s, e);
   s->error.clear();
   s->recent.clear();
   sweep_releases(context_of(cx), false);

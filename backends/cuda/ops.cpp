@@ -1,6 +1,6 @@
 // Which ops the CUDA backend runs, and running them: fill, copy, the elementwise unary and
-// binary ops, comparisons, where, the reductions, random numbers and the fused optimizer
-// updates on the backend's kernels, GEMM on cuBLAS. supports_op answers from dtypes, ranks and layout classes only (as the ABI
+// binary ops, comparisons, where, the reductions, random numbers, take and take_add and the
+// fused optimizer updates on the backend's kernels, GEMM on cuBLAS. supports_op answers from dtypes, ranks and layout classes only (as the ABI
 // requires); every layout of an accepted op is handled, operands cuBLAS cannot read being
 // copied into dense scratch first.
 #include "backend.hpp"
@@ -209,6 +209,57 @@ cudaError_t run_update(const ct_op* op, Update rule, cudaStream_t stream) {
                           reinterpret_cast<const T*>(element0(op->inputs[0])), at(0), at(1), at(2), at(3), stream);
 }
 
+const char* check_take(const ct_op* op, bool add) {
+  if (op->num_inputs != (add ? 3 : 2) || op->num_outputs != 1)
+    return add ? "takes base, indices and updates" : "takes x and indices";
+  const ct_tensor *x = op->inputs[0], *y = op->outputs[0];
+  const Ty t = ty_of(x->dl.dtype);
+  if (t == Ty::unknown || (add && t == Ty::boolean)) return "unsupported dtype";
+  if (!ct_sdk_is_index(op->inputs[1]->dl.dtype)) return "indices must be int32 or int64";
+  if (ty_of(y->dl.dtype) != t || (add && ty_of(op->inputs[2]->dl.dtype) != t)) return "dtypes must match";
+  if (x->dl.ndim > kMaxDims || op->inputs[1]->dl.ndim > kMaxDims || y->dl.ndim > kMaxDims) return "rank above 8";
+  if (add && !ct_sdk_same_shape(x, y)) return "y must have base's shape";
+  if (add && op->inputs[2]->dl.ndim > kMaxDims) return "rank above 8";
+  return ct_sdk_take_shapes(x, op->inputs[1], add ? op->inputs[2] : y, ct_sdk_int(op, "axis", 0));
+}
+
+View view_of(const ct_tensor* t) {
+  View v;
+  v.data = element0(t), v.ndim = t->dl.ndim;
+  for (int d = 0; d < t->dl.ndim; ++d) v.shape[d] = t->dl.shape[d], v.strides[d] = t->dl.strides[d];
+  return v;
+}
+
+ct_status* take(ct_stream* s, const ct_op* op, bool add) {
+  if (!s->flag) {
+    if (cudaError_t e = cudaMalloc(reinterpret_cast<void**>(&s->flag), sizeof(int))) return cuda_error(e, op->name);
+    if (cudaError_t e = cudaMemsetAsync(s->flag, 0, sizeof(int), s->stream)) return cuda_error(e, op->name);
+  }
+  s->flag_op = op->name;
+  const ct_tensor *x = op->inputs[0], *idx = op->inputs[1], *y = op->outputs[0];
+  TakeSpace t;
+  t.x = view_of(x), t.idx = view_of(idx), t.y = view_of(y);
+  t.axis = int(ct_sdk_int(op, "axis", 0));
+  t.n = x->dl.shape[t.axis], t.nidx = ct_sdk_numel(idx);
+  t.idx64 = idx->dl.dtype.bits == 64;
+  t.ty = ty_of(x->dl.dtype);
+  t.flag = s->flag;
+  cudaError_t e = cudaSuccess;
+  if (add) {
+    // y = base, then the updates added in index order.
+    t.u = view_of(op->inputs[2]);
+    const ct_tensor* both[2] = {x, y};
+    Space space;
+    Operand ops[2];
+    plan_space(both, 2, space, ops);
+    e = launch_copy(space, ops[0], ops[1], s->stream);
+    if (e == cudaSuccess) e = launch_take_add(t, s->stream);
+  } else {
+    e = launch_take(t, s->stream);
+  }
+  return e == cudaSuccess ? nullptr : cuda_error(e, op->name);
+}
+
 const char* check_gemm(const ct_op* op) {
   if (op->num_inputs < 2 || op->num_inputs > 3 || op->num_outputs != 1) return "takes A, B and optionally C";
   const ct_tensor* y = op->outputs[0];
@@ -398,6 +449,8 @@ int32_t supports_op(Context*, int32_t, const ct_op* op, const char** reason) {
     why = check_gemm(op);
   } else if (const UpdateName* u = update_named(n)) {
     why = check_update(op, *u);
+  } else if (std::strcmp(n, "core.take") == 0 || std::strcmp(n, "core.take_add") == 0) {
+    why = check_take(op, std::strcmp(n, "core.take_add") == 0);
   } else if (std::strcmp(n, "core.random_uniform") == 0 || std::strcmp(n, "core.random_normal") == 0) {
     if (op->num_inputs != 0 || op->num_outputs != 1) why = "takes no input and one output";
     else if (!is_float(ty_of(op->outputs[0]->dl.dtype))) why = "needs a floating-point output";
@@ -416,6 +469,8 @@ ct_status* launch(Context* c, ct_stream* s, const ct_op* op) {
   c->devices[size_t(s->device)]->home = s;
   const char* n = op->name;
   if (std::strcmp(n, "core.gemm") == 0) return gemm(c, s, op);
+  if (std::strcmp(n, "core.take") == 0) return take(s, op, false);
+  if (std::strcmp(n, "core.take_add") == 0) return take(s, op, true);
   if (const UpdateName* u = update_named(n)) {
     const cudaError_t e = ty_of(op->inputs[0]->dl.dtype) == Ty::f64 ? run_update<double>(op, u->rule, s->stream)
                                                                     : run_update<float>(op, u->rule, s->stream);
