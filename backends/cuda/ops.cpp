@@ -410,8 +410,8 @@ ct_status* gemm(Context* c, ct_stream* s, const ct_op* op) {
     plan_space(one, 1, space, &ops[1]);
     ops[0] = Operand{};
     ops[0].data = y, ops[0].ty = t;
-    // Y's merged space follows its own strides; the dense source is indexed the same way
-    // only when no dimension merged, which holds for the layouts that reach here.
+    // Y's merged space keeps the row-major order of its elements, so the dense source's
+    // strides follow from the merged shape.
     int64_t stride = 1;
     for (int d = space.ndim - 1; d >= 0; --d) ops[0].strides[d] = stride, stride *= space.shape[d];
     if (cudaError_t e = launch_copy(space, ops[0], ops[1], s->stream)) return cuda_error(e, "core.gemm's result");
